@@ -1,0 +1,257 @@
+//! Minimal DER plumbing: a TLV reader built on the `der` crate (which checks the encoding) that
+//! keeps every element's raw bytes, and a TLV writer for the structures we emit.
+//!
+//! Reading keeps raw slices so the minter can copy the origin's own bytes verbatim; writing is
+//! limited to concatenating tag, length and content.
+
+use der::{Reader, SliceReader};
+
+pub(crate) const BOOLEAN: u8 = 0x01;
+pub(crate) const INTEGER: u8 = 0x02;
+pub(crate) const BIT_STRING: u8 = 0x03;
+pub(crate) const OCTET_STRING: u8 = 0x04;
+pub(crate) const NULL: u8 = 0x05;
+pub(crate) const OID: u8 = 0x06;
+pub(crate) const UTF8_STRING: u8 = 0x0c;
+pub(crate) const PRINTABLE_STRING: u8 = 0x13;
+pub(crate) const TELETEX_STRING: u8 = 0x14;
+pub(crate) const IA5_STRING: u8 = 0x16;
+pub(crate) const UTC_TIME: u8 = 0x17;
+pub(crate) const GENERALIZED_TIME: u8 = 0x18;
+pub(crate) const BMP_STRING: u8 = 0x1e;
+pub(crate) const SEQUENCE: u8 = 0x30;
+pub(crate) const SET: u8 = 0x31;
+
+/// Context-specific constructed tag `[n]`.
+pub(crate) const fn context_constructed(n: u8) -> u8 {
+    0xa0 | n
+}
+
+/// Context-specific primitive tag `[n]`.
+pub(crate) const fn context_primitive(n: u8) -> u8 {
+    0x80 | n
+}
+
+/// One element: its first tag byte, its complete encoding and its content.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tlv<'a> {
+    pub(crate) tag: u8,
+    pub(crate) raw: &'a [u8],
+    pub(crate) content: &'a [u8],
+}
+
+/// Reads consecutive TLVs from a slice.
+pub(crate) struct TlvReader<'a> {
+    inner: SliceReader<'a>,
+}
+
+impl<'a> TlvReader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> der::Result<Self> {
+        Ok(Self {
+            inner: SliceReader::new(bytes)?,
+        })
+    }
+
+    /// Reads the next element.
+    pub(crate) fn next_tlv(&mut self) -> der::Result<Tlv<'a>> {
+        let header = self.inner.peek_header()?;
+        let raw = self.inner.tlv_bytes()?;
+        let content_len = usize::try_from(header.length)?;
+        let content = &raw[raw.len() - content_len..];
+        Ok(Tlv {
+            tag: raw[0],
+            raw,
+            content,
+        })
+    }
+
+    /// Reads the next element and checks its tag.
+    pub(crate) fn expect(&mut self, tag: u8) -> der::Result<Tlv<'a>> {
+        let tlv = self.next_tlv()?;
+        if tlv.tag == tag {
+            Ok(tlv)
+        } else {
+            Err(der::ErrorKind::TagUnexpected {
+                expected: None,
+                actual: der::Tag::try_from(tag).unwrap_or(der::Tag::Null),
+            }
+            .into())
+        }
+    }
+
+    /// Reads the next element if it carries `tag`.
+    pub(crate) fn optional(&mut self, tag: u8) -> der::Result<Option<Tlv<'a>>> {
+        if self.peek_tag() == Some(tag) {
+            self.next_tlv().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub(crate) fn peek_tag(&self) -> Option<u8> {
+        self.inner.peek_byte()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.inner.is_finished()
+    }
+
+    /// Fails unless every byte was consumed.
+    pub(crate) fn finish(self) -> der::Result<()> {
+        if self.inner.is_finished() {
+            Ok(())
+        } else {
+            Err(der::ErrorKind::TrailingData {
+                decoded: self.inner.position(),
+                remaining: self.inner.remaining_len(),
+            }
+            .into())
+        }
+    }
+}
+
+/// Parses `bytes` as exactly one element.
+pub(crate) fn single(bytes: &[u8]) -> der::Result<Tlv<'_>> {
+    let mut r = TlvReader::new(bytes)?;
+    let tlv = r.next_tlv()?;
+    r.finish()?;
+    Ok(tlv)
+}
+
+/// Appends a DER length.
+fn write_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+/// Appends `tag`, the length of `content`, and `content`.
+pub(crate) fn write_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
+    write_len_prefixed(out, tag, content.len());
+    out.extend_from_slice(content);
+}
+
+/// Appends a tag and a length, for content the caller appends next.
+pub(crate) fn write_len_prefixed(out: &mut Vec<u8>, tag: u8, len: usize) {
+    out.push(tag);
+    write_len(out, len);
+}
+
+/// One element as a new vector.
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 6);
+    write_tlv(&mut out, tag, content);
+    out
+}
+
+/// Number of bytes a header for `len` bytes of content takes.
+pub(crate) fn header_len(len: usize) -> usize {
+    if len < 0x80 {
+        2
+    } else {
+        2 + (usize::BITS as usize / 8 - len.leading_zeros() as usize / 8)
+    }
+}
+
+/// A DER INTEGER holding the unsigned big-endian `value`.
+pub(crate) fn unsigned_integer(value: &[u8]) -> Vec<u8> {
+    let trimmed = {
+        let skip = value.iter().take_while(|b| **b == 0).count();
+        &value[skip.min(value.len().saturating_sub(1))..]
+    };
+    let mut content = Vec::with_capacity(trimmed.len() + 1);
+    if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(trimmed);
+    tlv(INTEGER, &content)
+}
+
+/// Content of a DER BIT STRING with no unused bits.
+pub(crate) fn bit_string(bytes: &[u8]) -> Vec<u8> {
+    let mut content = Vec::with_capacity(bytes.len() + 1);
+    content.push(0);
+    content.extend_from_slice(bytes);
+    tlv(BIT_STRING, &content)
+}
+
+/// Object identifiers we look for, as DER content bytes.
+pub(crate) mod oid {
+    use der::asn1::ObjectIdentifier as Oid;
+
+    macro_rules! oids {
+        ($($name:ident = $dotted:literal;)*) => {
+            $(pub(crate) const $name: Oid = Oid::new_unwrap($dotted);)*
+        };
+    }
+
+    oids! {
+        SUBJECT_KEY_IDENTIFIER = "2.5.29.14";
+        KEY_USAGE = "2.5.29.15";
+        SUBJECT_ALT_NAME = "2.5.29.17";
+        ISSUER_ALT_NAME = "2.5.29.18";
+        BASIC_CONSTRAINTS = "2.5.29.19";
+        NAME_CONSTRAINTS = "2.5.29.30";
+        CRL_DISTRIBUTION_POINTS = "2.5.29.31";
+        CERTIFICATE_POLICIES = "2.5.29.32";
+        POLICY_MAPPINGS = "2.5.29.33";
+        AUTHORITY_KEY_IDENTIFIER = "2.5.29.35";
+        POLICY_CONSTRAINTS = "2.5.29.36";
+        EXT_KEY_USAGE = "2.5.29.37";
+        FRESHEST_CRL = "2.5.29.46";
+        INHIBIT_ANY_POLICY = "2.5.29.54";
+        AUTHORITY_INFO_ACCESS = "1.3.6.1.5.5.7.1.1";
+        TLS_FEATURE = "1.3.6.1.5.5.7.1.24";
+        SCT_LIST = "1.3.6.1.4.1.11129.2.4.2";
+        CT_POISON = "1.3.6.1.4.1.11129.2.4.3";
+        SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+        ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0";
+        AD_OCSP = "1.3.6.1.5.5.7.48.1";
+        AD_CA_ISSUERS = "1.3.6.1.5.5.7.48.2";
+        COMMON_NAME = "2.5.4.3";
+        EC_PUBLIC_KEY = "1.2.840.10045.2.1";
+        SECP256R1 = "1.2.840.10045.3.1.7";
+        SECP384R1 = "1.3.132.0.34";
+        ED25519 = "1.3.101.112";
+        RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
+        ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
+        ECDSA_WITH_SHA384 = "1.2.840.10045.4.3.3";
+        SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_round_trip_through_the_der_reader() {
+        for len in [0usize, 1, 127, 128, 255, 256, 65535, 65536] {
+            let content = vec![0x55; len];
+            let encoded = tlv(OCTET_STRING, &content);
+            assert_eq!(encoded.len(), header_len(len) + len);
+            let parsed = single(&encoded).unwrap();
+            assert_eq!(parsed.content, &content[..]);
+            assert_eq!(parsed.raw, &encoded[..]);
+        }
+    }
+
+    #[test]
+    fn unsigned_integers_are_minimal_and_positive() {
+        assert_eq!(unsigned_integer(&[0, 0, 1]), vec![2, 1, 1]);
+        assert_eq!(unsigned_integer(&[0x80]), vec![2, 2, 0, 0x80]);
+        assert_eq!(unsigned_integer(&[0]), vec![2, 1, 0]);
+    }
+
+    #[test]
+    fn trailing_bytes_are_refused() {
+        let mut encoded = tlv(NULL, &[]);
+        encoded.push(0);
+        assert!(single(&encoded).is_err());
+    }
+}

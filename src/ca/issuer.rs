@@ -1,0 +1,248 @@
+//! [`Issuer`]: a signer, its certificate and the chain above it, checked once at load.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, UnixTime};
+
+use super::{SignatureAlgorithm, Signer, SoftwareSigner};
+use crate::asn1::oid;
+use crate::cert::ParsedCert;
+use crate::error::{Error, IssuerError};
+use crate::ext::{self, KeyUsage};
+use crate::key::SpkiParts;
+use crate::time::{self, Seconds};
+
+/// Optional settings of an issuing CA.
+#[derive(Clone, Debug, Default)]
+pub struct IssuerOptions {
+    /// URLs where clients can fetch the issuing certificate (AIA caIssuers).
+    pub ca_issuers_urls: Vec<String>,
+    /// OCSP responder URLs (AIA OCSP).
+    pub ocsp_urls: Vec<String>,
+}
+
+/// An issuing CA: its certificate, the chain above it up to (excluding) the root, and a
+/// [`Signer`] for its key.
+///
+/// Construction refuses, with an [`IssuerError`], a certificate that is not a CA
+/// (basicConstraints CA:TRUE and keyUsage with keyCertSign), has no
+/// subjectKeyIdentifier, is outside its validity period, does not match the key, or has an
+/// extendedKeyUsage without serverAuth. A CA with nameConstraints is accepted with a warning
+/// (leaves for names outside the constraints will fail validation).
+pub struct Issuer {
+    chain: Vec<CertificateDer<'static>>,
+    signer: Arc<dyn Signer>,
+    subject: Vec<u8>,
+    key_id: Vec<u8>,
+    not_before: Seconds,
+    not_after: Seconds,
+    algorithm_identifier: Vec<u8>,
+    aia_extension: Option<Vec<u8>>,
+    fingerprint: [u8; 32],
+}
+
+impl Issuer {
+    /// Builds an issuer from its chain (issuing certificate first; further certificates up to the
+    /// root; self-signed roots are dropped from what is served) and its signer, checked now.
+    pub fn new(
+        chain: Vec<CertificateDer<'static>>,
+        signer: Arc<dyn Signer>,
+        options: IssuerOptions,
+    ) -> Result<Self, Error> {
+        Self::new_at(chain, signer, options, UnixTime::now())
+    }
+
+    /// As [`Issuer::new`], checking validity at `now`.
+    pub fn new_at(
+        mut chain: Vec<CertificateDer<'static>>,
+        signer: Arc<dyn Signer>,
+        options: IssuerOptions,
+        now: UnixTime,
+    ) -> Result<Self, Error> {
+        let first = chain.first().ok_or(IssuerError::NoCertificate)?;
+        let cert = ParsedCert::parse(first.as_ref()).map_err(IssuerError::from)?;
+        check_issuing_certificate(&cert, signer.as_ref(), now.as_secs() as Seconds)?;
+        let key_id = cert
+            .extension(&oid::SUBJECT_KEY_IDENTIFIER)
+            .and_then(|e| ext::decode_subject_key_id(e.value))
+            .ok_or(IssuerError::NoSubjectKeyIdentifier)?
+            .to_vec();
+        if cert.extension(&oid::NAME_CONSTRAINTS).is_some() {
+            log::warn!(
+                "issuing CA carries nameConstraints: leaves for names outside them will not validate"
+            );
+        }
+        let subject = cert.subject.raw.to_vec();
+        let (not_before, not_after) = (cert.not_before, cert.not_after);
+        let fingerprint = crate::provider::sha256(first.as_ref());
+        let algorithm_identifier = signer.algorithm().algorithm_identifier();
+        // Everything after the issuing certificate, without self-signed roots: clients have the
+        // root already and sending it only costs bytes.
+        let mut rest = chain.split_off(1);
+        rest.retain(|c| ParsedCert::parse(c.as_ref()).is_ok_and(|p| !p.is_self_issued()));
+        chain.extend(rest);
+        Ok(Self {
+            chain,
+            signer,
+            subject,
+            key_id,
+            not_before,
+            not_after,
+            algorithm_identifier,
+            aia_extension: ext::authority_info_access(&options.ca_issuers_urls, &options.ocsp_urls),
+            fingerprint,
+        })
+    }
+
+    /// Reads the certificate chain (PEM or DER) and a software key (PEM or DER).
+    ///
+    /// ```no_run
+    /// let issuer = certmint::Issuer::from_pem(
+    ///     &std::fs::read("intermediate.pem")?,
+    ///     &std::fs::read("intermediate-key.pem")?,
+    /// )?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<Self, Error> {
+        let chain = crate::pem::parse_certificates(cert_chain)?;
+        let signer = Arc::new(SoftwareSigner::from_key_bytes(key)?);
+        Self::new(chain, signer, IssuerOptions::default())
+    }
+
+    /// Reads the certificate chain and key from files.
+    pub fn from_files(cert_chain: &Path, key: &Path) -> Result<Self, Error> {
+        let cert = read_file(cert_chain)?;
+        let key = zeroize::Zeroizing::new(read_file(key)?);
+        Self::from_pem(&cert, &key)
+    }
+
+    /// Replaces the authorityInfoAccess URLs put into minted leaves.
+    pub fn with_options(mut self, options: IssuerOptions) -> Self {
+        self.aia_extension =
+            ext::authority_info_access(&options.ca_issuers_urls, &options.ocsp_urls);
+        self
+    }
+
+    /// The issuing certificate.
+    pub fn certificate(&self) -> &CertificateDer<'static> {
+        &self.chain[0]
+    }
+
+    /// The issuing certificate followed by the rest of the chain, without the root: what a
+    /// server sends after the leaf.
+    pub fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    /// The signer.
+    pub fn signer(&self) -> &Arc<dyn Signer> {
+        &self.signer
+    }
+
+    /// The signature algorithm leaves are signed with.
+    pub fn signature_algorithm(&self) -> SignatureAlgorithm {
+        self.signer.algorithm()
+    }
+
+    /// The subjectKeyIdentifier, which minted leaves carry as their authorityKeyIdentifier.
+    pub fn key_id(&self) -> &[u8] {
+        &self.key_id
+    }
+
+    /// SHA-256 of the issuing certificate's DER: this issuer's identity in caches.
+    pub fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
+    }
+
+    /// The issuing certificate's notAfter.
+    pub fn not_after(&self) -> UnixTime {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(self.not_after.max(0) as u64))
+    }
+
+    pub(crate) fn subject(&self) -> &[u8] {
+        &self.subject
+    }
+
+    pub(crate) fn validity(&self) -> (Seconds, Seconds) {
+        (self.not_before, self.not_after)
+    }
+
+    pub(crate) fn algorithm_identifier(&self) -> &[u8] {
+        &self.algorithm_identifier
+    }
+
+    pub(crate) fn aia_extension(&self) -> Option<&[u8]> {
+        self.aia_extension.as_deref()
+    }
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuer")
+            .field("signer", &self.signer)
+            .field("chain_len", &self.chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn check_issuing_certificate(
+    cert: &ParsedCert<'_>,
+    signer: &dyn Signer,
+    now: Seconds,
+) -> Result<(), IssuerError> {
+    let is_ca = cert
+        .extension(&oid::BASIC_CONSTRAINTS)
+        .and_then(|e| ext::decode_basic_constraints(e.value))
+        .is_some_and(|(ca, _)| ca);
+    if !is_ca {
+        return Err(IssuerError::NotCa);
+    }
+    // RFC 5280 4.2.1.3: a CA certificate that signs certificates has keyUsage keyCertSign.
+    let usage = cert
+        .extension(&oid::KEY_USAGE)
+        .map(|e| KeyUsage::decode(e.value).unwrap_or_default());
+    if !usage.is_some_and(|u| u.has(KeyUsage::KEY_CERT_SIGN)) {
+        return Err(IssuerError::NoKeyCertSign);
+    }
+    if cert
+        .extension(&oid::SUBJECT_KEY_IDENTIFIER)
+        .and_then(|e| ext::decode_subject_key_id(e.value))
+        .is_none_or(<[u8]>::is_empty)
+    {
+        return Err(IssuerError::NoSubjectKeyIdentifier);
+    }
+    if now > cert.not_after {
+        return Err(IssuerError::Expired {
+            not_after: time::rfc3339(cert.not_after),
+        });
+    }
+    if now < cert.not_before {
+        return Err(IssuerError::NotYetValid {
+            not_before: time::rfc3339(cert.not_before),
+        });
+    }
+    let ours = SpkiParts::parse(signer.subject_public_key_info());
+    let theirs = SpkiParts::parse(cert.spki);
+    match (ours, theirs) {
+        (Some(a), Some(b))
+            if a.algorithm == b.algorithm
+                && a.public_key == b.public_key
+                && crate::KeyAlgorithm::from_spki(cert.spki).is_some() => {}
+        _ => return Err(IssuerError::KeyMismatch),
+    }
+    if let Some(eku) = cert.extension(&oid::EXT_KEY_USAGE) {
+        let list = ext::decode_oid_list(eku.value).unwrap_or_default();
+        if !list.contains(&oid::SERVER_AUTH.as_bytes()) {
+            return Err(IssuerError::EkuWithoutServerAuth);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! A [`Signer`] over a private key held in memory.
+
+use std::sync::Arc;
+
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+use rustls::sign::SigningKey;
+
+use super::{SignatureAlgorithm, Signer};
+use crate::error::{Error, KeyError};
+use crate::key::KeyAlgorithm;
+use crate::pem::{self, KeyFormat};
+use crate::provider;
+
+/// A CA key in memory: P-256, P-384, Ed25519 or RSA 2048-4096, read from PKCS#8, SEC1
+/// (`EC PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`), PEM or DER.
+///
+/// The bytes read are held in a zeroizing buffer only while the key is parsed and are wiped
+/// afterwards. The parsed key inside the crypto backend (ring's `EcdsaKeyPair`, `RsaKeyPair`,
+/// `Ed25519KeyPair`) cannot be wiped and lives until this signer is dropped; keep CA keys in
+/// PKCS#11 where that matters.
+pub struct SoftwareSigner {
+    key: Arc<dyn SigningKey>,
+    signer: Box<dyn rustls::sign::Signer>,
+    algorithm: SignatureAlgorithm,
+    key_algorithm: KeyAlgorithm,
+    spki: Vec<u8>,
+}
+
+impl SoftwareSigner {
+    /// Reads a private key from PEM or DER.
+    ///
+    /// ```
+    /// # use certmint::{KeyAlgorithm, SoftwareSigner};
+    /// let pkcs8 = KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap();
+    /// let signer = SoftwareSigner::from_key_bytes(&pkcs8).unwrap();
+    /// assert_eq!(signer.key_algorithm(), KeyAlgorithm::EcdsaP256);
+    /// ```
+    pub fn from_key_bytes(input: &[u8]) -> Result<Self, Error> {
+        let parsed = pem::parse_private_key(input)?;
+        let der: PrivateKeyDer<'_> = match parsed.format {
+            KeyFormat::Pkcs8 => PrivatePkcs8KeyDer::from(&parsed.der[..]).into(),
+            KeyFormat::Sec1 => PrivateSec1KeyDer::from(&parsed.der[..]).into(),
+            KeyFormat::Pkcs1 => PrivatePkcs1KeyDer::from(&parsed.der[..]).into(),
+        };
+        let key = provider::load_signing_key(&der).map_err(|_| KeyError::Unsupported)?;
+        Self::from_signing_key(key)
+    }
+
+    /// Wraps a rustls signing key.
+    pub fn from_signing_key(key: Arc<dyn SigningKey>) -> Result<Self, Error> {
+        let spki = key.public_key().ok_or(KeyError::Unsupported)?.as_ref().to_vec();
+        let key_algorithm = KeyAlgorithm::from_spki(&spki).ok_or(KeyError::Unsupported)?;
+        let algorithm = SignatureAlgorithm::for_key(key_algorithm);
+        let signer = key
+            .choose_scheme(&[algorithm.tls_scheme()])
+            .ok_or(KeyError::Unsupported)?;
+        Ok(Self {
+            key,
+            signer,
+            algorithm,
+            key_algorithm,
+            spki,
+        })
+    }
+
+    /// The key's algorithm.
+    pub fn key_algorithm(&self) -> KeyAlgorithm {
+        self.key_algorithm
+    }
+
+    /// The underlying rustls key.
+    pub fn signing_key(&self) -> &Arc<dyn SigningKey> {
+        &self.key
+    }
+}
+
+impl Signer for SoftwareSigner {
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.algorithm
+    }
+
+    fn subject_public_key_info(&self) -> &[u8] {
+        &self.spki
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        self.signer
+            .sign(message)
+            .map_err(|e| Error::Signing(e.to_string()))
+    }
+}
+
+impl std::fmt::Debug for SoftwareSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoftwareSigner")
+            .field("key_algorithm", &self.key_algorithm)
+            .finish_non_exhaustive()
+    }
+}

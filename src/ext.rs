@@ -1,0 +1,329 @@
+//! The certificate extensions certmint reads or writes, each as a decoder and/or an encoder.
+
+use std::net::IpAddr;
+
+use crate::asn1::{
+    self, context_constructed, context_primitive, oid, TlvReader, BIT_STRING, BOOLEAN, INTEGER,
+    OCTET_STRING, OID, SEQUENCE, SET,
+};
+use crate::host::Host;
+
+/// keyUsage bits, numbered as in RFC 5280 (bit 0 = digitalSignature).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct KeyUsage(pub(crate) u16);
+
+impl KeyUsage {
+    pub(crate) const DIGITAL_SIGNATURE: u16 = 1 << 0;
+    pub(crate) const KEY_ENCIPHERMENT: u16 = 1 << 2;
+    pub(crate) const KEY_CERT_SIGN: u16 = 1 << 5;
+    pub(crate) const CRL_SIGN: u16 = 1 << 6;
+
+    pub(crate) const NAMES: [&'static str; 9] = [
+        "digitalSignature",
+        "nonRepudiation",
+        "keyEncipherment",
+        "dataEncipherment",
+        "keyAgreement",
+        "keyCertSign",
+        "cRLSign",
+        "encipherOnly",
+        "decipherOnly",
+    ];
+
+    pub(crate) fn has(self, bit: u16) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// Decodes the extnValue (a BIT STRING).
+    pub(crate) fn decode(value: &[u8]) -> Option<Self> {
+        let bits = asn1::single(value).ok()?;
+        if bits.tag != BIT_STRING {
+            return None;
+        }
+        let (_unused, bytes) = bits.content.split_first()?;
+        let mut out = 0u16;
+        for (i, byte) in bytes.iter().take(2).enumerate() {
+            for bit in 0..8 {
+                if byte & (0x80 >> bit) != 0 {
+                    out |= 1 << (i * 8 + bit);
+                }
+            }
+        }
+        Some(Self(out))
+    }
+
+    /// Encodes as a DER named bit list (trailing zero bits removed).
+    pub(crate) fn encode(self) -> Vec<u8> {
+        let mut bytes = [0u8; 2];
+        for bit in 0..9 {
+            if self.0 & (1 << bit) != 0 {
+                bytes[bit / 8] |= 0x80 >> (bit % 8);
+            }
+        }
+        let len = if bytes[1] != 0 { 2 } else if bytes[0] != 0 { 1 } else { 0 };
+        let unused = if len == 0 { 0 } else { bytes[len - 1].trailing_zeros() as u8 };
+        let mut content = vec![unused];
+        content.extend_from_slice(&bytes[..len]);
+        asn1::tlv(BIT_STRING, &content)
+    }
+
+    pub(crate) fn names(self) -> Vec<&'static str> {
+        (0..9).filter(|b| self.0 & (1 << b) != 0).map(|b| Self::NAMES[b]).collect()
+    }
+}
+
+/// Decodes basicConstraints into (cA, pathLenConstraint).
+pub(crate) fn decode_basic_constraints(value: &[u8]) -> Option<(bool, Option<u64>)> {
+    let seq = asn1::single(value).ok()?;
+    if seq.tag != SEQUENCE {
+        return None;
+    }
+    let mut r = TlvReader::new(seq.content).ok()?;
+    let ca = match r.optional(BOOLEAN).ok()? {
+        Some(b) => b.content.first().is_some_and(|v| *v != 0),
+        None => false,
+    };
+    let path_len = match r.optional(INTEGER).ok()? {
+        Some(i) if i.content.len() <= 8 => {
+            Some(i.content.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b)))
+        }
+        Some(_) => return None,
+        None => None,
+    };
+    r.finish().ok()?;
+    Some((ca, path_len))
+}
+
+/// Decodes a SEQUENCE OF OBJECT IDENTIFIER (extendedKeyUsage) into OID content slices.
+pub(crate) fn decode_oid_list(value: &[u8]) -> Option<Vec<&[u8]>> {
+    let seq = asn1::single(value).ok()?;
+    if seq.tag != SEQUENCE {
+        return None;
+    }
+    let mut r = TlvReader::new(seq.content).ok()?;
+    let mut out = Vec::new();
+    while !r.is_empty() {
+        out.push(r.expect(OID).ok()?.content);
+    }
+    Some(out)
+}
+
+/// Decodes the keyIdentifier OCTET STRING of a subjectKeyIdentifier.
+pub(crate) fn decode_subject_key_id(value: &[u8]) -> Option<&[u8]> {
+    let id = asn1::single(value).ok()?;
+    (id.tag == OCTET_STRING).then_some(id.content)
+}
+
+/// Decodes the keyIdentifier of an authorityKeyIdentifier, if present.
+pub(crate) fn decode_authority_key_id(value: &[u8]) -> Option<&[u8]> {
+    let seq = asn1::single(value).ok()?;
+    let mut r = TlvReader::new(seq.content).ok()?;
+    r.optional(context_primitive(0)).ok()?.map(|t| t.content)
+}
+
+/// A name from a subjectAltName, for display and for tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum GeneralName {
+    Dns(String),
+    Ip(IpAddr),
+    Email(String),
+    Uri(String),
+    Other(u8),
+}
+
+impl std::fmt::Display for GeneralName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dns(s) => write!(f, "DNS:{s}"),
+            Self::Ip(ip) => write!(f, "IP:{ip}"),
+            Self::Email(s) => write!(f, "email:{s}"),
+            Self::Uri(s) => write!(f, "URI:{s}"),
+            Self::Other(tag) => write!(f, "other:[{}]", tag & 0x1f),
+        }
+    }
+}
+
+/// Decodes GeneralNames (the subjectAltName extnValue).
+pub(crate) fn decode_general_names(value: &[u8]) -> Option<Vec<GeneralName>> {
+    let seq = asn1::single(value).ok()?;
+    if seq.tag != SEQUENCE {
+        return None;
+    }
+    let mut r = TlvReader::new(seq.content).ok()?;
+    let mut out = Vec::new();
+    while !r.is_empty() {
+        let name = r.next_tlv().ok()?;
+        let text = || String::from_utf8_lossy(name.content).into_owned();
+        out.push(match name.tag {
+            0x81 => GeneralName::Email(text()),
+            0x82 => GeneralName::Dns(text()),
+            0x86 => GeneralName::Uri(text()),
+            0x87 => match name.content.len() {
+                4 => GeneralName::Ip(IpAddr::from(<[u8; 4]>::try_from(name.content).ok()?)),
+                16 => GeneralName::Ip(IpAddr::from(<[u8; 16]>::try_from(name.content).ok()?)),
+                _ => GeneralName::Other(name.tag),
+            },
+            tag => GeneralName::Other(tag),
+        });
+    }
+    Some(out)
+}
+
+/// The first commonName in a Name, if it is a string.
+pub(crate) fn common_name(name: &[u8]) -> Option<String> {
+    let seq = asn1::single(name).ok()?;
+    let mut rdns = TlvReader::new(seq.content).ok()?;
+    while !rdns.is_empty() {
+        let rdn = rdns.expect(SET).ok()?;
+        let mut atvs = TlvReader::new(rdn.content).ok()?;
+        while !atvs.is_empty() {
+            let atv = atvs.expect(SEQUENCE).ok()?;
+            let mut parts = TlvReader::new(atv.content).ok()?;
+            let ty = parts.expect(OID).ok()?;
+            let value = parts.next_tlv().ok()?;
+            if ty.content == oid::COMMON_NAME.as_bytes() {
+                return match value.tag {
+                    asn1::BMP_STRING => {
+                        let units: Vec<u16> = value
+                            .content
+                            .chunks_exact(2)
+                            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                            .collect();
+                        String::from_utf16(&units).ok()
+                    }
+                    _ => String::from_utf8(value.content.to_vec()).ok(),
+                };
+            }
+        }
+    }
+    None
+}
+
+/// One Extension TLV.
+pub(crate) fn extension(oid: &der::asn1::ObjectIdentifier, critical: bool, value: &[u8]) -> Vec<u8> {
+    let mut content = asn1::tlv(OID, oid.as_bytes());
+    if critical {
+        asn1::write_tlv(&mut content, BOOLEAN, &[0xff]);
+    }
+    asn1::write_tlv(&mut content, OCTET_STRING, value);
+    asn1::tlv(SEQUENCE, &content)
+}
+
+pub(crate) fn subject_key_id(id: &[u8]) -> Vec<u8> {
+    extension(&oid::SUBJECT_KEY_IDENTIFIER, false, &asn1::tlv(OCTET_STRING, id))
+}
+
+pub(crate) fn authority_key_id(id: &[u8]) -> Vec<u8> {
+    let value = asn1::tlv(SEQUENCE, &asn1::tlv(context_primitive(0), id));
+    extension(&oid::AUTHORITY_KEY_IDENTIFIER, false, &value)
+}
+
+pub(crate) fn key_usage(usage: KeyUsage, critical: bool) -> Vec<u8> {
+    extension(&oid::KEY_USAGE, critical, &usage.encode())
+}
+
+/// basicConstraints with cA FALSE (the DEFAULT, so an empty SEQUENCE).
+pub(crate) fn basic_constraints_not_ca(critical: bool) -> Vec<u8> {
+    extension(&oid::BASIC_CONSTRAINTS, critical, &asn1::tlv(SEQUENCE, &[]))
+}
+
+pub(crate) fn ext_key_usage_server_auth() -> Vec<u8> {
+    let value = asn1::tlv(SEQUENCE, &asn1::tlv(OID, oid::SERVER_AUTH.as_bytes()));
+    extension(&oid::EXT_KEY_USAGE, false, &value)
+}
+
+/// subjectAltName with the one name `host`.
+pub(crate) fn subject_alt_name(host: &Host, critical: bool) -> Vec<u8> {
+    let name = match host {
+        Host::Dns(name) => asn1::tlv(context_primitive(2), name.as_bytes()),
+        Host::Ip(IpAddr::V4(ip)) => asn1::tlv(context_primitive(7), &ip.octets()),
+        Host::Ip(IpAddr::V6(ip)) => asn1::tlv(context_primitive(7), &ip.octets()),
+    };
+    extension(&oid::SUBJECT_ALT_NAME, critical, &asn1::tlv(SEQUENCE, &name))
+}
+
+/// cRLDistributionPoints with one fullName URI per URL.
+pub(crate) fn crl_distribution_points(urls: &[String]) -> Vec<u8> {
+    let mut points = Vec::new();
+    for url in urls {
+        let uri = asn1::tlv(context_primitive(6), url.as_bytes());
+        let full_name = asn1::tlv(context_constructed(0), &uri);
+        let dp_name = asn1::tlv(context_constructed(0), &full_name);
+        asn1::write_tlv(&mut points, SEQUENCE, &dp_name);
+    }
+    extension(&oid::CRL_DISTRIBUTION_POINTS, false, &asn1::tlv(SEQUENCE, &points))
+}
+
+/// authorityInfoAccess with caIssuers and OCSP URLs; `None` when both are empty.
+pub(crate) fn authority_info_access(ca_issuers: &[String], ocsp: &[String]) -> Option<Vec<u8>> {
+    if ca_issuers.is_empty() && ocsp.is_empty() {
+        return None;
+    }
+    let mut descriptions = Vec::new();
+    for (method, urls) in [(&oid::AD_OCSP, ocsp), (&oid::AD_CA_ISSUERS, ca_issuers)] {
+        for url in urls {
+            let mut d = asn1::tlv(OID, method.as_bytes());
+            asn1::write_tlv(&mut d, context_primitive(6), url.as_bytes());
+            asn1::write_tlv(&mut descriptions, SEQUENCE, &d);
+        }
+    }
+    Some(extension(
+        &oid::AUTHORITY_INFO_ACCESS,
+        false,
+        &asn1::tlv(SEQUENCE, &descriptions),
+    ))
+}
+
+/// A Name holding one commonName (UTF8String).
+pub(crate) fn name_with_common_name(cn: &str) -> Vec<u8> {
+    let mut atv = asn1::tlv(OID, oid::COMMON_NAME.as_bytes());
+    asn1::write_tlv(&mut atv, asn1::UTF8_STRING, cn.as_bytes());
+    let rdn = asn1::tlv(SET, &asn1::tlv(SEQUENCE, &atv));
+    asn1::tlv(SEQUENCE, &rdn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_usage_round_trips_and_is_minimal() {
+        for bits in [0u16, 1, 0b101, 0b110_0000, 0b1_0000_0001, 0x1ff] {
+            let enc = KeyUsage(bits).encode();
+            let inner = asn1::single(&enc).unwrap();
+            if bits != 0 {
+                let last = *inner.content.last().unwrap();
+                assert_ne!(last, 0, "{bits:b}");
+                assert!(last.trailing_zeros() as u8 == inner.content[0]);
+            }
+            assert_eq!(KeyUsage::decode(&enc), Some(KeyUsage(bits)));
+        }
+        // digitalSignature + keyEncipherment as OpenSSL writes it: 03 02 05 a0
+        assert_eq!(
+            KeyUsage(KeyUsage::DIGITAL_SIGNATURE | KeyUsage::KEY_ENCIPHERMENT).encode(),
+            vec![3, 2, 5, 0xa0]
+        );
+    }
+
+    #[test]
+    fn basic_constraints_decode() {
+        assert_eq!(decode_basic_constraints(&[0x30, 0]), Some((false, None)));
+        assert_eq!(
+            decode_basic_constraints(&[0x30, 6, 1, 1, 0xff, 2, 1, 1]),
+            Some((true, Some(1)))
+        );
+        assert_eq!(decode_basic_constraints(&[0x04, 0]), None);
+    }
+
+    #[test]
+    fn common_name_is_found_in_a_multi_valued_rdn() {
+        let mut atv_o = asn1::tlv(OID, &[0x55, 4, 10]);
+        asn1::write_tlv(&mut atv_o, asn1::PRINTABLE_STRING, b"Org");
+        let mut atv_cn = asn1::tlv(OID, oid::COMMON_NAME.as_bytes());
+        asn1::write_tlv(&mut atv_cn, asn1::UTF8_STRING, b"host.example");
+        let mut set = asn1::tlv(SEQUENCE, &atv_o);
+        set.extend(asn1::tlv(SEQUENCE, &atv_cn));
+        let name = asn1::tlv(SEQUENCE, &asn1::tlv(SET, &set));
+        assert_eq!(common_name(&name).as_deref(), Some("host.example"));
+    }
+}

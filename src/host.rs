@@ -1,0 +1,151 @@
+//! Host names as certmint accepts them: normalised DNS names or IP literals.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::error::HostError;
+
+/// A normalised host: a lower-case DNS name without a trailing dot, or an IP address.
+///
+/// ```
+/// use certmint::Host;
+/// assert_eq!(Host::parse("WWW.Example.COM.").unwrap().to_string(), "www.example.com");
+/// assert!(Host::parse("[2001:db8::1]").unwrap().is_ip());
+/// assert!(Host::parse("bücher.example").is_err()); // give A-labels: xn--bcher-kva.example
+/// assert!(Host::parse("a.example, DNS:evil.example").is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Host {
+    /// A DNS name.
+    Dns(String),
+    /// An IP literal.
+    Ip(IpAddr),
+}
+
+/// The longest DNS name, in bytes, without the trailing dot.
+pub const MAX_HOST_LEN: usize = 253;
+
+impl Host {
+    /// Parses and normalises a host name or IP literal (`[...]` brackets allowed for IPv6).
+    ///
+    /// DNS names may contain ASCII letters, digits, `-` and `_` (seen on real sites); wildcards,
+    /// spaces, commas, slashes, control characters and non-ASCII characters are refused, so a
+    /// host can never inject a name into a certificate.
+    pub fn parse(input: &str) -> Result<Self, HostError> {
+        if input.is_empty() {
+            return Err(HostError::Empty);
+        }
+        if let Some(inner) = input.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            if let Ok(ip) = inner.parse::<std::net::Ipv6Addr>() {
+                return Ok(Self::Ip(IpAddr::V6(ip)));
+            }
+        }
+        if let Ok(ip) = input.parse::<IpAddr>() {
+            return Ok(Self::Ip(ip));
+        }
+        if !input.is_ascii() {
+            return Err(HostError::NotAscii);
+        }
+        let name = input.strip_suffix('.').unwrap_or(input);
+        if name.len() > MAX_HOST_LEN {
+            return Err(HostError::TooLong { len: name.len() });
+        }
+        if let Some((position, character)) = name
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(HostError::InvalidCharacter {
+                character,
+                position,
+            });
+        }
+        for label in name.split('.') {
+            if label.is_empty() {
+                return Err(HostError::EmptyLabel);
+            }
+            if label.len() > 63 {
+                return Err(HostError::LabelTooLong);
+            }
+        }
+        Ok(Self::Dns(name.to_ascii_lowercase()))
+    }
+
+    /// Whether this is an IP literal.
+    pub fn is_ip(&self) -> bool {
+        matches!(self, Self::Ip(_))
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dns(name) => f.write_str(name),
+            Self::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Host {
+    type Err = HostError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_case_and_trailing_dot() {
+        assert_eq!(
+            Host::parse("Mail.Example.ORG.").unwrap(),
+            Host::Dns("mail.example.org".into())
+        );
+        assert_eq!(
+            Host::parse("xn--bcher-kva.example").unwrap(),
+            Host::Dns("xn--bcher-kva.example".into())
+        );
+    }
+
+    #[test]
+    fn recognises_ip_literals() {
+        assert_eq!(
+            Host::parse("192.0.2.7").unwrap(),
+            Host::Ip("192.0.2.7".parse().unwrap())
+        );
+        assert_eq!(
+            Host::parse("[::1]").unwrap(),
+            Host::Ip("::1".parse().unwrap())
+        );
+        assert_eq!(Host::parse("::1").unwrap(), Host::Ip("::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn refuses_each_kind_of_bad_host() {
+        assert_eq!(Host::parse(""), Err(HostError::Empty));
+        assert_eq!(Host::parse("."), Err(HostError::EmptyLabel));
+        assert_eq!(Host::parse("a..b"), Err(HostError::EmptyLabel));
+        assert_eq!(Host::parse(&"a".repeat(64)), Err(HostError::LabelTooLong));
+        let long = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(63)].join(".");
+        assert_eq!(Host::parse(&long), Err(HostError::TooLong { len: 255 }));
+        assert_eq!(Host::parse("bücher.example"), Err(HostError::NotAscii));
+        for (bad, ch, pos) in [
+            ("a,b", ',', 1),
+            ("a b", ' ', 1),
+            ("a/b", '/', 1),
+            ("a\nb", '\n', 1),
+            ("a\0b", '\0', 1),
+            ("*.example.com", '*', 0),
+            ("a:443", ':', 1),
+        ] {
+            assert_eq!(
+                Host::parse(bad),
+                Err(HostError::InvalidCharacter {
+                    character: ch,
+                    position: pos
+                })
+            );
+        }
+    }
+}

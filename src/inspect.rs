@@ -1,0 +1,2 @@
+//! Describing certificates as stable `field: value` lines, for `certmint inspect`, the demo and
+//! tests.

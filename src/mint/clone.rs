@@ -1,0 +1,338 @@
+//! The clone rules, in one place: which parts of the origin are copied byte for byte, which are
+//! replaced, which are dropped, and why.
+//!
+//! | origin field | leaf |
+//! |---|---|
+//! | subject | copied byte for byte |
+//! | validity | copied, or clamped by [`ValidityPolicy`] |
+//! | subjectKeyIdentifier / authorityKeyIdentifier | replaced (leaf key / issuer key), in place |
+//! | cRLDistributionPoints | replaced by ours, in place; added when absent |
+//! | authorityInfoAccess | replaced by the issuer's, or dropped |
+//! | basicConstraints CA:TRUE | replaced by CA:FALSE |
+//! | keyUsage | copied; keyCertSign/cRLSign removed; re-derived for another key family |
+//! | SCTs, CT poison, TLS feature, freshestCRL, issuerAltName | dropped (bound to the origin's issuer, or promises we cannot keep) |
+//! | nameConstraints, policyConstraints, policyMappings, inhibitAnyPolicy | dropped (CA-only) |
+//! | unique identifiers | dropped |
+//! | everything else | copied byte for byte, with its criticality, in order |
+
+use std::borrow::Cow;
+
+use super::policy::{MintPolicy, ValidityPolicy};
+use super::Adjustments;
+use crate::asn1::oid;
+use crate::cert::{Extension, ParsedCert};
+use crate::ext::{self, KeyUsage};
+use crate::host::Host;
+use crate::key::{KeyAlgorithm, LeafKey};
+use crate::time::{self, Seconds};
+
+/// Issuer-side parts shared by every leaf, computed once.
+pub(super) struct IssuerParts<'a> {
+    pub(super) authority_key_id: &'a [u8],
+    pub(super) crl_distribution_points: &'a [u8],
+    pub(super) authority_info_access: Option<&'a [u8]>,
+    pub(super) validity: (Seconds, Seconds),
+}
+
+/// The parts of a leaf's TBS that depend on the origin or host.
+pub(super) struct LeafFields<'a> {
+    pub(super) subject: Cow<'a, [u8]>,
+    pub(super) validity: Cow<'a, [u8]>,
+    pub(super) not_before: Seconds,
+    pub(super) not_after: Seconds,
+    pub(super) extensions: Vec<u8>,
+    pub(super) adjustments: Adjustments,
+}
+
+/// What to do with one origin extension.
+enum Rule {
+    Copy,
+    ReplaceSubjectKeyId,
+    ReplaceAuthorityKeyId,
+    ReplaceCrlDistributionPoints,
+    ReplaceAuthorityInfoAccess,
+    BasicConstraints,
+    KeyUsage,
+    Drop(Adjustments),
+}
+
+fn rule(e: &Extension<'_>) -> Rule {
+    let is = |o: &der::asn1::ObjectIdentifier| e.oid == o.as_bytes();
+    if is(&oid::SUBJECT_KEY_IDENTIFIER) {
+        Rule::ReplaceSubjectKeyId
+    } else if is(&oid::AUTHORITY_KEY_IDENTIFIER) {
+        Rule::ReplaceAuthorityKeyId
+    } else if is(&oid::CRL_DISTRIBUTION_POINTS) {
+        Rule::ReplaceCrlDistributionPoints
+    } else if is(&oid::AUTHORITY_INFO_ACCESS) {
+        Rule::ReplaceAuthorityInfoAccess
+    } else if is(&oid::BASIC_CONSTRAINTS) {
+        Rule::BasicConstraints
+    } else if is(&oid::KEY_USAGE) {
+        Rule::KeyUsage
+    } else if is(&oid::SCT_LIST) {
+        Rule::Drop(Adjustments::DROPPED_SCT_LIST)
+    } else if is(&oid::CT_POISON) {
+        Rule::Drop(Adjustments::DROPPED_CT_POISON)
+    } else if is(&oid::TLS_FEATURE) {
+        Rule::Drop(Adjustments::DROPPED_MUST_STAPLE)
+    } else if is(&oid::FRESHEST_CRL) {
+        Rule::Drop(Adjustments::DROPPED_FRESHEST_CRL)
+    } else if is(&oid::ISSUER_ALT_NAME) {
+        Rule::Drop(Adjustments::DROPPED_ISSUER_ALT_NAME)
+    } else if is(&oid::NAME_CONSTRAINTS)
+        || is(&oid::POLICY_CONSTRAINTS)
+        || is(&oid::POLICY_MAPPINGS)
+        || is(&oid::INHIBIT_ANY_POLICY)
+    {
+        Rule::Drop(Adjustments::DROPPED_CA_EXTENSIONS)
+    } else {
+        Rule::Copy
+    }
+}
+
+/// The fields of a faithful clone of `origin`.
+pub(super) fn clone_fields<'a>(
+    origin: &ParsedCert<'a>,
+    host: Option<&Host>,
+    key: &LeafKey,
+    origin_key: Option<KeyAlgorithm>,
+    issuer: &IssuerParts<'_>,
+    policy: &MintPolicy,
+    now: Seconds,
+) -> LeafFields<'a> {
+    let mut adjustments = Adjustments::NONE;
+    let (not_before, not_after, validity) = clone_validity(origin, issuer, policy, now);
+    if matches!(validity, Cow::Owned(_)) {
+        adjustments |= Adjustments::CLAMPED_VALIDITY;
+    }
+    let same_family = origin_key.is_some_and(|o| o.same_family(key.algorithm()));
+    if origin_key.is_some() && !same_family {
+        adjustments |= Adjustments::CHANGED_KEY_FAMILY;
+    }
+
+    let claims_ca = origin.extensions.iter().any(|e| match rule(e) {
+        Rule::BasicConstraints => ext::decode_basic_constraints(e.value).is_none_or(|(ca, _)| ca),
+        Rule::KeyUsage => KeyUsage::decode(e.value).is_some_and(|u| {
+            u.has(KeyUsage::KEY_CERT_SIGN) || u.has(KeyUsage::CRL_SIGN)
+        }),
+        Rule::Drop(a) => a == Adjustments::DROPPED_CA_EXTENSIONS,
+        _ => false,
+    });
+
+    let mut out = Vec::with_capacity(origin.der.len());
+    let (mut ski, mut aki, mut cdp, mut aia, mut bc, mut ku) = (false, false, false, false, false, false);
+    for e in &origin.extensions {
+        let first = |seen: &mut bool| !std::mem::replace(seen, true);
+        match rule(e) {
+            Rule::Copy => out.extend_from_slice(e.raw),
+            Rule::Drop(a) => adjustments |= a,
+            Rule::ReplaceSubjectKeyId => {
+                if first(&mut ski) {
+                    out.extend(ext::subject_key_id(key.key_id()));
+                } else {
+                    adjustments |= Adjustments::DROPPED_DUPLICATE;
+                }
+            }
+            Rule::ReplaceAuthorityKeyId => {
+                if first(&mut aki) {
+                    out.extend_from_slice(issuer.authority_key_id);
+                } else {
+                    adjustments |= Adjustments::DROPPED_DUPLICATE;
+                }
+            }
+            Rule::ReplaceCrlDistributionPoints => {
+                adjustments |= Adjustments::DROPPED_ORIGIN_CDP;
+                if first(&mut cdp) {
+                    out.extend_from_slice(issuer.crl_distribution_points);
+                }
+            }
+            Rule::ReplaceAuthorityInfoAccess => {
+                adjustments |= Adjustments::DROPPED_ORIGIN_AIA;
+                if first(&mut aia) {
+                    if let Some(ours) = issuer.authority_info_access {
+                        out.extend_from_slice(ours);
+                    }
+                }
+            }
+            Rule::BasicConstraints => {
+                if !first(&mut bc) {
+                    adjustments |= Adjustments::DROPPED_DUPLICATE;
+                } else if claims_ca || ext::decode_basic_constraints(e.value) != Some((false, None)) {
+                    adjustments |= Adjustments::MADE_NOT_CA;
+                    out.extend(ext::basic_constraints_not_ca(e.critical));
+                } else {
+                    out.extend_from_slice(e.raw);
+                }
+            }
+            Rule::KeyUsage => {
+                if !first(&mut ku) {
+                    adjustments |= Adjustments::DROPPED_DUPLICATE;
+                    continue;
+                }
+                match KeyUsage::decode(e.value).filter(|_| same_family) {
+                    Some(original) => {
+                        let mut usage = original;
+                        if usage.has(KeyUsage::KEY_CERT_SIGN) || usage.has(KeyUsage::CRL_SIGN) {
+                            usage.0 &= !(KeyUsage::KEY_CERT_SIGN | KeyUsage::CRL_SIGN);
+                            adjustments |= Adjustments::REMOVED_CA_KEY_USAGES;
+                        }
+                        if !usage.has(KeyUsage::DIGITAL_SIGNATURE) {
+                            usage.0 |= KeyUsage::DIGITAL_SIGNATURE;
+                            adjustments |= Adjustments::ADDED_DIGITAL_SIGNATURE;
+                        }
+                        if usage == original {
+                            out.extend_from_slice(e.raw);
+                        } else {
+                            out.extend(ext::key_usage(usage, e.critical));
+                        }
+                    }
+                    None => {
+                        adjustments |= Adjustments::REDERIVED_KEY_USAGE;
+                        out.extend(ext::key_usage(derived_key_usage(key.algorithm()), e.critical));
+                    }
+                }
+            }
+        }
+    }
+    if claims_ca && !bc {
+        adjustments |= Adjustments::MADE_NOT_CA;
+        out.extend(ext::basic_constraints_not_ca(true));
+    }
+    if !ski {
+        out.extend(ext::subject_key_id(key.key_id()));
+    }
+    if !aki {
+        out.extend_from_slice(issuer.authority_key_id);
+    }
+    if !cdp {
+        out.extend_from_slice(issuer.crl_distribution_points);
+    }
+    if let (false, Some(ours)) = (aia, issuer.authority_info_access) {
+        out.extend_from_slice(ours);
+    }
+    let has = |o: &der::asn1::ObjectIdentifier| origin.extension(o).is_some();
+    if policy.san_from_host && !has(&oid::SUBJECT_ALT_NAME) {
+        let from_cn = || ext::common_name(origin.subject.raw).and_then(|cn| Host::parse(&cn).ok());
+        if let Some(name) = host.cloned().or_else(from_cn) {
+            let subject_empty = origin.subject.content.is_empty();
+            out.extend(ext::subject_alt_name(&name, subject_empty));
+            adjustments |= Adjustments::ADDED_SAN;
+        }
+    }
+    if policy.server_auth_eku && !has(&oid::EXT_KEY_USAGE) {
+        out.extend(ext::ext_key_usage_server_auth());
+        adjustments |= Adjustments::ADDED_SERVER_AUTH_EKU;
+    }
+    if origin.has_unique_ids {
+        adjustments |= Adjustments::DROPPED_UNIQUE_IDS;
+    }
+    LeafFields {
+        subject: Cow::Borrowed(origin.subject.raw),
+        validity,
+        not_before,
+        not_after,
+        extensions: out,
+        adjustments,
+    }
+}
+
+/// keyUsage for a TLS server key of `alg`: digitalSignature, plus keyEncipherment for RSA (RFC
+/// 8813 forbids it for EC keys).
+pub(super) fn derived_key_usage(alg: KeyAlgorithm) -> KeyUsage {
+    let mut usage = KeyUsage::DIGITAL_SIGNATURE;
+    if alg.is_rsa() {
+        usage |= KeyUsage::KEY_ENCIPHERMENT;
+    }
+    KeyUsage(usage)
+}
+
+fn clone_validity<'a>(
+    origin: &ParsedCert<'a>,
+    issuer: &IssuerParts<'_>,
+    policy: &MintPolicy,
+    now: Seconds,
+) -> (Seconds, Seconds, Cow<'a, [u8]>) {
+    let (nb, na) = match &policy.validity {
+        ValidityPolicy::MirrorExact => {
+            return (origin.not_before, origin.not_after, Cow::Borrowed(origin.validity))
+        }
+        ValidityPolicy::Mirror { max_lifetime } => {
+            let (mut nb, mut na) = clamp(origin.not_before, origin.not_after, issuer.validity);
+            let max = max_lifetime.as_secs() as Seconds;
+            if na - nb > max {
+                let hour_ago = now - now.rem_euclid(3600) - 3600;
+                nb = nb.max(hour_ago);
+                na = na.min(nb + max);
+            }
+            (nb, na)
+        }
+        ValidityPolicy::Fixed { backdate, lifetime } => clamp(
+            now - backdate.as_secs() as Seconds,
+            now + lifetime.as_secs() as Seconds,
+            issuer.validity,
+        ),
+    };
+    if (nb, na) == (origin.not_before, origin.not_after) {
+        (nb, na, Cow::Borrowed(origin.validity))
+    } else {
+        (nb, na, Cow::Owned(encode_validity(nb, na)))
+    }
+}
+
+/// `[not_before, not_after]` intersected with the issuer's window. A window that ends before it
+/// starts (an origin that expired before the issuer existed) collapses to its end, so the leaf
+/// is expired just as the origin is.
+pub(super) fn clamp(not_before: Seconds, not_after: Seconds, issuer: (Seconds, Seconds)) -> (Seconds, Seconds) {
+    let nb = not_before.max(issuer.0);
+    let na = not_after.min(issuer.1);
+    (nb.min(na), na)
+}
+
+pub(super) fn encode_validity(not_before: Seconds, not_after: Seconds) -> Vec<u8> {
+    let mut content = time::encode(not_before);
+    content.extend(time::encode(not_after));
+    crate::asn1::tlv(crate::asn1::SEQUENCE, &content)
+}
+
+/// The fields of a leaf minted from the host alone.
+pub(super) fn host_only_fields(
+    host: &Host,
+    key: &LeafKey,
+    issuer: &IssuerParts<'_>,
+    policy: &MintPolicy,
+    now: Seconds,
+) -> LeafFields<'static> {
+    let (not_before, not_after) = clamp(
+        now - policy.host_only_backdate.as_secs() as Seconds,
+        now + policy.host_only_lifetime.as_secs() as Seconds,
+        issuer.validity,
+    );
+    let text = host.to_string();
+    // ub-common-name is 64 characters; a longer host lives in the SAN alone, under an empty
+    // subject, which makes the SAN critical.
+    let subject = if text.len() <= 64 {
+        ext::name_with_common_name(&text)
+    } else {
+        crate::asn1::tlv(crate::asn1::SEQUENCE, &[])
+    };
+    let mut out = Vec::with_capacity(512);
+    out.extend(ext::basic_constraints_not_ca(true));
+    out.extend(ext::key_usage(derived_key_usage(key.algorithm()), true));
+    out.extend(ext::ext_key_usage_server_auth());
+    out.extend(ext::subject_alt_name(host, text.len() > 64));
+    out.extend(ext::subject_key_id(key.key_id()));
+    out.extend_from_slice(issuer.authority_key_id);
+    out.extend_from_slice(issuer.crl_distribution_points);
+    if let Some(aia) = issuer.authority_info_access {
+        out.extend_from_slice(aia);
+    }
+    LeafFields {
+        subject: Cow::Owned(subject),
+        validity: Cow::Owned(encode_validity(not_before, not_after)),
+        not_before,
+        not_after,
+        extensions: out,
+        adjustments: Adjustments::NONE,
+    }
+}

@@ -1,0 +1,362 @@
+//! The minter: an origin certificate and/or a host in, a signed leaf and its key out.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use certmint::{KeyAlgorithm, KeyPool, MintPolicy, MintRequest, Minter, ThrowawayCa};
+//! let issuer = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?.issuer()?;
+//! let minter = Minter::new(Arc::new(issuer), Arc::new(KeyPool::default()), MintPolicy::default());
+//! let minted = minter.mint(&MintRequest::for_host("www.example.com"))?;
+//! assert_eq!(minted.chain().len(), 2); // leaf + intermediate; never the root
+//! # Ok::<(), certmint::Error>(())
+//! ```
+
+mod adjustments;
+mod clone;
+mod key_pool;
+mod policy;
+
+pub use adjustments::Adjustments;
+pub use key_pool::{KeyPool, KeyPoolConfig, KeyPoolStats};
+pub use policy::{
+    MintPolicy, ValidityPolicy, DEFAULT_CRL_BASE_URL, DEFAULT_MAX_ORIGIN_LEN, MAX_LIFETIME_DAYS,
+};
+
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::sign::CertifiedKey;
+
+use crate::asn1::{self, context_constructed, BIT_STRING, SEQUENCE};
+use crate::ca::Issuer;
+use crate::cert::ParsedCert;
+use crate::error::{Error, OriginError};
+use crate::ext;
+use crate::host::Host;
+use crate::key::{KeyAlgorithm, LeafKey};
+use crate::time::Seconds;
+
+/// Length of every minted serial number, in octets.
+pub const SERIAL_LEN: usize = 20;
+
+/// What to mint from.
+///
+/// ```
+/// # use certmint::MintRequest;
+/// # let origin_der = rustls::pki_types::CertificateDer::from(vec![]);
+/// // Server-first: clone the origin; the host fills in a missing subjectAltName.
+/// let req = MintRequest::clone_of(&origin_der).with_host("www.example.com");
+/// // Client-first: the SNI alone.
+/// let req = MintRequest::for_host("www.example.com");
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MintRequest<'a> {
+    /// The origin's end-entity certificate.
+    pub origin: Option<&'a CertificateDer<'a>>,
+    /// The host: the SNI, or the CONNECT host for a client that sent none. Normalised by
+    /// [`Host::parse`].
+    pub host: Option<&'a str>,
+    /// The leaf key's algorithm; default: the origin's (or the policy's host-only key).
+    pub key_algorithm: Option<KeyAlgorithm>,
+    /// The time to mint at; default: now.
+    pub now: Option<UnixTime>,
+}
+
+impl<'a> MintRequest<'a> {
+    /// A clone of `origin`.
+    pub fn clone_of(origin: &'a CertificateDer<'a>) -> Self {
+        Self {
+            origin: Some(origin),
+            ..Self::default()
+        }
+    }
+
+    /// A leaf for `host` alone.
+    pub fn for_host(host: &'a str) -> Self {
+        Self {
+            host: Some(host),
+            ..Self::default()
+        }
+    }
+
+    /// Adds the host.
+    pub fn with_host(mut self, host: &'a str) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// Asks for a leaf key of `algorithm`.
+    pub fn with_key_algorithm(mut self, algorithm: KeyAlgorithm) -> Self {
+        self.key_algorithm = Some(algorithm);
+        self
+    }
+
+    /// Mints as if at `now`.
+    pub fn at(mut self, now: UnixTime) -> Self {
+        self.now = Some(now);
+        self
+    }
+}
+
+/// A minted leaf: its chain (leaf first, then the issuer's chain, never the root) and key.
+#[derive(Clone)]
+pub struct MintedCert {
+    chain: Vec<CertificateDer<'static>>,
+    key: Arc<LeafKey>,
+    serial: [u8; SERIAL_LEN],
+    not_before: Seconds,
+    not_after: Seconds,
+    adjustments: Adjustments,
+}
+
+impl MintedCert {
+    /// The leaf certificate.
+    pub fn leaf(&self) -> &CertificateDer<'static> {
+        &self.chain[0]
+    }
+
+    /// The chain to serve: leaf, then the issuing CA and any further intermediates.
+    pub fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    /// The leaf's key.
+    pub fn key(&self) -> &Arc<LeafKey> {
+        &self.key
+    }
+
+    /// The leaf's private key as PKCS#8 DER (for C users and key files).
+    pub fn private_key_pkcs8(&self) -> PrivatePkcs8KeyDer<'_> {
+        self.key.pkcs8_der()
+    }
+
+    /// The chain and key, ready for rustls.
+    pub fn certified_key(&self) -> CertifiedKey {
+        CertifiedKey::new(self.chain.clone(), Arc::clone(self.key.signing_key()))
+    }
+
+    /// The serial number's content octets (always [`SERIAL_LEN`] long, positive, non-zero).
+    pub fn serial(&self) -> &[u8; SERIAL_LEN] {
+        &self.serial
+    }
+
+    /// The leaf's notBefore.
+    pub fn not_before(&self) -> UnixTime {
+        unix(self.not_before)
+    }
+
+    /// The leaf's notAfter.
+    pub fn not_after(&self) -> UnixTime {
+        unix(self.not_after)
+    }
+
+    /// What changed relative to the origin beyond what always changes.
+    pub fn adjustments(&self) -> Adjustments {
+        self.adjustments
+    }
+}
+
+impl std::fmt::Debug for MintedCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedCert")
+            .field("chain_len", &self.chain.len())
+            .field("key", &self.key)
+            .field("adjustments", &self.adjustments)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix(t: Seconds) -> UnixTime {
+    UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0) as u64))
+}
+
+/// Mints leaves under one issuer. `Send + Sync`; share it behind an `Arc`.
+pub struct Minter {
+    issuer: Arc<Issuer>,
+    keys: Arc<KeyPool>,
+    policy: MintPolicy,
+    authority_key_id: Vec<u8>,
+    crl_url: String,
+    crl_distribution_points: Vec<u8>,
+}
+
+impl Minter {
+    /// A minter for `issuer`, taking leaf keys from `keys`.
+    pub fn new(issuer: Arc<Issuer>, keys: Arc<KeyPool>, policy: MintPolicy) -> Self {
+        let crl_url = format!(
+            "{}/{}.crl",
+            policy.crl_base_url.trim_end_matches('/'),
+            hex(issuer.key_id())
+        );
+        Self {
+            authority_key_id: ext::authority_key_id(issuer.key_id()),
+            crl_distribution_points: ext::crl_distribution_points(std::slice::from_ref(&crl_url)),
+            crl_url,
+            issuer,
+            keys,
+            policy,
+        }
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &Arc<Issuer> {
+        &self.issuer
+    }
+
+    /// The key pool.
+    pub fn key_pool(&self) -> &Arc<KeyPool> {
+        &self.keys
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &MintPolicy {
+        &self.policy
+    }
+
+    /// The CRL distribution point URL every leaf of this minter carries.
+    pub fn crl_url(&self) -> &str {
+        &self.crl_url
+    }
+
+    /// Mints a leaf.
+    ///
+    /// With an origin: a faithful clone (see the `clone` rules in the crate docs). Without: a
+    /// host-only leaf. Errors: [`Error::NothingToMint`], [`Error::Origin`] for an unusable
+    /// origin, [`Error::Host`] for a bad host, [`Error::Key`] when no key could be had,
+    /// [`Error::Signing`] when the CA's signer fails. An expired origin is not an error: it
+    /// gives an expired leaf.
+    pub fn mint(&self, request: &MintRequest<'_>) -> Result<MintedCert, Error> {
+        let now = request.now.unwrap_or_else(UnixTime::now).as_secs() as Seconds;
+        let host = request.host.map(Host::parse).transpose()?;
+        let issuer_parts = clone::IssuerParts {
+            authority_key_id: &self.authority_key_id,
+            crl_distribution_points: &self.crl_distribution_points,
+            authority_info_access: self.issuer.aia_extension(),
+            validity: self.issuer.validity(),
+        };
+        let (key, fields) = match (request.origin, &host) {
+            (Some(origin), _) => {
+                let der = origin.as_ref();
+                if der.len() > self.policy.max_origin_len {
+                    return Err(OriginError::TooLarge {
+                        len: der.len(),
+                        max: self.policy.max_origin_len,
+                    }
+                    .into());
+                }
+                let parsed = ParsedCert::parse(der)?;
+                let origin_key = KeyAlgorithm::from_spki(parsed.spki);
+                let wanted = request
+                    .key_algorithm
+                    .or(origin_key)
+                    .unwrap_or(self.policy.fallback_key);
+                let key = self.take_key(wanted)?;
+                let mut fields = clone::clone_fields(
+                    &parsed,
+                    host.as_ref(),
+                    &key,
+                    origin_key,
+                    &issuer_parts,
+                    &self.policy,
+                    now,
+                );
+                if origin_key.is_none() {
+                    fields.adjustments |= Adjustments::FALLBACK_KEY;
+                }
+                (key, fields)
+            }
+            (None, Some(host)) => {
+                let key =
+                    self.take_key(request.key_algorithm.unwrap_or(self.policy.host_only_key))?;
+                let fields = clone::host_only_fields(host, &key, &issuer_parts, &self.policy, now);
+                (key, fields)
+            }
+            (None, None) => return Err(Error::NothingToMint),
+        };
+        self.sign(key, fields)
+    }
+
+    fn take_key(&self, algorithm: KeyAlgorithm) -> Result<Arc<LeafKey>, Error> {
+        let key = self.keys.take(algorithm)?;
+        // Defence in depth: a leaf must never carry the CA's own key.
+        if key.subject_public_key_info() == self.issuer.signer().subject_public_key_info() {
+            return Err(crate::error::KeyError::Unsupported.into());
+        }
+        Ok(key)
+    }
+
+    /// Assembles the TBSCertificate, derives the serial from it, signs, and wraps the result.
+    fn sign(&self, key: Arc<LeafKey>, fields: clone::LeafFields<'_>) -> Result<MintedCert, Error> {
+        let issuer = &self.issuer;
+        let spki = key.subject_public_key_info();
+        const VERSION_3: [u8; 5] = [0xa0, 0x03, 0x02, 0x01, 0x02];
+        let serial_header = [asn1::INTEGER, SERIAL_LEN as u8];
+        let extensions_len = asn1::header_len(fields.extensions.len()) + fields.extensions.len();
+        let body_len = VERSION_3.len()
+            + serial_header.len()
+            + SERIAL_LEN
+            + issuer.algorithm_identifier().len()
+            + issuer.subject().len()
+            + fields.validity.len()
+            + fields.subject.len()
+            + spki.len()
+            + asn1::header_len(extensions_len)
+            + extensions_len;
+        let mut tbs = Vec::with_capacity(body_len + 8);
+        asn1::write_len_prefixed(&mut tbs, SEQUENCE, body_len);
+        tbs.extend_from_slice(&VERSION_3);
+        tbs.extend_from_slice(&serial_header);
+        let serial_at = tbs.len();
+        tbs.extend_from_slice(&[0u8; SERIAL_LEN]);
+        tbs.extend_from_slice(issuer.algorithm_identifier());
+        tbs.extend_from_slice(issuer.subject());
+        tbs.extend_from_slice(&fields.validity);
+        tbs.extend_from_slice(&fields.subject);
+        tbs.extend_from_slice(spki);
+        asn1::write_len_prefixed(&mut tbs, context_constructed(3), extensions_len);
+        asn1::write_tlv(&mut tbs, SEQUENCE, &fields.extensions);
+
+        // The serial is derived from everything else in the TBS (issuer, validity, subject,
+        // leaf key, every extension), so the same content gives the same serial and different
+        // content a different one. 20 octets, top bit clear (positive), second bit set (never
+        // zero, and the encoding stays minimal).
+        let digest = crate::provider::sha256(&tbs);
+        let mut serial = [0u8; SERIAL_LEN];
+        serial.copy_from_slice(&digest[..SERIAL_LEN]);
+        serial[0] = (serial[0] & 0x7f) | 0x40;
+        tbs[serial_at..serial_at + SERIAL_LEN].copy_from_slice(&serial);
+
+        let signature = issuer.signer().sign(&tbs)?;
+        let mut cert_body = tbs;
+        cert_body.extend_from_slice(issuer.algorithm_identifier());
+        asn1::write_len_prefixed(&mut cert_body, BIT_STRING, signature.len() + 1);
+        cert_body.push(0);
+        cert_body.extend_from_slice(&signature);
+        let leaf = asn1::tlv(SEQUENCE, &cert_body);
+
+        let mut chain = Vec::with_capacity(issuer.chain().len() + 1);
+        chain.push(CertificateDer::from(leaf));
+        chain.extend(issuer.chain().iter().cloned());
+        Ok(MintedCert {
+            chain,
+            key,
+            serial,
+            not_before: fields.not_before,
+            not_after: fields.not_after,
+            adjustments: fields.adjustments,
+        })
+    }
+}
+
+impl std::fmt::Debug for Minter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minter")
+            .field("issuer", &self.issuer)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

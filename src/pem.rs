@@ -1,0 +1,194 @@
+//! Reading certificates and private keys from PEM or DER.
+//!
+//! Private key bytes are decoded straight into [`Zeroizing`] buffers.
+
+use pem_rfc7468 as rfc7468;
+use rustls::pki_types::CertificateDer;
+use zeroize::Zeroizing;
+
+use crate::asn1::{self, TlvReader, INTEGER, OCTET_STRING, SEQUENCE};
+use crate::error::{EncodingError, KeyError};
+
+/// The encodings of a private key certmint reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyFormat {
+    Pkcs8,
+    Sec1,
+    Pkcs1,
+}
+
+/// A private key's DER bytes, wiped on drop.
+pub(crate) struct KeyDer {
+    pub(crate) format: KeyFormat,
+    pub(crate) der: Zeroizing<Vec<u8>>,
+}
+
+/// Whether `input` looks like PEM text rather than DER.
+fn is_pem(input: &[u8]) -> bool {
+    input.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+/// Splits PEM text into its blocks, each from `-----BEGIN` through its `-----END ...-----` line.
+/// Text between blocks (as `openssl x509 -text` writes) is ignored.
+fn blocks(input: &[u8]) -> Result<Vec<&[u8]>, EncodingError> {
+    let mut out = Vec::new();
+    let mut rest = input;
+    while let Some(start) = find(rest, b"-----BEGIN ") {
+        let block = &rest[start..];
+        let index = out.len();
+        let end_marker = find(block, b"-----END ").ok_or(EncodingError::Pem { index })?;
+        let after_end = &block[end_marker + 9..];
+        let close = find(after_end, b"-----").ok_or(EncodingError::Pem { index })?;
+        let len = end_marker + 9 + close + 5;
+        out.push(&block[..len]);
+        rest = &block[len..];
+    }
+    Ok(out)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Decodes one PEM block into a zeroizing buffer, returning its label.
+fn decode_block(block: &[u8], index: usize) -> Result<(String, Zeroizing<Vec<u8>>), EncodingError> {
+    let mut buf = Zeroizing::new(vec![0u8; block.len()]);
+    let (label, len) = {
+        let (label, decoded) =
+            rfc7468::decode(block, &mut buf).map_err(|_| EncodingError::Pem { index })?;
+        (label.to_owned(), decoded.len())
+    };
+    buf.truncate(len);
+    Ok((label, buf))
+}
+
+/// Reads every certificate from PEM text, or one certificate from DER.
+///
+/// Other PEM blocks (keys, parameters) are skipped. The certificates are not parsed here.
+pub fn parse_certificates(input: &[u8]) -> Result<Vec<CertificateDer<'static>>, EncodingError> {
+    if !is_pem(input) {
+        return if input.is_empty() {
+            Err(EncodingError::NoCertificate)
+        } else {
+            Ok(vec![CertificateDer::from(input.to_vec())])
+        };
+    }
+    let mut certs = Vec::new();
+    for (index, block) in blocks(input)?.into_iter().enumerate() {
+        let label = rfc7468::decode_label(block).map_err(|_| EncodingError::Pem { index })?;
+        if label == "CERTIFICATE" || label == "X509 CERTIFICATE" || label == "TRUSTED CERTIFICATE" {
+            let (_, der) = decode_block(block, index)?;
+            certs.push(CertificateDer::from(der.to_vec()));
+        }
+    }
+    if certs.is_empty() {
+        return Err(EncodingError::NoCertificate);
+    }
+    Ok(certs)
+}
+
+/// Reads exactly one private key from PEM (`PRIVATE KEY`, `EC PRIVATE KEY`, `RSA PRIVATE KEY`) or
+/// DER (PKCS#8, SEC1 or PKCS#1, told apart by structure).
+pub(crate) fn parse_private_key(input: &[u8]) -> Result<KeyDer, crate::Error> {
+    if !is_pem(input) {
+        let format = sniff_key_format(input).ok_or(KeyError::UnrecognizedFormat)?;
+        return Ok(KeyDer {
+            format,
+            der: Zeroizing::new(input.to_vec()),
+        });
+    }
+    let mut found: Option<KeyDer> = None;
+    for (index, block) in blocks(input)?.into_iter().enumerate() {
+        let label = rfc7468::decode_label(block).map_err(|_| EncodingError::Pem { index })?;
+        let format = match label {
+            "PRIVATE KEY" => KeyFormat::Pkcs8,
+            "EC PRIVATE KEY" => KeyFormat::Sec1,
+            "RSA PRIVATE KEY" => KeyFormat::Pkcs1,
+            "ENCRYPTED PRIVATE KEY" => return Err(KeyError::Encrypted.into()),
+            _ => continue,
+        };
+        if found.is_some() {
+            return Err(EncodingError::SeveralPrivateKeys.into());
+        }
+        let (_, der) = decode_block(block, index)?;
+        if sniff_key_format(&der) != Some(format) {
+            return Err(KeyError::UnrecognizedFormat.into());
+        }
+        found = Some(KeyDer { format, der });
+    }
+    found.ok_or_else(|| EncodingError::NoPrivateKey.into())
+}
+
+/// Tells PKCS#8, SEC1 and PKCS#1 apart by their first fields.
+fn sniff_key_format(der: &[u8]) -> Option<KeyFormat> {
+    let outer = asn1::single(der).ok()?;
+    if outer.tag != SEQUENCE {
+        return None;
+    }
+    let mut r = TlvReader::new(outer.content).ok()?;
+    let version = r.expect(INTEGER).ok()?;
+    let second = r.next_tlv().ok()?;
+    match (version.content, second.tag) {
+        ([0] | [1], SEQUENCE) => Some(KeyFormat::Pkcs8),
+        ([1], OCTET_STRING) => Some(KeyFormat::Sec1),
+        ([0] | [1], INTEGER) => Some(KeyFormat::Pkcs1),
+        _ => None,
+    }
+}
+
+/// PEM-encodes DER under `label`, with 64-character lines.
+pub fn encode(label: &str, der: &[u8]) -> String {
+    rfc7468::encode_string(label, rfc7468::LineEnding::LF, der)
+        .unwrap_or_else(|_| unreachable!("PEM labels used by certmint are valid"))
+}
+
+/// PEM-encodes a private key into a zeroizing string.
+pub(crate) fn encode_secret(label: &str, der: &[u8]) -> Zeroizing<String> {
+    let len = rfc7468::encoded_len(label, rfc7468::LineEnding::LF, der)
+        .unwrap_or_else(|_| unreachable!("PEM labels used by certmint are valid"));
+    let mut buf = Zeroizing::new(vec![0u8; len]);
+    let written = rfc7468::encode(label, rfc7468::LineEnding::LF, der, &mut buf)
+        .unwrap_or_else(|_| unreachable!("buffer sized by encoded_len"))
+        .len();
+    buf.truncate(written);
+    Zeroizing::new(String::from_utf8(buf.to_vec()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_around_blocks_is_ignored_and_every_certificate_is_read() {
+        let a = encode("CERTIFICATE", &[0x30, 0x00]);
+        let b = encode("CERTIFICATE", &[0x30, 0x01, 0x05]);
+        let text = format!("Certificate:\n  junk\n{a}subject=x\n{b}");
+        let certs = parse_certificates(text.as_bytes()).unwrap();
+        assert_eq!(certs.len(), 2);
+        assert_eq!(certs[1].as_ref(), &[0x30, 0x01, 0x05]);
+    }
+
+    #[test]
+    fn broken_pem_is_a_typed_error() {
+        let text = "-----BEGIN CERTIFICATE-----\nMIIB!!!\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            parse_certificates(text.as_bytes()),
+            Err(EncodingError::Pem { index: 0 })
+        );
+        let unterminated = "-----BEGIN CERTIFICATE-----\nMAA=\n";
+        assert_eq!(
+            parse_certificates(unterminated.as_bytes()),
+            Err(EncodingError::Pem { index: 0 })
+        );
+        assert_eq!(parse_certificates(b""), Err(EncodingError::NoCertificate));
+    }
+
+    #[test]
+    fn key_formats_are_sniffed() {
+        // PKCS#1-shaped, SEC1-shaped and PKCS#8-shaped skeletons.
+        assert_eq!(sniff_key_format(&[0x30, 0x06, 2, 1, 0, 2, 1, 5]), Some(KeyFormat::Pkcs1));
+        assert_eq!(sniff_key_format(&[0x30, 0x05, 2, 1, 1, 4, 0]), Some(KeyFormat::Sec1));
+        assert_eq!(sniff_key_format(&[0x30, 0x05, 2, 1, 0, 0x30, 0]), Some(KeyFormat::Pkcs8));
+        assert_eq!(sniff_key_format(b"not a key"), None);
+    }
+}
