@@ -158,28 +158,6 @@ pub(crate) fn header_len(len: usize) -> usize {
     }
 }
 
-/// A DER INTEGER holding the unsigned big-endian `value`.
-pub(crate) fn unsigned_integer(value: &[u8]) -> Vec<u8> {
-    let trimmed = {
-        let skip = value.iter().take_while(|b| **b == 0).count();
-        &value[skip.min(value.len().saturating_sub(1))..]
-    };
-    let mut content = Vec::with_capacity(trimmed.len() + 1);
-    if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
-        content.push(0);
-    }
-    content.extend_from_slice(trimmed);
-    tlv(INTEGER, &content)
-}
-
-/// Content of a DER BIT STRING with no unused bits.
-pub(crate) fn bit_string(bytes: &[u8]) -> Vec<u8> {
-    let mut content = Vec::with_capacity(bytes.len() + 1);
-    content.push(0);
-    content.extend_from_slice(bytes);
-    tlv(BIT_STRING, &content)
-}
-
 /// Object identifiers we look for, as DER content bytes.
 pub(crate) mod oid {
     use der::asn1::ObjectIdentifier as Oid;
@@ -210,6 +188,7 @@ pub(crate) mod oid {
         SCT_LIST = "1.3.6.1.4.1.11129.2.4.2";
         CT_POISON = "1.3.6.1.4.1.11129.2.4.3";
         SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+        CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
         ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0";
         AD_OCSP = "1.3.6.1.5.5.7.48.1";
         AD_CA_ISSUERS = "1.3.6.1.5.5.7.48.2";
@@ -222,6 +201,8 @@ pub(crate) mod oid {
         ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
         ECDSA_WITH_SHA384 = "1.2.840.10045.4.3.3";
         SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
+        SHA384_WITH_RSA = "1.2.840.113549.1.1.12";
+        SHA512_WITH_RSA = "1.2.840.113549.1.1.13";
     }
 }
 
@@ -239,13 +220,6 @@ mod tests {
             assert_eq!(parsed.content, &content[..]);
             assert_eq!(parsed.raw, &encoded[..]);
         }
-    }
-
-    #[test]
-    fn unsigned_integers_are_minimal_and_positive() {
-        assert_eq!(unsigned_integer(&[0, 0, 1]), vec![2, 1, 1]);
-        assert_eq!(unsigned_integer(&[0x80]), vec![2, 2, 0, 0x80]);
-        assert_eq!(unsigned_integer(&[0]), vec![2, 1, 0]);
     }
 
     #[test]

@@ -1,2 +1,360 @@
-//! Describing certificates as stable `field: value` lines, for `certmint inspect`, the demo and
-//! tests.
+//! Describing certificates as stable `field: value` lines (or JSON), for `certmint inspect`, the
+//! demo and tests.
+//!
+//! ```
+//! # use certmint::{KeyAlgorithm, ThrowawayCa};
+//! let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
+//! let info = certmint::inspect::CertificateInfo::parse(&ca.root)?;
+//! assert!(info.subject.contains("CN=certmint throwaway root CA"));
+//! assert_eq!(info.key, "P-256");
+//! # Ok::<(), certmint::Error>(())
+//! ```
+
+use std::fmt::Write as _;
+
+use der::asn1::ObjectIdentifier;
+
+use crate::asn1::{self, oid, TlvReader, OID, SEQUENCE, SET};
+use crate::cert::ParsedCert;
+use crate::error::Error;
+use crate::ext::{self, KeyUsage};
+use crate::key::KeyAlgorithm;
+use crate::mint::hex;
+use crate::time;
+
+/// The fields of one certificate, as text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertificateInfo {
+    /// `v1`, `v2` or `v3`.
+    pub version: String,
+    /// Subject, RFC 4514 (most significant RDN last, as `openssl -nameopt RFC2253` prints).
+    pub subject: String,
+    /// Issuer, RFC 4514.
+    pub issuer: String,
+    /// Serial number content octets, hex.
+    pub serial: String,
+    /// notBefore, RFC 3339.
+    pub not_before: String,
+    /// notAfter, RFC 3339.
+    pub not_after: String,
+    /// Key algorithm (`P-256`, `RSA-2048`...) or `unknown`.
+    pub key: String,
+    /// Signature algorithm name or OID.
+    pub signature_algorithm: String,
+    /// subjectAltName entries (`DNS:...`, `IP:...`).
+    pub subject_alt_names: Vec<String>,
+    /// basicConstraints (`CA:TRUE, pathlen:1`), if present.
+    pub basic_constraints: Option<String>,
+    /// keyUsage names, if present.
+    pub key_usage: Option<Vec<String>>,
+    /// extendedKeyUsage names or OIDs, if present.
+    pub extended_key_usage: Option<Vec<String>>,
+    /// subjectKeyIdentifier, hex.
+    pub subject_key_id: Option<String>,
+    /// authorityKeyIdentifier keyIdentifier, hex.
+    pub authority_key_id: Option<String>,
+    /// Every extension in order: `OID name [critical]`.
+    pub extensions: Vec<String>,
+    /// SHA-256 of the DER, hex.
+    pub sha256: String,
+}
+
+impl CertificateInfo {
+    /// Describes one DER certificate.
+    pub fn parse(der: &[u8]) -> Result<Self, Error> {
+        let c = ParsedCert::parse(der)?;
+        let find = |o: &ObjectIdentifier| c.extension(o).map(|e| e.value);
+        let names = |list: Vec<&[u8]>| list.into_iter().map(oid_name).collect::<Vec<_>>();
+        Ok(Self {
+            version: format!("v{}", c.version + 1),
+            subject: rfc4514(c.subject.raw),
+            issuer: rfc4514(c.issuer.raw),
+            serial: hex(c.serial),
+            not_before: time::rfc3339(c.not_before),
+            not_after: time::rfc3339(c.not_after),
+            key: KeyAlgorithm::from_spki(c.spki).map_or("unknown".into(), |k| k.to_string()),
+            signature_algorithm: asn1::single(c.signature_algorithm)
+                .ok()
+                .and_then(|seq| TlvReader::new(seq.content).ok()?.expect(OID).ok())
+                .map_or("unknown".into(), |o| oid_name(o.content)),
+            subject_alt_names: find(&oid::SUBJECT_ALT_NAME)
+                .and_then(ext::decode_general_names)
+                .map(|v| v.iter().map(ToString::to_string).collect())
+                .unwrap_or_default(),
+            basic_constraints: find(&oid::BASIC_CONSTRAINTS).map(|v| {
+                match ext::decode_basic_constraints(v) {
+                    Some((true, Some(n))) => format!("CA:TRUE, pathlen:{n}"),
+                    Some((true, None)) => "CA:TRUE".into(),
+                    Some((false, _)) => "CA:FALSE".into(),
+                    None => "malformed".into(),
+                }
+            }),
+            key_usage: find(&oid::KEY_USAGE).map(|v| {
+                KeyUsage::decode(v)
+                    .map(|u| u.names().into_iter().map(String::from).collect())
+                    .unwrap_or_else(|| vec!["malformed".into()])
+            }),
+            extended_key_usage: find(&oid::EXT_KEY_USAGE)
+                .map(|v| ext::decode_oid_list(v).map(names).unwrap_or_else(|| vec!["malformed".into()])),
+            subject_key_id: find(&oid::SUBJECT_KEY_IDENTIFIER)
+                .and_then(ext::decode_subject_key_id)
+                .map(hex),
+            authority_key_id: find(&oid::AUTHORITY_KEY_IDENTIFIER)
+                .and_then(ext::decode_authority_key_id)
+                .map(hex),
+            extensions: c
+                .extensions
+                .iter()
+                .map(|e| {
+                    let name = oid_name(e.oid);
+                    let dotted = dotted(e.oid);
+                    let mut s = if name == dotted { dotted } else { format!("{dotted} {name}") };
+                    if e.critical {
+                        s.push_str(" critical");
+                    }
+                    s
+                })
+                .collect(),
+            sha256: hex(&crate::provider::sha256(der)),
+        })
+    }
+
+    /// `field: value` lines; lists are comma-separated, absent fields omitted, one
+    /// `extension:` line per extension.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let mut line = |k: &str, v: &str| {
+            let _ = writeln!(out, "{k}: {v}");
+        };
+        line("version", &self.version);
+        line("subject", &self.subject);
+        line("issuer", &self.issuer);
+        line("serial", &self.serial);
+        line("not_before", &self.not_before);
+        line("not_after", &self.not_after);
+        line("key", &self.key);
+        line("signature_algorithm", &self.signature_algorithm);
+        if !self.subject_alt_names.is_empty() {
+            line("subject_alt_names", &self.subject_alt_names.join(", "));
+        }
+        if let Some(bc) = &self.basic_constraints {
+            line("basic_constraints", bc);
+        }
+        if let Some(ku) = &self.key_usage {
+            line("key_usage", &ku.join(", "));
+        }
+        if let Some(eku) = &self.extended_key_usage {
+            line("extended_key_usage", &eku.join(", "));
+        }
+        if let Some(id) = &self.subject_key_id {
+            line("subject_key_id", id);
+        }
+        if let Some(id) = &self.authority_key_id {
+            line("authority_key_id", id);
+        }
+        for e in &self.extensions {
+            line("extension", e);
+        }
+        line("sha256", &self.sha256);
+        out
+    }
+
+    /// A JSON object with the same fields.
+    pub fn to_json(&self) -> String {
+        let s = |v: &str| json_string(v);
+        let list = |v: &[String]| format!("[{}]", v.iter().map(|x| s(x)).collect::<Vec<_>>().join(","));
+        let opt = |v: &Option<String>| v.as_deref().map_or("null".into(), s);
+        let opt_list = |v: &Option<Vec<String>>| v.as_deref().map_or("null".into(), list);
+        format!(
+            "{{\"version\":{},\"subject\":{},\"issuer\":{},\"serial\":{},\"not_before\":{},\"not_after\":{},\"key\":{},\"signature_algorithm\":{},\"subject_alt_names\":{},\"basic_constraints\":{},\"key_usage\":{},\"extended_key_usage\":{},\"subject_key_id\":{},\"authority_key_id\":{},\"extensions\":{},\"sha256\":{}}}",
+            s(&self.version),
+            s(&self.subject),
+            s(&self.issuer),
+            s(&self.serial),
+            s(&self.not_before),
+            s(&self.not_after),
+            s(&self.key),
+            s(&self.signature_algorithm),
+            list(&self.subject_alt_names),
+            opt(&self.basic_constraints),
+            opt_list(&self.key_usage),
+            opt_list(&self.extended_key_usage),
+            opt(&self.subject_key_id),
+            opt(&self.authority_key_id),
+            list(&self.extensions),
+            s(&self.sha256),
+        )
+    }
+}
+
+fn json_string(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn dotted(content: &[u8]) -> String {
+    ObjectIdentifier::from_bytes(content).map_or_else(|_| format!("#{}", hex(content)), |o| o.to_string())
+}
+
+/// A short name for well-known OIDs, the dotted form otherwise.
+fn oid_name(content: &[u8]) -> String {
+    let known: &[(&ObjectIdentifier, &str)] = &[
+        (&oid::SUBJECT_KEY_IDENTIFIER, "subjectKeyIdentifier"),
+        (&oid::KEY_USAGE, "keyUsage"),
+        (&oid::SUBJECT_ALT_NAME, "subjectAltName"),
+        (&oid::ISSUER_ALT_NAME, "issuerAltName"),
+        (&oid::BASIC_CONSTRAINTS, "basicConstraints"),
+        (&oid::NAME_CONSTRAINTS, "nameConstraints"),
+        (&oid::CRL_DISTRIBUTION_POINTS, "cRLDistributionPoints"),
+        (&oid::CERTIFICATE_POLICIES, "certificatePolicies"),
+        (&oid::POLICY_MAPPINGS, "policyMappings"),
+        (&oid::AUTHORITY_KEY_IDENTIFIER, "authorityKeyIdentifier"),
+        (&oid::POLICY_CONSTRAINTS, "policyConstraints"),
+        (&oid::EXT_KEY_USAGE, "extendedKeyUsage"),
+        (&oid::FRESHEST_CRL, "freshestCRL"),
+        (&oid::INHIBIT_ANY_POLICY, "inhibitAnyPolicy"),
+        (&oid::AUTHORITY_INFO_ACCESS, "authorityInfoAccess"),
+        (&oid::TLS_FEATURE, "tlsFeature"),
+        (&oid::SCT_LIST, "ctSCTList"),
+        (&oid::CT_POISON, "ctPoison"),
+        (&oid::SERVER_AUTH, "serverAuth"),
+        (&oid::CLIENT_AUTH, "clientAuth"),
+        (&oid::ANY_EXTENDED_KEY_USAGE, "anyExtendedKeyUsage"),
+        (&oid::ECDSA_WITH_SHA256, "ecdsa-with-SHA256"),
+        (&oid::ECDSA_WITH_SHA384, "ecdsa-with-SHA384"),
+        (&oid::ED25519, "Ed25519"),
+        (&oid::SHA256_WITH_RSA, "sha256WithRSAEncryption"),
+        (&oid::SHA384_WITH_RSA, "sha384WithRSAEncryption"),
+        (&oid::SHA512_WITH_RSA, "sha512WithRSAEncryption"),
+    ];
+    known
+        .iter()
+        .find(|(o, _)| o.as_bytes() == content)
+        .map_or_else(|| dotted(content), |(_, name)| (*name).to_owned())
+}
+
+/// RFC 4514 string of a DER Name (RDNs in reverse order, multi-valued RDNs joined by `+`).
+pub(crate) fn rfc4514(name: &[u8]) -> String {
+    let mut rdns_out = Vec::new();
+    let mut parse = || -> Option<()> {
+        let seq = asn1::single(name).ok()?;
+        if seq.tag != SEQUENCE {
+            return None;
+        }
+        let mut rdns = TlvReader::new(seq.content).ok()?;
+        while !rdns.is_empty() {
+            let rdn = rdns.expect(SET).ok()?;
+            let mut atvs = TlvReader::new(rdn.content).ok()?;
+            let mut parts = Vec::new();
+            while !atvs.is_empty() {
+                let atv = atvs.expect(SEQUENCE).ok()?;
+                let mut r = TlvReader::new(atv.content).ok()?;
+                let ty = r.expect(OID).ok()?;
+                let value = r.next_tlv().ok()?;
+                parts.push(format!("{}={}", attribute_name(ty.content), attribute_value(value)));
+            }
+            rdns_out.push(parts.join("+"));
+        }
+        Some(())
+    };
+    if parse().is_none() {
+        return format!("#{}", hex(name));
+    }
+    rdns_out.reverse();
+    rdns_out.join(",")
+}
+
+fn attribute_name(content: &[u8]) -> String {
+    let d = dotted(content);
+    match d.as_str() {
+        "2.5.4.3" => "CN",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.9" => "STREET",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.5" => "serialNumber",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        "1.2.840.113549.1.9.1" => "emailAddress",
+        _ => return d,
+    }
+    .to_owned()
+}
+
+fn attribute_value(value: asn1::Tlv<'_>) -> String {
+    let text = match value.tag {
+        asn1::UTF8_STRING | asn1::PRINTABLE_STRING | asn1::IA5_STRING | 0x1a => {
+            String::from_utf8(value.content.to_vec()).ok()
+        }
+        asn1::TELETEX_STRING => Some(value.content.iter().map(|b| char::from(*b)).collect()),
+        asn1::BMP_STRING => {
+            let units: Vec<u16> = value
+                .content
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        0x1c => value
+            .content
+            .chunks_exact(4)
+            .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+            .collect(),
+        _ => None,
+    };
+    let Some(text) = text else {
+        return format!("#{}", hex(value.raw));
+    };
+    let mut out = String::with_capacity(text.len());
+    let last = text.chars().count().saturating_sub(1);
+    for (i, c) in text.chars().enumerate() {
+        let escape = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && matches!(c, '#' | ' '))
+            || (i == last && c == ' ');
+        if escape {
+            out.push('\\');
+            out.push(c);
+        } else if c.is_control() {
+            let _ = write!(out, "\\{:02X}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_print_most_significant_last_with_escapes() {
+        let mut atv_c = asn1::tlv(OID, &[0x55, 4, 6]);
+        asn1::write_tlv(&mut atv_c, asn1::PRINTABLE_STRING, b"US");
+        let mut atv_cn = asn1::tlv(OID, oid::COMMON_NAME.as_bytes());
+        asn1::write_tlv(&mut atv_cn, asn1::UTF8_STRING, b"a,b");
+        let mut body = asn1::tlv(SET, &asn1::tlv(SEQUENCE, &atv_c));
+        body.extend(asn1::tlv(SET, &asn1::tlv(SEQUENCE, &atv_cn)));
+        assert_eq!(rfc4514(&asn1::tlv(SEQUENCE, &body)), "CN=a\\,b,C=US");
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_string("a\"b\\\n"), "\"a\\\"b\\\\\\u000a\"");
+    }
+}

@@ -143,7 +143,7 @@ pub fn encode(label: &str, der: &[u8]) -> String {
 }
 
 /// PEM-encodes a private key into a zeroizing string.
-pub(crate) fn encode_secret(label: &str, der: &[u8]) -> Zeroizing<String> {
+pub fn encode_private_key(label: &str, der: &[u8]) -> Zeroizing<String> {
     let len = rfc7468::encoded_len(label, rfc7468::LineEnding::LF, der)
         .unwrap_or_else(|_| unreachable!("PEM labels used by certmint are valid"));
     let mut buf = Zeroizing::new(vec![0u8; len]);

@@ -88,14 +88,6 @@ pub(crate) fn rfc3339(t: Seconds) -> String {
     )
 }
 
-/// The current time, in whole seconds.
-pub(crate) fn now() -> Seconds {
-    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,7 +104,7 @@ mod tests {
             253_402_300_799, // 9999-12-31T23:59:59Z
         ] {
             let enc = encode(t);
-            let parsed = crate::asn1::single(&enc).unwrap();
+            let parsed = asn1::single(&enc).unwrap();
             assert_eq!(parse(parsed.tag, parsed.content), Some(t), "{t}");
         }
         assert_eq!(encode(2_524_608_000)[0], GENERALIZED_TIME);

@@ -1,0 +1,258 @@
+//! Shared test helpers: an independent "public" CA that signs origin certificates (built with
+//! rcgen, not with certmint), raw DER surgery for origins rcgen cannot express, and the
+//! independent verifiers (rustls-webpki and `openssl verify`).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use certmint::rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use certmint::{KeyAlgorithm, KeyPool, MintPolicy, Minter, ThrowawayCa};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+
+// ---------------------------------------------------------------- the public (origin) CA
+
+/// The CA that signs origin certificates, as a public CA would.
+pub struct PublicCa {
+    pub issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+pub fn public_ca() -> &'static PublicCa {
+    static CA: OnceLock<PublicCa> = OnceLock::new();
+    CA.get_or_init(|| {
+        let mut p = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CountryName, "ZZ");
+        dn.push(DnType::OrganizationName, "Public Test CA");
+        dn.push(DnType::CommonName, "Public Test Root");
+        p.distinguished_name = dn;
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().unwrap();
+        PublicCa {
+            issuer: CertifiedIssuer::self_signed(p, key).unwrap(),
+        }
+    })
+}
+
+/// An origin key of the given algorithm (RSA keys are cached per size: they are slow to make).
+pub fn origin_key(alg: KeyAlgorithm) -> KeyPair {
+    static RSA: OnceLock<Mutex<HashMap<KeyAlgorithm, Vec<u8>>>> = OnceLock::new();
+    let rcgen_alg = match alg {
+        KeyAlgorithm::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        KeyAlgorithm::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        KeyAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
+        _ => &rcgen::PKCS_RSA_SHA256,
+    };
+    if !alg.is_rsa() {
+        return KeyPair::generate_for(rcgen_alg).unwrap();
+    }
+    let der = RSA
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(alg)
+        .or_insert_with(|| alg.generate_pkcs8().unwrap().to_vec())
+        .clone();
+    KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(der), rcgen_alg).unwrap()
+}
+
+/// Signs `params` as an origin certificate under the public CA.
+pub fn origin(params: &CertificateParams, alg: KeyAlgorithm) -> CertificateDer<'static> {
+    let key = origin_key(alg);
+    params.signed_by(&key, &public_ca().issuer).unwrap().der().clone()
+}
+
+/// A typical origin's parameters for `hosts`, valid from yesterday for 90 days.
+pub fn params_for(hosts: &[&str]) -> CertificateParams {
+    let mut p = CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+        .unwrap();
+    p.distinguished_name = DistinguishedName::new();
+    p.distinguished_name.push(DnType::CommonName, hosts[0]);
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::days(1);
+    p.not_after = now + time::Duration::days(90);
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    p.use_authority_key_identifier_extension = true;
+    p
+}
+
+// ---------------------------------------------------------------- raw DER surgery
+
+/// Reads one TLV header: (tag, header length, content length).
+pub fn header(b: &[u8]) -> (u8, usize, usize) {
+    let tag = b[0];
+    if b[1] < 0x80 {
+        (tag, 2, b[1] as usize)
+    } else {
+        let n = (b[1] & 0x7f) as usize;
+        let len = b[2..2 + n].iter().fold(0usize, |a, x| a << 8 | *x as usize);
+        (tag, 2 + n, len)
+    }
+}
+
+/// Splits a run of TLVs into the complete encodings.
+pub fn split(mut b: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let (_, h, l) = header(b);
+        out.push(b[..h + l].to_vec());
+        b = &b[h + l..];
+    }
+    out
+}
+
+pub fn content(tlv: &[u8]) -> &[u8] {
+    let (_, h, l) = header(tlv);
+    &tlv[h..h + l]
+}
+
+pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len < 0x100 {
+        out.extend([0x81, len as u8]);
+    } else {
+        out.extend([0x82, (len >> 8) as u8, len as u8]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// Rewrites an origin's TBS fields and re-signs it with the public CA's key. `edit` gets the
+/// TBS fields in order: [version?], serial, signature, issuer, validity, subject, spki, ...
+pub fn resign(der: &[u8], edit: impl FnOnce(&mut Vec<Vec<u8>>)) -> CertificateDer<'static> {
+    use rcgen::SigningKey;
+    let cert = split(content(der));
+    let mut fields = split(content(&cert[0]));
+    edit(&mut fields);
+    let tbs = tlv(0x30, &fields.concat());
+    let sig = public_ca().issuer.key().sign(&tbs).unwrap();
+    let mut bits = vec![0];
+    bits.extend(sig);
+    let body = [tbs, cert[1].clone(), tlv(0x03, &bits)].concat();
+    CertificateDer::from(tlv(0x30, &body))
+}
+
+/// An RDN SET holding several AttributeTypeAndValues (a multi-valued RDN).
+pub fn multi_valued_rdn(atvs: &[(&[u8], u8, &[u8])]) -> Vec<u8> {
+    let body: Vec<u8> = atvs
+        .iter()
+        .flat_map(|(oid, tag, value)| tlv(0x30, &[tlv(0x06, oid), tlv(*tag, value)].concat()))
+        .collect();
+    tlv(0x31, &body)
+}
+
+// ---------------------------------------------------------------- the interception side
+
+/// The interception hierarchy and a minter under its intermediate.
+pub struct Interception {
+    pub ca: ThrowawayCa,
+    pub minter: Minter,
+}
+
+pub fn interception(alg: KeyAlgorithm) -> &'static Interception {
+    static ALL: OnceLock<Mutex<HashMap<KeyAlgorithm, &'static Interception>>> = OnceLock::new();
+    *ALL.get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(alg)
+        .or_insert_with(|| {
+            let ca = ThrowawayCa::generate(alg).unwrap();
+            let minter = Minter::new(
+                Arc::new(ca.issuer().unwrap()),
+                Arc::new(KeyPool::default()),
+                MintPolicy::default(),
+            );
+            Box::leak(Box::new(Interception { ca, minter }))
+        })
+}
+
+// ---------------------------------------------------------------- independent verifiers
+
+/// Verifies `chain` (leaf first) for `host` as a TLS server with rustls-webpki.
+pub fn webpki_verify(
+    chain: &[CertificateDer<'_>],
+    root: &CertificateDer<'_>,
+    host: &str,
+    now: UnixTime,
+) -> Result<(), webpki::Error> {
+    let anchor = webpki::anchor_from_trusted_cert(root)?;
+    let ee = webpki::EndEntityCert::try_from(&chain[0])?;
+    ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &[anchor],
+        &chain[1..],
+        now,
+        webpki::KeyUsage::server_auth(),
+        None,
+        None,
+    )?;
+    let name = ServerName::try_from(host).map_err(|_| webpki::Error::MalformedDnsIdentifier)?;
+    ee.verify_is_valid_for_subject_name(&name)
+}
+
+pub fn openssl_available() -> bool {
+    Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Whether tests whose tools are missing must fail rather than skip (set in CI).
+pub fn require_tools() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("CERTMINT_REQUIRE_TOOLS").is_some()
+}
+
+/// Returns false (and prints why) when openssl is missing outside CI; panics in CI.
+pub fn have_openssl() -> bool {
+    if openssl_available() {
+        return true;
+    }
+    assert!(!require_tools(), "openssl is required in CI but was not found");
+    eprintln!("SKIPPED: openssl not found (install it; CI requires it)");
+    false
+}
+
+/// `openssl verify -x509_strict -purpose sslserver` with hostname or IP checking. Returns
+/// Ok(()) on "OK", Err(output) otherwise.
+pub fn openssl_verify(
+    chain: &[CertificateDer<'_>],
+    root: &CertificateDer<'_>,
+    host: &str,
+    dir: &Path,
+) -> Result<(), String> {
+    let pem = |certs: &[CertificateDer<'_>]| -> String {
+        certs.iter().map(|c| certmint::pem_encode("CERTIFICATE", c.as_ref())).collect()
+    };
+    std::fs::write(dir.join("root.pem"), pem(std::slice::from_ref(root))).unwrap();
+    std::fs::write(dir.join("untrusted.pem"), pem(&chain[1..])).unwrap();
+    std::fs::write(dir.join("leaf.pem"), pem(&chain[..1])).unwrap();
+    let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+    let out = Command::new("openssl")
+        .arg("verify")
+        .args(["-x509_strict", "-purpose", "sslserver"])
+        .args([if is_ip { "-verify_ip" } else { "-verify_hostname" }, host])
+        .arg("-CAfile")
+        .arg(dir.join("root.pem"))
+        .arg("-untrusted")
+        .arg(dir.join("untrusted.pem"))
+        .arg(dir.join("leaf.pem"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() && text.contains(": OK") {
+        Ok(())
+    } else {
+        Err(text)
+    }
+}
