@@ -72,6 +72,20 @@ fn assert_faithful_clone(name: &str, origin_der: &[u8], chain: &[CertificateDer<
     assert_ne!(l.public_key().raw, o.public_key().raw, "{name}: new key");
     assert_ne!(l.public_key().raw, i.public_key().raw, "{name}: never the CA key");
     assert!(l.tbs_certificate.issuer_uid.is_none() && l.tbs_certificate.subject_uid.is_none());
+    // Validity: the origin's, clamped to the issuer's (and to 825 days).
+    let ts = |t: &ASN1Time| t.timestamp();
+    let (onb, ona) = (ts(&o.validity().not_before), ts(&o.validity().not_after));
+    let (inb, ina) = (ts(&i.validity().not_before), ts(&i.validity().not_after));
+    let (lnb, lna) = (ts(&l.validity().not_before), ts(&l.validity().not_after));
+    let (cnb, cna) = (onb.max(inb), ona.min(ina));
+    if cna - cnb <= 825 * 86_400 {
+        assert_eq!((lnb, lna), (cnb.min(cna), cna), "{name}: validity");
+    } else {
+        assert!(lnb >= cnb && lna <= cna && lna - lnb == 825 * 86_400, "{name}: validity");
+    }
+    if (onb, ona) == (lnb, lna) {
+        assert_eq!(l.validity(), o.validity(), "{name}: validity encoding kept");
+    }
 
     let oid = |e: &X509Extension<'_>| e.oid.to_id_string();
     let leaf_exts = l.extensions();
