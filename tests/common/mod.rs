@@ -3,6 +3,8 @@
 //! independent verifiers (rustls-webpki and `openssl verify`).
 #![allow(dead_code)]
 
+pub mod clone_check;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
