@@ -4,7 +4,7 @@
 //! Reading keeps raw slices so the minter can copy the origin's own bytes verbatim; writing is
 //! limited to concatenating tag, length and content.
 
-use der::{Reader, SliceReader};
+use der::{Decode, Header, Reader, SliceReader};
 
 pub(crate) const BOOLEAN: u8 = 0x01;
 pub(crate) const INTEGER: u8 = 0x02;
@@ -42,25 +42,27 @@ pub(crate) struct Tlv<'a> {
 
 /// Reads consecutive TLVs from a slice.
 pub(crate) struct TlvReader<'a> {
+    bytes: &'a [u8],
     inner: SliceReader<'a>,
 }
 
 impl<'a> TlvReader<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> der::Result<Self> {
         Ok(Self {
+            bytes,
             inner: SliceReader::new(bytes)?,
         })
     }
 
     /// Reads the next element.
     pub(crate) fn next_tlv(&mut self) -> der::Result<Tlv<'a>> {
-        let header = self.inner.peek_header()?;
-        let raw = self.inner.tlv_bytes()?;
-        let content_len = usize::try_from(header.length)?;
-        let content = &raw[raw.len() - content_len..];
+        let start = usize::try_from(self.inner.position())?;
+        let header = Header::decode(&mut self.inner)?;
+        let content = self.inner.read_slice(header.length)?;
+        let end = usize::try_from(self.inner.position())?;
         Ok(Tlv {
-            tag: raw[0],
-            raw,
+            tag: self.bytes[start],
+            raw: &self.bytes[start..end],
             content,
         })
     }

@@ -63,12 +63,19 @@ impl<'a> ParsedCert<'a> {
         }
         let mut c = TlvReader::new(cert.content).map_err(malformed("certificate"))?;
         let tbs = c.expect(SEQUENCE).map_err(malformed("tbsCertificate"))?;
-        let signature_algorithm = c.expect(SEQUENCE).map_err(malformed("signatureAlgorithm"))?.raw;
-        c.expect(asn1::BIT_STRING).map_err(malformed("signatureValue"))?;
+        let signature_algorithm = c
+            .expect(SEQUENCE)
+            .map_err(malformed("signatureAlgorithm"))?
+            .raw;
+        c.expect(asn1::BIT_STRING)
+            .map_err(malformed("signatureValue"))?;
         c.finish().map_err(malformed("certificate"))?;
 
         let mut t = TlvReader::new(tbs.content).map_err(malformed("tbsCertificate"))?;
-        let version = match t.optional(context_constructed(0)).map_err(malformed("version"))? {
+        let version = match t
+            .optional(context_constructed(0))
+            .map_err(malformed("version"))?
+        {
             None => 0,
             Some(v) => {
                 let int = asn1::single(v.content).map_err(malformed("version"))?;
@@ -78,18 +85,31 @@ impl<'a> ParsedCert<'a> {
                 }
             }
         };
-        let serial = t.expect(INTEGER).map_err(malformed("serialNumber"))?.content;
+        let serial = t
+            .expect(INTEGER)
+            .map_err(malformed("serialNumber"))?
+            .content;
         t.expect(SEQUENCE).map_err(malformed("signature"))?;
         let issuer = t.expect(SEQUENCE).map_err(malformed("issuer"))?;
         let validity = t.expect(SEQUENCE).map_err(malformed("validity"))?;
         let (not_before, not_after) = parse_validity(validity.content)?;
         let subject = t.expect(SEQUENCE).map_err(malformed("subject"))?;
-        let spki = t.expect(SEQUENCE).map_err(malformed("subjectPublicKeyInfo"))?.raw;
+        let spki = t
+            .expect(SEQUENCE)
+            .map_err(malformed("subjectPublicKeyInfo"))?
+            .raw;
         // Unique identifiers: read and dropped.
-        let issuer_uid = t.optional(context_primitive(1)).map_err(malformed("issuerUniqueID"))?;
-        let subject_uid = t.optional(context_primitive(2)).map_err(malformed("subjectUniqueID"))?;
+        let issuer_uid = t
+            .optional(context_primitive(1))
+            .map_err(malformed("issuerUniqueID"))?;
+        let subject_uid = t
+            .optional(context_primitive(2))
+            .map_err(malformed("subjectUniqueID"))?;
         let mut extensions = Vec::new();
-        if let Some(wrapper) = t.optional(context_constructed(3)).map_err(malformed("extensions"))? {
+        if let Some(wrapper) = t
+            .optional(context_constructed(3))
+            .map_err(malformed("extensions"))?
+        {
             let list = asn1::single(wrapper.content).map_err(malformed("extensions"))?;
             if list.tag != SEQUENCE {
                 return Err(OriginError::Malformed { what: "extensions" });

@@ -60,15 +60,28 @@ impl KeyUsage {
                 bytes[bit / 8] |= 0x80 >> (bit % 8);
             }
         }
-        let len = if bytes[1] != 0 { 2 } else if bytes[0] != 0 { 1 } else { 0 };
-        let unused = if len == 0 { 0 } else { bytes[len - 1].trailing_zeros() as u8 };
+        let len = if bytes[1] != 0 {
+            2
+        } else if bytes[0] != 0 {
+            1
+        } else {
+            0
+        };
+        let unused = if len == 0 {
+            0
+        } else {
+            bytes[len - 1].trailing_zeros() as u8
+        };
         let mut content = vec![unused];
         content.extend_from_slice(&bytes[..len]);
         asn1::tlv(BIT_STRING, &content)
     }
 
     pub(crate) fn names(self) -> Vec<&'static str> {
-        (0..9).filter(|b| self.0 & (1 << b) != 0).map(|b| Self::NAMES[b]).collect()
+        (0..9)
+            .filter(|b| self.0 & (1 << b) != 0)
+            .map(|b| Self::NAMES[b])
+            .collect()
     }
 }
 
@@ -84,9 +97,11 @@ pub(crate) fn decode_basic_constraints(value: &[u8]) -> Option<(bool, Option<u64
         None => false,
     };
     let path_len = match r.optional(INTEGER).ok()? {
-        Some(i) if i.content.len() <= 8 => {
-            Some(i.content.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b)))
-        }
+        Some(i) if i.content.len() <= 8 => Some(
+            i.content
+                .iter()
+                .fold(0u64, |acc, b| acc << 8 | u64::from(*b)),
+        ),
         Some(_) => return None,
         None => None,
     };
@@ -200,7 +215,11 @@ pub(crate) fn common_name(name: &[u8]) -> Option<String> {
 }
 
 /// One Extension TLV.
-pub(crate) fn extension(oid: &der::asn1::ObjectIdentifier, critical: bool, value: &[u8]) -> Vec<u8> {
+pub(crate) fn extension(
+    oid: &der::asn1::ObjectIdentifier,
+    critical: bool,
+    value: &[u8],
+) -> Vec<u8> {
     let mut content = asn1::tlv(OID, oid.as_bytes());
     if critical {
         asn1::write_tlv(&mut content, BOOLEAN, &[0xff]);
@@ -210,7 +229,11 @@ pub(crate) fn extension(oid: &der::asn1::ObjectIdentifier, critical: bool, value
 }
 
 pub(crate) fn subject_key_id(id: &[u8]) -> Vec<u8> {
-    extension(&oid::SUBJECT_KEY_IDENTIFIER, false, &asn1::tlv(OCTET_STRING, id))
+    extension(
+        &oid::SUBJECT_KEY_IDENTIFIER,
+        false,
+        &asn1::tlv(OCTET_STRING, id),
+    )
 }
 
 pub(crate) fn authority_key_id(id: &[u8]) -> Vec<u8> {
@@ -239,7 +262,11 @@ pub(crate) fn subject_alt_name(host: &Host, critical: bool) -> Vec<u8> {
         Host::Ip(IpAddr::V4(ip)) => asn1::tlv(context_primitive(7), &ip.octets()),
         Host::Ip(IpAddr::V6(ip)) => asn1::tlv(context_primitive(7), &ip.octets()),
     };
-    extension(&oid::SUBJECT_ALT_NAME, critical, &asn1::tlv(SEQUENCE, &name))
+    extension(
+        &oid::SUBJECT_ALT_NAME,
+        critical,
+        &asn1::tlv(SEQUENCE, &name),
+    )
 }
 
 /// cRLDistributionPoints with one fullName URI per URL.
@@ -251,7 +278,11 @@ pub(crate) fn crl_distribution_points(urls: &[String]) -> Vec<u8> {
         let dp_name = asn1::tlv(context_constructed(0), &full_name);
         asn1::write_tlv(&mut points, SEQUENCE, &dp_name);
     }
-    extension(&oid::CRL_DISTRIBUTION_POINTS, false, &asn1::tlv(SEQUENCE, &points))
+    extension(
+        &oid::CRL_DISTRIBUTION_POINTS,
+        false,
+        &asn1::tlv(SEQUENCE, &points),
+    )
 }
 
 /// authorityInfoAccess with caIssuers and OCSP URLs; `None` when both are empty.

@@ -118,7 +118,10 @@ mod tests {
             Host::parse("[::1]").unwrap(),
             Host::Ip("::1".parse().unwrap())
         );
-        assert_eq!(Host::parse("::1").unwrap(), Host::Ip("::1".parse().unwrap()));
+        assert_eq!(
+            Host::parse("::1").unwrap(),
+            Host::Ip("::1".parse().unwrap())
+        );
     }
 
     #[test]
@@ -127,7 +130,13 @@ mod tests {
         assert_eq!(Host::parse("."), Err(HostError::EmptyLabel));
         assert_eq!(Host::parse("a..b"), Err(HostError::EmptyLabel));
         assert_eq!(Host::parse(&"a".repeat(64)), Err(HostError::LabelTooLong));
-        let long = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(63)].join(".");
+        let long = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(63),
+        ]
+        .join(".");
         assert_eq!(Host::parse(&long), Err(HostError::TooLong { len: 255 }));
         assert_eq!(Host::parse("bücher.example"), Err(HostError::NotAscii));
         for (bad, ch, pos) in [

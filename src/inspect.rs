@@ -95,8 +95,11 @@ impl CertificateInfo {
                     .map(|u| u.names().into_iter().map(String::from).collect())
                     .unwrap_or_else(|| vec!["malformed".into()])
             }),
-            extended_key_usage: find(&oid::EXT_KEY_USAGE)
-                .map(|v| ext::decode_oid_list(v).map(names).unwrap_or_else(|| vec!["malformed".into()])),
+            extended_key_usage: find(&oid::EXT_KEY_USAGE).map(|v| {
+                ext::decode_oid_list(v)
+                    .map(names)
+                    .unwrap_or_else(|| vec!["malformed".into()])
+            }),
             subject_key_id: find(&oid::SUBJECT_KEY_IDENTIFIER)
                 .and_then(ext::decode_subject_key_id)
                 .map(hex),
@@ -109,7 +112,11 @@ impl CertificateInfo {
                 .map(|e| {
                     let name = oid_name(e.oid);
                     let dotted = dotted(e.oid);
-                    let mut s = if name == dotted { dotted } else { format!("{dotted} {name}") };
+                    let mut s = if name == dotted {
+                        dotted
+                    } else {
+                        format!("{dotted} {name}")
+                    };
                     if e.critical {
                         s.push_str(" critical");
                     }
@@ -163,7 +170,8 @@ impl CertificateInfo {
     /// A JSON object with the same fields.
     pub fn to_json(&self) -> String {
         let s = |v: &str| json_string(v);
-        let list = |v: &[String]| format!("[{}]", v.iter().map(|x| s(x)).collect::<Vec<_>>().join(","));
+        let list =
+            |v: &[String]| format!("[{}]", v.iter().map(|x| s(x)).collect::<Vec<_>>().join(","));
         let opt = |v: &Option<String>| v.as_deref().map_or("null".into(), s);
         let opt_list = |v: &Option<Vec<String>>| v.as_deref().map_or("null".into(), list);
         format!(
@@ -206,7 +214,8 @@ fn json_string(v: &str) -> String {
 }
 
 fn dotted(content: &[u8]) -> String {
-    ObjectIdentifier::from_bytes(content).map_or_else(|_| format!("#{}", hex(content)), |o| o.to_string())
+    ObjectIdentifier::from_bytes(content)
+        .map_or_else(|_| format!("#{}", hex(content)), |o| o.to_string())
 }
 
 /// A short name for well-known OIDs, the dotted form otherwise.
@@ -264,7 +273,11 @@ pub(crate) fn rfc4514(name: &[u8]) -> String {
                 let mut r = TlvReader::new(atv.content).ok()?;
                 let ty = r.expect(OID).ok()?;
                 let value = r.next_tlv().ok()?;
-                parts.push(format!("{}={}", attribute_name(ty.content), attribute_value(value)));
+                parts.push(format!(
+                    "{}={}",
+                    attribute_name(ty.content),
+                    attribute_value(value)
+                ));
             }
             rdns_out.push(parts.join("+"));
         }

@@ -85,7 +85,9 @@ impl KeyAlgorithm {
             let skip = modulus.iter().take_while(|b| **b == 0).count();
             let significant = &modulus[skip..];
             let bits = significant.len() * 8
-                - significant.first().map_or(0, |b| b.leading_zeros() as usize);
+                - significant
+                    .first()
+                    .map_or(0, |b| b.leading_zeros() as usize);
             Some(Self::rsa_for_bits(bits))
         } else {
             None
@@ -188,7 +190,11 @@ impl<'a> SpkiParts<'a> {
         r.finish().ok()?;
         let mut a = TlvReader::new(alg.content).ok()?;
         let algorithm = a.expect(OID).ok()?.content;
-        let parameters = if a.is_empty() { None } else { Some(a.next_tlv().ok()?.raw) };
+        let parameters = if a.is_empty() {
+            None
+        } else {
+            Some(a.next_tlv().ok()?.raw)
+        };
         let (unused, public_key) = bits.content.split_first()?;
         (*unused == 0).then_some(Self {
             algorithm,
@@ -291,9 +297,16 @@ mod tests {
 
     #[test]
     fn generated_keys_report_their_own_algorithm() {
-        for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384, KeyAlgorithm::Ed25519] {
+        for alg in [
+            KeyAlgorithm::EcdsaP256,
+            KeyAlgorithm::EcdsaP384,
+            KeyAlgorithm::Ed25519,
+        ] {
             let key = LeafKey::generate(alg).unwrap();
-            assert_eq!(KeyAlgorithm::from_spki(key.subject_public_key_info()), Some(alg));
+            assert_eq!(
+                KeyAlgorithm::from_spki(key.subject_public_key_info()),
+                Some(alg)
+            );
         }
     }
 

@@ -81,7 +81,9 @@ pub use mint::{
     Adjustments, KeyPool, KeyPoolConfig, KeyPoolStats, MintPolicy, MintRequest, MintedCert, Minter,
     ValidityPolicy, DEFAULT_CRL_BASE_URL, DEFAULT_MAX_ORIGIN_LEN, MAX_LIFETIME_DAYS, SERIAL_LEN,
 };
-pub use pem::{encode as pem_encode, encode_private_key as pem_encode_private_key, parse_certificates};
+pub use pem::{
+    encode as pem_encode, encode_private_key as pem_encode_private_key, parse_certificates,
+};
 pub use provider::crypto_provider;
 pub use throwaway::ThrowawayCa;
 

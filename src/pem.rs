@@ -186,9 +186,18 @@ mod tests {
     #[test]
     fn key_formats_are_sniffed() {
         // PKCS#1-shaped, SEC1-shaped and PKCS#8-shaped skeletons.
-        assert_eq!(sniff_key_format(&[0x30, 0x06, 2, 1, 0, 2, 1, 5]), Some(KeyFormat::Pkcs1));
-        assert_eq!(sniff_key_format(&[0x30, 0x05, 2, 1, 1, 4, 0]), Some(KeyFormat::Sec1));
-        assert_eq!(sniff_key_format(&[0x30, 0x05, 2, 1, 0, 0x30, 0]), Some(KeyFormat::Pkcs8));
+        assert_eq!(
+            sniff_key_format(&[0x30, 0x06, 2, 1, 0, 2, 1, 5]),
+            Some(KeyFormat::Pkcs1)
+        );
+        assert_eq!(
+            sniff_key_format(&[0x30, 0x05, 2, 1, 1, 4, 0]),
+            Some(KeyFormat::Sec1)
+        );
+        assert_eq!(
+            sniff_key_format(&[0x30, 0x05, 2, 1, 0, 0x30, 0]),
+            Some(KeyFormat::Pkcs8)
+        );
         assert_eq!(sniff_key_format(b"not a key"), None);
     }
 }

@@ -56,7 +56,9 @@ impl ThrowawayCa {
         let mut inter_params = ca_params(&format!("{name} intermediate CA"), 5 * 365, Some(1))?;
         inter_params.use_authority_key_identifier_extension = true;
         let root_issuer = rcgen::Issuer::new(root_params, &root_kp);
-        let intermediate = inter_params.signed_by(&inter_kp, &root_issuer).map_err(signing)?;
+        let intermediate = inter_params
+            .signed_by(&inter_kp, &root_issuer)
+            .map_err(signing)?;
         Ok(Self {
             root: root.der().clone(),
             root_key,
@@ -94,7 +96,10 @@ fn signing(e: rcgen::Error) -> Error {
 fn ca_params(cn: &str, days: u32, path_len: Option<u8>) -> Result<CertificateParams, Error> {
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::OrganizationName, "certmint test hierarchy (not for production)");
+    dn.push(
+        DnType::OrganizationName,
+        "certmint test hierarchy (not for production)",
+    );
     dn.push(DnType::CommonName, cn);
     p.distinguished_name = dn;
     p.is_ca = IsCa::Ca(match path_len {

@@ -55,7 +55,12 @@ pub(crate) fn parse(tag: u8, content: &[u8]) -> Option<Seconds> {
     let hour = digits(&rest[4..6])?;
     let minute = digits(&rest[6..8])?;
     let second = digits(&rest[8..10])?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
@@ -99,8 +104,8 @@ mod tests {
             -1,
             0,
             1_700_000_000,
-            2_524_607_999, // 2049-12-31T23:59:59Z
-            2_524_608_000, // 2050-01-01
+            2_524_607_999,   // 2049-12-31T23:59:59Z
+            2_524_608_000,   // 2050-01-01
             253_402_300_799, // 9999-12-31T23:59:59Z
         ] {
             let enc = encode(t);

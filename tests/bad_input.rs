@@ -27,7 +27,10 @@ fn good_origin() -> CertificateDer<'static> {
 
 #[test]
 fn empty_origin_is_refused() {
-    assert!(matches!(mint_origin(b""), Err(Error::Origin(OriginError::Empty))));
+    assert!(matches!(
+        mint_origin(b""),
+        Err(Error::Origin(OriginError::Empty))
+    ));
 }
 
 #[test]
@@ -53,9 +56,17 @@ fn trailing_bytes_are_refused() {
 
 #[test]
 fn garbage_is_malformed() {
-    for input in [&b"hello world"[..], &[0x30, 0x03, 0x02, 0x01, 0x01], &[0x30, 0x80, 0, 0], &[0xff; 40]] {
+    for input in [
+        &b"hello world"[..],
+        &[0x30, 0x03, 0x02, 0x01, 0x01],
+        &[0x30, 0x80, 0, 0],
+        &[0xff; 40],
+    ] {
         assert!(
-            matches!(mint_origin(input), Err(Error::Origin(OriginError::Malformed { .. }))),
+            matches!(
+                mint_origin(input),
+                Err(Error::Origin(OriginError::Malformed { .. }))
+            ),
             "{input:?}"
         );
     }
@@ -63,7 +74,9 @@ fn garbage_is_malformed() {
 
 #[test]
 fn oversized_origin_is_refused() {
-    let names: Vec<String> = (0..2500).map(|i| format!("host-number-{i:05}.big.example")).collect();
+    let names: Vec<String> = (0..2500)
+        .map(|i| format!("host-number-{i:05}.big.example"))
+        .collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let der = origin(&params_for(&refs), KeyAlgorithm::EcdsaP256);
     assert!(der.len() > certmint::DEFAULT_MAX_ORIGIN_LEN);
@@ -78,13 +91,23 @@ fn oversized_origin_is_refused() {
 #[test]
 fn unsupported_version_is_refused() {
     let der = resign(&good_origin(), |f| f[0] = tlv(0xa0, &tlv(0x02, &[7])));
-    assert!(matches!(mint_origin(&der), Err(Error::Origin(OriginError::UnsupportedVersion))));
+    assert!(matches!(
+        mint_origin(&der),
+        Err(Error::Origin(OriginError::UnsupportedVersion))
+    ));
 }
 
 #[test]
 fn unsupported_origin_key_falls_back_to_p256() {
     // An X25519 SubjectPublicKeyInfo: no certificate key certmint can reproduce.
-    let spki = tlv(0x30, &[tlv(0x30, &tlv(0x06, &[0x2b, 0x65, 0x6e])), tlv(0x03, &[0; 33])].concat());
+    let spki = tlv(
+        0x30,
+        &[
+            tlv(0x30, &tlv(0x06, &[0x2b, 0x65, 0x6e])),
+            tlv(0x03, &[0; 33]),
+        ]
+        .concat(),
+    );
     let der = resign(&good_origin(), |f| f[6] = spki);
     let minted = mint_origin(&der).unwrap();
     assert_eq!(minted.key().algorithm(), KeyAlgorithm::EcdsaP256);
@@ -93,25 +116,62 @@ fn unsupported_origin_key_falls_back_to_p256() {
 
 #[test]
 fn nothing_to_mint_is_an_error() {
-    assert!(matches!(minter().mint(&MintRequest::default()), Err(Error::NothingToMint)));
+    assert!(matches!(
+        minter().mint(&MintRequest::default()),
+        Err(Error::NothingToMint)
+    ));
 }
 
 #[test]
 fn bad_hosts_are_refused_with_their_reason() {
-    let long = ["a".repeat(60), "b".repeat(60), "c".repeat(60), "d".repeat(60), "e".repeat(60)].join(".");
+    let long = [
+        "a".repeat(60),
+        "b".repeat(60),
+        "c".repeat(60),
+        "d".repeat(60),
+        "e".repeat(60),
+    ]
+    .join(".");
     let cases: Vec<(&str, HostError)> = vec![
         ("", HostError::Empty),
         (&long, HostError::TooLong { len: long.len() }),
         ("bücher.example", HostError::NotAscii),
-        ("evil.example\r\nX: y", HostError::InvalidCharacter { character: '\r', position: 12 }),
-        ("a.example,DNS:evil.example", HostError::InvalidCharacter { character: ',', position: 9 }),
-        ("a example", HostError::InvalidCharacter { character: ' ', position: 1 }),
-        ("a/example", HostError::InvalidCharacter { character: '/', position: 1 }),
+        (
+            "evil.example\r\nX: y",
+            HostError::InvalidCharacter {
+                character: '\r',
+                position: 12,
+            },
+        ),
+        (
+            "a.example,DNS:evil.example",
+            HostError::InvalidCharacter {
+                character: ',',
+                position: 9,
+            },
+        ),
+        (
+            "a example",
+            HostError::InvalidCharacter {
+                character: ' ',
+                position: 1,
+            },
+        ),
+        (
+            "a/example",
+            HostError::InvalidCharacter {
+                character: '/',
+                position: 1,
+            },
+        ),
         ("a..example", HostError::EmptyLabel),
     ];
     let origin = good_origin();
     for (host, expected) in cases {
-        for request in [MintRequest::for_host(host), MintRequest::clone_of(&origin).with_host(host)] {
+        for request in [
+            MintRequest::for_host(host),
+            MintRequest::clone_of(&origin).with_host(host),
+        ] {
             match minter().mint(&request) {
                 Err(Error::Host(got)) => assert_eq!(got, expected, "{host:?}"),
                 other => panic!("{host:?}: {other:?}"),
@@ -124,7 +184,8 @@ fn bad_hosts_are_refused_with_their_reason() {
 
 fn ca_params() -> CertificateParams {
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name.push(rcgen::DnType::CommonName, "Test Issuing CA");
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "Test Issuing CA");
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     p.key_identifier_method = KeyIdMethod::Sha256;
@@ -195,7 +256,12 @@ fn a_ca_without_subject_key_identifier_is_refused() {
         .filter(|e| !e.windows(5).any(|w| w == [0x06, 0x03, 0x55, 0x1d, 0x0e]))
         .collect();
     fields[ext_index] = tlv(0xa3, &tlv(0x30, &exts.concat()));
-    let body = [tlv(0x30, &fields.concat()), cert[1].clone(), cert[2].clone()].concat();
+    let body = [
+        tlv(0x30, &fields.concat()),
+        cert[1].clone(),
+        cert[2].clone(),
+    ]
+    .concat();
     let stripped = CertificateDer::from(tlv(0x30, &body));
     let signer = SoftwareSigner::from_key_bytes(&pkcs8).unwrap();
     match Issuer::new(vec![stripped], Arc::new(signer), IssuerOptions::default()) {
@@ -221,7 +287,8 @@ fn a_ca_whose_eku_lacks_server_auth_is_refused() {
     let mut p = ca_params();
     p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     assert_eq!(issuer_error(&p), IssuerError::EkuWithoutServerAuth);
-    p.extended_key_usages.push(rcgen::ExtendedKeyUsagePurpose::ServerAuth);
+    p.extended_key_usages
+        .push(rcgen::ExtendedKeyUsagePurpose::ServerAuth);
     issuer_from(&p).unwrap();
 }
 
@@ -230,7 +297,8 @@ fn a_key_that_does_not_match_the_ca_is_refused() {
     let pkcs8 = KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap();
     let key = rcgen::KeyPair::try_from(&pkcs8[..]).unwrap();
     let cert = ca_params().self_signed(&key).unwrap().der().clone();
-    let other = SoftwareSigner::from_key_bytes(&KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap()).unwrap();
+    let other =
+        SoftwareSigner::from_key_bytes(&KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap()).unwrap();
     match Issuer::new(vec![cert], Arc::new(other), IssuerOptions::default()) {
         Err(Error::Issuer(IssuerError::KeyMismatch)) => {}
         other => panic!("{other:?}"),
@@ -239,7 +307,8 @@ fn a_key_that_does_not_match_the_ca_is_refused() {
 
 #[test]
 fn no_certificate_is_refused() {
-    let signer = SoftwareSigner::from_key_bytes(&KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap()).unwrap();
+    let signer =
+        SoftwareSigner::from_key_bytes(&KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap()).unwrap();
     assert!(matches!(
         Issuer::new(vec![], Arc::new(signer), IssuerOptions::default()),
         Err(Error::Issuer(IssuerError::NoCertificate))
@@ -251,8 +320,12 @@ fn no_certificate_is_refused() {
 #[test]
 fn bad_key_files_get_typed_errors_without_key_material() {
     let err = SoftwareSigner::from_key_bytes(b"definitely not a key").unwrap_err();
-    assert!(matches!(err, Error::Key(KeyError::UnrecognizedFormat)), "{err:?}");
-    let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    assert!(
+        matches!(err, Error::Key(KeyError::UnrecognizedFormat)),
+        "{err:?}"
+    );
+    let encrypted =
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n";
     assert!(matches!(
         SoftwareSigner::from_key_bytes(encrypted.as_bytes()),
         Err(Error::Key(KeyError::Encrypted))
@@ -273,15 +346,28 @@ fn bad_key_files_get_typed_errors_without_key_material() {
     let truncated = &pkcs8[..pkcs8.len() - 10];
     let err = SoftwareSigner::from_key_bytes(truncated).unwrap_err();
     let text = err.to_string();
-    assert!(!text.contains(&format!("{:02x}", pkcs8[40])) || text.len() < 60, "{text}");
+    assert!(
+        !text.contains(&format!("{:02x}", pkcs8[40])) || text.len() < 60,
+        "{text}"
+    );
     assert!(matches!(err, Error::Key(_)), "{err:?}");
     // A well-formed key of an algorithm certmint does not sign with (P-521).
     let p521 = pkcs8_with_curve(&[0x2b, 0x81, 0x04, 0x00, 0x23]);
-    assert!(matches!(SoftwareSigner::from_key_bytes(&p521), Err(Error::Key(KeyError::Unsupported))));
+    assert!(matches!(
+        SoftwareSigner::from_key_bytes(&p521),
+        Err(Error::Key(KeyError::Unsupported))
+    ));
 }
 
 fn pkcs8_with_curve(curve: &[u8]) -> Vec<u8> {
-    let alg = tlv(0x30, &[tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]), tlv(0x06, curve)].concat());
+    let alg = tlv(
+        0x30,
+        &[
+            tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]),
+            tlv(0x06, curve),
+        ]
+        .concat(),
+    );
     let sec1 = tlv(0x30, &[tlv(0x02, &[1]), tlv(0x04, &[7; 66])].concat());
     tlv(0x30, &[tlv(0x02, &[0]), alg, tlv(0x04, &sec1)].concat())
 }
@@ -289,5 +375,8 @@ fn pkcs8_with_curve(curve: &[u8]) -> Vec<u8> {
 #[test]
 fn bad_pem_is_a_typed_error() {
     let text = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
-    assert_eq!(certmint::parse_certificates(text.as_bytes()), Err(EncodingError::Pem { index: 0 }));
+    assert_eq!(
+        certmint::parse_certificates(text.as_bytes()),
+        Err(EncodingError::Pem { index: 0 })
+    );
 }

@@ -26,7 +26,9 @@ fn mode(path: &Path) -> u32 {
 }
 
 fn certs_in(path: &Path) -> usize {
-    certmint::parse_certificates(&std::fs::read(path).unwrap()).unwrap().len()
+    certmint::parse_certificates(&std::fs::read(path).unwrap())
+        .unwrap()
+        .len()
 }
 
 #[test]
@@ -35,7 +37,12 @@ fn ca_init_writes_the_hierarchy_and_refuses_to_overwrite() {
     let dir = tmp.path();
     let o = certmint(&["ca", "init", "--dir", "ca", "--key-type", "p384"], dir);
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in ["root.pem", "root-key.pem", "intermediate.pem", "intermediate-key.pem"] {
+    for f in [
+        "root.pem",
+        "root-key.pem",
+        "intermediate.pem",
+        "intermediate-key.pem",
+    ] {
         assert!(dir.join("ca").join(f).exists(), "{f}");
     }
     #[cfg(unix)]
@@ -48,9 +55,18 @@ fn ca_init_writes_the_hierarchy_and_refuses_to_overwrite() {
     let before = std::fs::read(dir.join("ca/root.pem")).unwrap();
     let again = certmint(&["ca", "init", "--dir", "ca"], dir);
     assert_eq!(again.status.code(), Some(1));
-    assert_eq!(stderr(&again).lines().count(), 1, "one line: {}", stderr(&again));
+    assert_eq!(
+        stderr(&again).lines().count(),
+        1,
+        "one line: {}",
+        stderr(&again)
+    );
     assert!(stderr(&again).contains("--force"));
-    assert_eq!(std::fs::read(dir.join("ca/root.pem")).unwrap(), before, "nothing changed");
+    assert_eq!(
+        std::fs::read(dir.join("ca/root.pem")).unwrap(),
+        before,
+        "nothing changed"
+    );
     let forced = certmint(&["ca", "init", "--dir", "ca", "--force"], dir);
     assert!(forced.status.success());
     assert_ne!(std::fs::read(dir.join("ca/root.pem")).unwrap(), before);
@@ -60,33 +76,79 @@ fn ca_init_writes_the_hierarchy_and_refuses_to_overwrite() {
 fn mint_clones_an_origin_and_openssl_verifies_the_output() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    assert!(certmint(&["ca", "init", "--dir", "ca"], dir).status.success());
-    let origin = origin(&params_for(&["cli.example", "www.cli.example"]), certmint::KeyAlgorithm::Rsa2048);
-    std::fs::write(dir.join("origin.pem"), certmint::pem_encode("CERTIFICATE", origin.as_ref())).unwrap();
+    assert!(certmint(&["ca", "init", "--dir", "ca"], dir)
+        .status
+        .success());
+    let origin = origin(
+        &params_for(&["cli.example", "www.cli.example"]),
+        certmint::KeyAlgorithm::Rsa2048,
+    );
+    std::fs::write(
+        dir.join("origin.pem"),
+        certmint::pem_encode("CERTIFICATE", origin.as_ref()),
+    )
+    .unwrap();
     let o = certmint(
-        &["mint", "--ca-cert", "ca/intermediate.pem", "--ca-key", "ca/intermediate-key.pem",
-          "--origin", "origin.pem", "--crl-url", "http://crl.corp.example/certmint",
-          "--out", "leaf.pem", "--key-out", "leaf-key.pem"],
+        &[
+            "mint",
+            "--ca-cert",
+            "ca/intermediate.pem",
+            "--ca-key",
+            "ca/intermediate-key.pem",
+            "--origin",
+            "origin.pem",
+            "--crl-url",
+            "http://crl.corp.example/certmint",
+            "--out",
+            "leaf.pem",
+            "--key-out",
+            "leaf-key.pem",
+        ],
         dir,
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(certs_in(&dir.join("leaf.pem")), 2, "leaf + intermediate, no root");
+    assert_eq!(
+        certs_in(&dir.join("leaf.pem")),
+        2,
+        "leaf + intermediate, no root"
+    );
     #[cfg(unix)]
     assert_eq!(mode(&dir.join("leaf-key.pem")), 0o600);
-    let info = String::from_utf8_lossy(&certmint(&["inspect", "leaf.pem"], dir).stdout).into_owned();
-    assert!(info.contains("subject_alt_names: DNS:cli.example, DNS:www.cli.example"), "{info}");
+    let info =
+        String::from_utf8_lossy(&certmint(&["inspect", "leaf.pem"], dir).stdout).into_owned();
+    assert!(
+        info.contains("subject_alt_names: DNS:cli.example, DNS:www.cli.example"),
+        "{info}"
+    );
     assert!(info.contains("key: RSA-2048"));
     if have_openssl() {
-        let chain = certmint::parse_certificates(&std::fs::read(dir.join("leaf.pem")).unwrap()).unwrap();
-        let root = certmint::parse_certificates(&std::fs::read(dir.join("ca/root.pem")).unwrap()).unwrap().remove(0);
+        let chain =
+            certmint::parse_certificates(&std::fs::read(dir.join("leaf.pem")).unwrap()).unwrap();
+        let root = certmint::parse_certificates(&std::fs::read(dir.join("ca/root.pem")).unwrap())
+            .unwrap()
+            .remove(0);
         openssl_verify(&chain, &root, "www.cli.example", dir).unwrap();
         // The key file matches the leaf.
-        let leaf_pub = Command::new("openssl").args(["x509", "-in", "leaf.pem", "-noout", "-pubkey"]).current_dir(dir).output().unwrap();
-        let key_pub = Command::new("openssl").args(["pkey", "-in", "leaf-key.pem", "-pubout"]).current_dir(dir).output().unwrap();
+        let leaf_pub = Command::new("openssl")
+            .args(["x509", "-in", "leaf.pem", "-noout", "-pubkey"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        let key_pub = Command::new("openssl")
+            .args(["pkey", "-in", "leaf-key.pem", "-pubout"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
         assert!(key_pub.status.success());
         assert_eq!(leaf_pub.stdout, key_pub.stdout);
-        let text = Command::new("openssl").args(["x509", "-in", "leaf.pem", "-noout", "-text"]).current_dir(dir).output().unwrap();
-        assert!(String::from_utf8_lossy(&text.stdout).contains("URI:http://crl.corp.example/certmint/"));
+        let text = Command::new("openssl")
+            .args(["x509", "-in", "leaf.pem", "-noout", "-text"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&text.stdout).contains("URI:http://crl.corp.example/certmint/")
+        );
     }
 }
 
@@ -94,10 +156,23 @@ fn mint_clones_an_origin_and_openssl_verifies_the_output() {
 fn mint_from_sni_alone_appends_the_key_without_key_out() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    assert!(certmint(&["ca", "init", "--dir", "ca", "--key-type", "ed25519"], dir).status.success());
+    assert!(
+        certmint(&["ca", "init", "--dir", "ca", "--key-type", "ed25519"], dir)
+            .status
+            .success()
+    );
     let o = certmint(
-        &["mint", "--ca-cert", "ca/intermediate.pem", "--ca-key", "ca/intermediate-key.pem",
-          "--sni", "sni.example", "--out", "both.pem"],
+        &[
+            "mint",
+            "--ca-cert",
+            "ca/intermediate.pem",
+            "--ca-key",
+            "ca/intermediate-key.pem",
+            "--sni",
+            "sni.example",
+            "--out",
+            "both.pem",
+        ],
         dir,
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -105,39 +180,91 @@ fn mint_from_sni_alone_appends_the_key_without_key_out() {
     assert_eq!(text.matches("BEGIN CERTIFICATE").count(), 2);
     assert_eq!(text.matches("BEGIN PRIVATE KEY").count(), 1);
     #[cfg(unix)]
-    assert_eq!(mode(&dir.join("both.pem")), 0o600, "a file holding a key is private");
+    assert_eq!(
+        mode(&dir.join("both.pem")),
+        0o600,
+        "a file holding a key is private"
+    );
 }
 
 #[test]
 fn failures_exit_1_with_one_line_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    assert!(certmint(&["ca", "init", "--dir", "ca"], dir).status.success());
+    assert!(certmint(&["ca", "init", "--dir", "ca"], dir)
+        .status
+        .success());
     std::fs::write(dir.join("bad.der"), b"\x30\x03\x02\x01").unwrap();
     for (args, needle) in [
         (vec!["--origin", "bad.der"], "origin certificate"),
         (vec!["--sni", "bad host"], "host name"),
-        (vec!["--sni", "x.example", "--key-type", "rsa1024"], "unknown key type"),
+        (
+            vec!["--sni", "x.example", "--key-type", "rsa1024"],
+            "unknown key type",
+        ),
     ] {
-        let mut all = vec!["mint", "--ca-cert", "ca/intermediate.pem", "--ca-key", "ca/intermediate-key.pem",
-                           "--out", "out.pem", "--key-out", "key.pem"];
+        let mut all = vec![
+            "mint",
+            "--ca-cert",
+            "ca/intermediate.pem",
+            "--ca-key",
+            "ca/intermediate-key.pem",
+            "--out",
+            "out.pem",
+            "--key-out",
+            "key.pem",
+        ];
         all.extend(args.iter().copied());
         let o = certmint(&all, dir);
         let code = o.status.code();
         assert!(code == Some(1) || code == Some(2), "{args:?}: {code:?}");
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
-        assert!(!dir.join("out.pem").exists() && !dir.join("key.pem").exists(), "{args:?}");
-        let leftovers: Vec<_> = std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+        assert!(
+            !dir.join("out.pem").exists() && !dir.join("key.pem").exists(),
+            "{args:?}"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
         assert!(leftovers.is_empty());
     }
     // Runtime errors are exit 1 and one line.
-    let o = certmint(&["mint", "--ca-cert", "ca/intermediate.pem", "--ca-key", "ca/root-key.pem", "--sni", "a.example", "--out", "o.pem"], dir);
+    let o = certmint(
+        &[
+            "mint",
+            "--ca-cert",
+            "ca/intermediate.pem",
+            "--ca-key",
+            "ca/root-key.pem",
+            "--sni",
+            "a.example",
+            "--out",
+            "o.pem",
+        ],
+        dir,
+    );
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stderr(&o).trim_end().lines().count(), 1);
     assert!(stderr(&o).contains("does not match"), "{}", stderr(&o));
     // An unwritable destination: the other file is not left behind.
-    let o = certmint(&["mint", "--ca-cert", "ca/intermediate.pem", "--ca-key", "ca/intermediate-key.pem", "--sni", "a.example",
-                       "--out", "out.pem", "--key-out", "no/such/dir/key.pem"], dir);
+    let o = certmint(
+        &[
+            "mint",
+            "--ca-cert",
+            "ca/intermediate.pem",
+            "--ca-key",
+            "ca/intermediate-key.pem",
+            "--sni",
+            "a.example",
+            "--out",
+            "out.pem",
+            "--key-out",
+            "no/such/dir/key.pem",
+        ],
+        dir,
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(!dir.join("out.pem").exists());
 }
@@ -145,7 +272,10 @@ fn failures_exit_1_with_one_line_and_write_nothing() {
 #[test]
 fn usage_errors_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = certmint(&["mint", "--ca-cert", "a", "--ca-key", "b", "--out", "c"], tmp.path());
+    let o = certmint(
+        &["mint", "--ca-cert", "a", "--ca-key", "b", "--out", "c"],
+        tmp.path(),
+    );
     assert_eq!(o.status.code(), Some(2), "neither --origin nor --sni");
     assert_eq!(certmint(&["frobnicate"], tmp.path()).status.code(), Some(2));
 }
@@ -154,19 +284,35 @@ fn usage_errors_exit_2() {
 fn inspect_prints_stable_lines_and_json() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    assert!(certmint(&["ca", "init", "--dir", "ca"], dir).status.success());
+    assert!(certmint(&["ca", "init", "--dir", "ca"], dir)
+        .status
+        .success());
     std::fs::write(
         dir.join("chain.pem"),
-        [std::fs::read(dir.join("ca/intermediate.pem")).unwrap(), std::fs::read(dir.join("ca/root.pem")).unwrap()].concat(),
+        [
+            std::fs::read(dir.join("ca/intermediate.pem")).unwrap(),
+            std::fs::read(dir.join("ca/root.pem")).unwrap(),
+        ]
+        .concat(),
     )
     .unwrap();
     let text = String::from_utf8(certmint(&["inspect", "chain.pem"], dir).stdout).unwrap();
     assert_eq!(text.matches("certificate: ").count(), 2);
-    for field in ["subject: ", "issuer: ", "serial: ", "not_before: ", "not_after: ", "key: P-256", "basic_constraints: CA:TRUE", "sha256: "] {
+    for field in [
+        "subject: ",
+        "issuer: ",
+        "serial: ",
+        "not_before: ",
+        "not_after: ",
+        "key: P-256",
+        "basic_constraints: CA:TRUE",
+        "sha256: ",
+    ] {
         assert!(text.contains(field), "{field}\n{text}");
     }
     assert!(text.contains("basic_constraints: CA:TRUE, pathlen:1"));
-    let json = String::from_utf8(certmint(&["inspect", "--json", "chain.pem"], dir).stdout).unwrap();
+    let json =
+        String::from_utf8(certmint(&["inspect", "--json", "chain.pem"], dir).stdout).unwrap();
     assert!(json.starts_with("[{\"version\":\"v3\""), "{json}");
     assert_eq!(json.matches("\"subject\":").count(), 2);
     let missing = certmint(&["inspect", "nope.pem"], dir);

@@ -31,14 +31,26 @@ fn unix(secs: i64) -> UnixTime {
 fn host_only_leaves_follow_the_documented_shape() {
     let i = interception(KeyAlgorithm::EcdsaP256);
     let now = UnixTime::now();
-    let minted = i.minter.mint(&MintRequest::for_host("Shop.Example.").at(now)).unwrap();
+    let minted = i
+        .minter
+        .mint(&MintRequest::for_host("Shop.Example.").at(now))
+        .unwrap();
     let leaf = parse(minted.leaf());
     assert_eq!(leaf.subject().to_string(), "CN=shop.example");
     assert_eq!(minted.key().algorithm(), KeyAlgorithm::EcdsaP256);
     let san = leaf.subject_alternative_name().unwrap().unwrap();
-    assert_eq!(san.value.general_names, vec![GeneralName::DNSName("shop.example")]);
+    assert_eq!(
+        san.value.general_names,
+        vec![GeneralName::DNSName("shop.example")]
+    );
     assert_eq!(key_usage(&leaf), (true, false));
-    assert!(leaf.extended_key_usage().unwrap().unwrap().value.server_auth);
+    assert!(
+        leaf.extended_key_usage()
+            .unwrap()
+            .unwrap()
+            .value
+            .server_auth
+    );
     assert!(!leaf.basic_constraints().unwrap().unwrap().value.ca);
     let nb = leaf.validity().not_before.timestamp();
     let na = leaf.validity().not_after.timestamp();
@@ -47,12 +59,20 @@ fn host_only_leaves_follow_the_documented_shape() {
     webpki_verify(minted.chain(), &i.ca.root, "shop.example", now).unwrap();
 
     // An IP literal gets an IP SAN and verifies as one.
-    let minted = i.minter.mint(&MintRequest::for_host("[2001:db8::7]")).unwrap();
+    let minted = i
+        .minter
+        .mint(&MintRequest::for_host("[2001:db8::7]"))
+        .unwrap();
     let leaf = parse(minted.leaf());
     let san = leaf.subject_alternative_name().unwrap().unwrap();
     assert_eq!(
         san.value.general_names,
-        vec![GeneralName::IPAddress(&"2001:db8::7".parse::<std::net::Ipv6Addr>().unwrap().octets())]
+        vec![GeneralName::IPAddress(
+            &"2001:db8::7"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets()
+        )]
     );
     webpki_verify(minted.chain(), &i.ca.root, "2001:db8::7", UnixTime::now()).unwrap();
 
@@ -73,9 +93,17 @@ fn host_only_leaves_follow_the_documented_shape() {
 fn host_only_mints_under_every_ca_key_type_verify() {
     let dir = tempfile::tempdir().unwrap();
     let openssl = have_openssl();
-    for alg in [KeyAlgorithm::EcdsaP384, KeyAlgorithm::Ed25519, KeyAlgorithm::Rsa3072] {
+    for alg in [
+        KeyAlgorithm::EcdsaP384,
+        KeyAlgorithm::Ed25519,
+        KeyAlgorithm::Rsa3072,
+    ] {
         let i = interception(alg);
-        for leaf_alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Rsa2048, KeyAlgorithm::Ed25519] {
+        for leaf_alg in [
+            KeyAlgorithm::EcdsaP256,
+            KeyAlgorithm::Rsa2048,
+            KeyAlgorithm::Ed25519,
+        ] {
             let req = MintRequest::for_host("every.example").with_key_algorithm(leaf_alg);
             let minted = i.minter.mint(&req).unwrap();
             assert_eq!(minted.key().algorithm(), leaf_alg);
@@ -94,20 +122,27 @@ fn host_only_mints_under_every_ca_key_type_verify() {
 fn a_leaf_of_another_family_gets_rederived_key_usage() {
     let i = interception(KeyAlgorithm::EcdsaP256);
     let mut p = params_for(&["family.example"]);
-    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature, rcgen::KeyUsagePurpose::KeyEncipherment];
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyEncipherment,
+    ];
     let rsa_origin = origin(&p, KeyAlgorithm::Rsa2048);
     // Same family: copied as is.
     let same = i.minter.mint(&MintRequest::clone_of(&rsa_origin)).unwrap();
     assert_eq!(same.key().algorithm(), KeyAlgorithm::Rsa2048);
     assert_eq!(key_usage(&parse(same.leaf())), (true, true));
-    assert!(!same.adjustments().contains(Adjustments::REDERIVED_KEY_USAGE));
+    assert!(!same
+        .adjustments()
+        .contains(Adjustments::REDERIVED_KEY_USAGE));
     // An EC leaf for an RSA origin: keyEncipherment is gone (RFC 8813).
     let ec = i
         .minter
         .mint(&MintRequest::clone_of(&rsa_origin).with_key_algorithm(KeyAlgorithm::EcdsaP256))
         .unwrap();
     assert_eq!(key_usage(&parse(ec.leaf())), (true, false));
-    assert!(ec.adjustments().contains(Adjustments::REDERIVED_KEY_USAGE | Adjustments::CHANGED_KEY_FAMILY));
+    assert!(ec
+        .adjustments()
+        .contains(Adjustments::REDERIVED_KEY_USAGE | Adjustments::CHANGED_KEY_FAMILY));
     // The critical flag is kept.
     assert!(parse(ec.leaf()).key_usage().unwrap().unwrap().critical);
     webpki_verify(ec.chain(), &i.ca.root, "family.example", UnixTime::now()).unwrap();
@@ -117,7 +152,9 @@ fn a_leaf_of_another_family_gets_rederived_key_usage() {
         .mint(&MintRequest::clone_of(&rsa_origin).with_key_algorithm(KeyAlgorithm::Rsa3072))
         .unwrap();
     assert_eq!(bigger.key().algorithm(), KeyAlgorithm::Rsa3072);
-    assert!(!bigger.adjustments().contains(Adjustments::REDERIVED_KEY_USAGE));
+    assert!(!bigger
+        .adjustments()
+        .contains(Adjustments::REDERIVED_KEY_USAGE));
 }
 
 #[test]
@@ -126,15 +163,20 @@ fn the_rich_origin_reports_what_was_dropped() {
     let mut p = params_for(&["report.example"]);
     p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     p.key_usages.push(rcgen::KeyUsagePurpose::KeyCertSign);
-    p.custom_extensions.push(rcgen::CustomExtension::from_oid_content(
-        &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2],
-        tlv(0x04, &[0, 0]),
-    ));
-    p.custom_extensions.push(rcgen::CustomExtension::from_oid_content(
-        &[1, 3, 6, 1, 5, 5, 7, 1, 24],
-        tlv(0x30, &[2, 1, 5]),
-    ));
-    let minted = i.minter.mint(&MintRequest::clone_of(&origin(&p, KeyAlgorithm::EcdsaP256))).unwrap();
+    p.custom_extensions
+        .push(rcgen::CustomExtension::from_oid_content(
+            &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2],
+            tlv(0x04, &[0, 0]),
+        ));
+    p.custom_extensions
+        .push(rcgen::CustomExtension::from_oid_content(
+            &[1, 3, 6, 1, 5, 5, 7, 1, 24],
+            tlv(0x30, &[2, 1, 5]),
+        ));
+    let minted = i
+        .minter
+        .mint(&MintRequest::clone_of(&origin(&p, KeyAlgorithm::EcdsaP256)))
+        .unwrap();
     let a = minted.adjustments();
     for expected in [
         Adjustments::DROPPED_SCT_LIST,
@@ -150,7 +192,11 @@ fn the_rich_origin_reports_what_was_dropped() {
 
 fn minter_with(policy: MintPolicy, alg: KeyAlgorithm) -> Minter {
     let i = interception(alg);
-    Minter::new(Arc::clone(i.minter.issuer()), Arc::new(KeyPool::inline()), policy)
+    Minter::new(
+        Arc::clone(i.minter.issuer()),
+        Arc::new(KeyPool::inline()),
+        policy,
+    )
 }
 
 #[test]
@@ -164,7 +210,10 @@ fn validity_policies() {
     p.not_after = start + day * 2000; // longer than 825 days
     let long = origin(&p, KeyAlgorithm::EcdsaP256);
     let o = parse(&long);
-    let (onb, ona) = (o.validity().not_before.timestamp(), o.validity().not_after.timestamp());
+    let (onb, ona) = (
+        o.validity().not_before.timestamp(),
+        o.validity().not_after.timestamp(),
+    );
 
     // Default: clamped to 825 days, containing now, within the origin's window.
     let minted = interception(KeyAlgorithm::EcdsaP256)
@@ -172,7 +221,10 @@ fn validity_policies() {
         .mint(&MintRequest::clone_of(&long).at(now))
         .unwrap();
     let l = parse(minted.leaf());
-    let (nb, na) = (l.validity().not_before.timestamp(), l.validity().not_after.timestamp());
+    let (nb, na) = (
+        l.validity().not_before.timestamp(),
+        l.validity().not_after.timestamp(),
+    );
     assert_eq!(na - nb, 825 * 86_400);
     assert!(nb >= onb && na <= ona && nb <= t && t < na, "{nb} {na} {t}");
     assert!(minted.adjustments().contains(Adjustments::CLAMPED_VALIDITY));
@@ -181,13 +233,19 @@ fn validity_policies() {
     let mut p = params_for(&["validity.example"]);
     p.not_before = ::time::OffsetDateTime::now_utc() - ::time::Duration::minutes(30);
     let short = origin(&p, KeyAlgorithm::EcdsaP256);
-    let minted = interception(KeyAlgorithm::EcdsaP256).minter.mint(&MintRequest::clone_of(&short)).unwrap();
+    let minted = interception(KeyAlgorithm::EcdsaP256)
+        .minter
+        .mint(&MintRequest::clone_of(&short))
+        .unwrap();
     assert_eq!(parse(minted.leaf()).validity(), parse(&short).validity());
     assert!(!minted.adjustments().contains(Adjustments::CLAMPED_VALIDITY));
 
     // Mirror exactly.
     let exact = minter_with(
-        MintPolicy { validity: ValidityPolicy::MirrorExact, ..MintPolicy::default() },
+        MintPolicy {
+            validity: ValidityPolicy::MirrorExact,
+            ..MintPolicy::default()
+        },
         KeyAlgorithm::EcdsaP256,
     );
     let minted = exact.mint(&MintRequest::clone_of(&long)).unwrap();
@@ -204,8 +262,18 @@ fn validity_policies() {
         },
         KeyAlgorithm::EcdsaP256,
     );
-    let l = parse(fixed.mint(&MintRequest::clone_of(&long).at(now)).unwrap().leaf()).validity().clone();
-    assert_eq!((l.not_before.timestamp(), l.not_after.timestamp()), (t - 600, t + 7 * 86_400));
+    let l = parse(
+        fixed
+            .mint(&MintRequest::clone_of(&long).at(now))
+            .unwrap()
+            .leaf(),
+    )
+    .validity()
+    .clone();
+    assert_eq!(
+        (l.not_before.timestamp(), l.not_after.timestamp()),
+        (t - 600, t + 7 * 86_400)
+    );
 
     // Clamped to the issuer: the throwaway intermediate lives 5 years.
     let issuer = parse(&interception(KeyAlgorithm::EcdsaP256).ca.intermediate);
@@ -213,18 +281,36 @@ fn validity_policies() {
     p.not_after = ::time::OffsetDateTime::now_utc() + day * 6 * 365;
     let beyond = origin(&p, KeyAlgorithm::EcdsaP256);
     let exact_clamp = minter_with(
-        MintPolicy { validity: ValidityPolicy::Mirror { max_lifetime: Duration::from_secs(10 * 365 * 86_400) }, ..MintPolicy::default() },
+        MintPolicy {
+            validity: ValidityPolicy::Mirror {
+                max_lifetime: Duration::from_secs(10 * 365 * 86_400),
+            },
+            ..MintPolicy::default()
+        },
         KeyAlgorithm::EcdsaP256,
     );
-    let l = parse(exact_clamp.mint(&MintRequest::clone_of(&beyond)).unwrap().leaf()).validity().clone();
-    assert_eq!(l.not_after.timestamp(), issuer.validity().not_after.timestamp());
+    let l = parse(
+        exact_clamp
+            .mint(&MintRequest::clone_of(&beyond))
+            .unwrap()
+            .leaf(),
+    )
+    .validity()
+    .clone();
+    assert_eq!(
+        l.not_after.timestamp(),
+        issuer.validity().not_after.timestamp()
+    );
 
     // An expired origin gives an expired leaf, not an error.
     let mut p = params_for(&["validity.example"]);
     p.not_before = ::time::OffsetDateTime::now_utc() - day * 30;
     p.not_after = ::time::OffsetDateTime::now_utc() - day;
     let expired = origin(&p, KeyAlgorithm::EcdsaP256);
-    let minted = interception(KeyAlgorithm::EcdsaP256).minter.mint(&MintRequest::clone_of(&expired)).unwrap();
+    let minted = interception(KeyAlgorithm::EcdsaP256)
+        .minter
+        .mint(&MintRequest::clone_of(&expired))
+        .unwrap();
     assert!(minted.not_after().as_secs() < now.as_secs());
     let _ = unix(0);
 }
@@ -236,30 +322,59 @@ fn serials_are_derived_from_content() {
     let i = interception(KeyAlgorithm::Rsa2048);
     let minter = Minter::new(
         Arc::clone(i.minter.issuer()),
-        Arc::new(KeyPool::new(KeyPoolConfig { background: false, ..KeyPoolConfig::default() })),
+        Arc::new(KeyPool::new(KeyPoolConfig {
+            background: false,
+            ..KeyPoolConfig::default()
+        })),
         MintPolicy::default(),
     );
     let mut p = params_for(&["serial.example"]);
     p.subject_alt_names.clear();
     let o = origin(&p, KeyAlgorithm::Rsa2048);
     let now = UnixTime::now();
-    let a = minter.mint(&MintRequest::clone_of(&o).with_host("serial.example").at(now)).unwrap();
-    let b = minter.mint(&MintRequest::clone_of(&o).with_host("serial.example").at(now)).unwrap();
+    let a = minter
+        .mint(
+            &MintRequest::clone_of(&o)
+                .with_host("serial.example")
+                .at(now),
+        )
+        .unwrap();
+    let b = minter
+        .mint(
+            &MintRequest::clone_of(&o)
+                .with_host("serial.example")
+                .at(now),
+        )
+        .unwrap();
     assert!(Arc::ptr_eq(a.key(), b.key()), "the RSA key was reused");
     assert_eq!(a.serial(), b.serial());
     assert_eq!(a.leaf(), b.leaf());
     // Any difference in content gives another serial: the host shapes the SAN here...
-    let c = minter.mint(&MintRequest::clone_of(&o).with_host("other.example").at(now)).unwrap();
+    let c = minter
+        .mint(&MintRequest::clone_of(&o).with_host("other.example").at(now))
+        .unwrap();
     assert_ne!(a.serial(), c.serial());
     // ... and the time shapes nothing for a mirrored validity, but does for host-only leaves.
-    let d = minter.mint(&MintRequest::for_host("serial.example").with_key_algorithm(KeyAlgorithm::Rsa2048).at(now)).unwrap();
+    let d = minter
+        .mint(
+            &MintRequest::for_host("serial.example")
+                .with_key_algorithm(KeyAlgorithm::Rsa2048)
+                .at(now),
+        )
+        .unwrap();
     let e = minter
-        .mint(&MintRequest::for_host("serial.example").with_key_algorithm(KeyAlgorithm::Rsa2048).at(unix(now.as_secs() as i64 + 1)))
+        .mint(
+            &MintRequest::for_host("serial.example")
+                .with_key_algorithm(KeyAlgorithm::Rsa2048)
+                .at(unix(now.as_secs() as i64 + 1)),
+        )
         .unwrap();
     assert_ne!(d.serial(), e.serial());
     // Fresh EC keys: every mint differs.
     let ec = &interception(KeyAlgorithm::EcdsaP256).minter;
-    let req = MintRequest::clone_of(&o).with_key_algorithm(KeyAlgorithm::EcdsaP256).at(now);
+    let req = MintRequest::clone_of(&o)
+        .with_key_algorithm(KeyAlgorithm::EcdsaP256)
+        .at(now);
     let s1 = *ec.mint(&req).unwrap().serial();
     let s2 = *ec.mint(&req).unwrap().serial();
     assert_ne!(s1, s2);
@@ -273,41 +388,130 @@ fn ca_keys_in_every_openssl_format_are_read() {
     }
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir.path()).output().unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     };
     let cases: &[(&str, &[&str], KeyAlgorithm, &str)] = &[
-        ("p256.pem", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "p256.pem"], KeyAlgorithm::EcdsaP256, "EC PRIVATE KEY"),
-        ("p384.pem", &["ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", "p384.pem"], KeyAlgorithm::EcdsaP384, "EC PRIVATE KEY"),
-        ("ed.pem", &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"], KeyAlgorithm::Ed25519, "PRIVATE KEY"),
-        ("rsa.pem", &["genrsa", "-traditional", "-out", "rsa.pem", "2048"], KeyAlgorithm::Rsa2048, "RSA PRIVATE KEY"),
-        ("rsa8.pem", &["genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:3072", "-out", "rsa8.pem"], KeyAlgorithm::Rsa3072, "PRIVATE KEY"),
+        (
+            "p256.pem",
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "p256.pem",
+            ],
+            KeyAlgorithm::EcdsaP256,
+            "EC PRIVATE KEY",
+        ),
+        (
+            "p384.pem",
+            &[
+                "ecparam",
+                "-name",
+                "secp384r1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "p384.pem",
+            ],
+            KeyAlgorithm::EcdsaP384,
+            "EC PRIVATE KEY",
+        ),
+        (
+            "ed.pem",
+            &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"],
+            KeyAlgorithm::Ed25519,
+            "PRIVATE KEY",
+        ),
+        (
+            "rsa.pem",
+            &["genrsa", "-traditional", "-out", "rsa.pem", "2048"],
+            KeyAlgorithm::Rsa2048,
+            "RSA PRIVATE KEY",
+        ),
+        (
+            "rsa8.pem",
+            &[
+                "genpkey",
+                "-algorithm",
+                "rsa",
+                "-pkeyopt",
+                "rsa_keygen_bits:3072",
+                "-out",
+                "rsa8.pem",
+            ],
+            KeyAlgorithm::Rsa3072,
+            "PRIVATE KEY",
+        ),
     ];
     for (file, gen, alg, label) in cases {
         run(gen);
         let pem = std::fs::read(dir.path().join(file)).unwrap();
-        assert!(String::from_utf8_lossy(&pem).contains(&format!("BEGIN {label}")), "{file}");
+        assert!(
+            String::from_utf8_lossy(&pem).contains(&format!("BEGIN {label}")),
+            "{file}"
+        );
         let expected_spki = run(&["pkey", "-in", file, "-pubout", "-outform", "DER"]);
         let signer = SoftwareSigner::from_key_bytes(&pem).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(signer.key_algorithm(), *alg, "{file}");
-        assert_eq!(certmint::Signer::subject_public_key_info(&signer), &expected_spki[..], "{file}");
+        assert_eq!(
+            certmint::Signer::subject_public_key_info(&signer),
+            &expected_spki[..],
+            "{file}"
+        );
         // DER too.
         let der = run(&["pkey", "-in", file, "-outform", "DER"]);
-        let signer = SoftwareSigner::from_key_bytes(&der).unwrap_or_else(|e| panic!("{file} DER: {e}"));
-        assert_eq!(certmint::Signer::subject_public_key_info(&signer), &expected_spki[..]);
+        let signer =
+            SoftwareSigner::from_key_bytes(&der).unwrap_or_else(|e| panic!("{file} DER: {e}"));
+        assert_eq!(
+            certmint::Signer::subject_public_key_info(&signer),
+            &expected_spki[..]
+        );
         // A CA made by openssl with this key mints leaves that openssl verifies.
-        run(&["req", "-x509", "-new", "-key", file, "-subj", "/CN=openssl CA", "-days", "2",
-              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-              "-out", "ca.pem"]);
+        run(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            file,
+            "-subj",
+            "/CN=openssl CA",
+            "-days",
+            "2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            "ca.pem",
+        ]);
         let ca_pem = std::fs::read(dir.path().join("ca.pem")).unwrap();
         let issuer = Issuer::from_pem(&ca_pem, &pem).unwrap_or_else(|e| panic!("{file}: {e}"));
         let root = certmint::parse_certificates(&ca_pem).unwrap().remove(0);
         assert_eq!(issuer.chain().len(), 1, "a self-signed CA is not served");
-        let minter = Minter::new(Arc::new(issuer), Arc::new(KeyPool::inline()), MintPolicy::default());
-        let minted = minter.mint(&MintRequest::for_host("openssl.example")).unwrap();
+        let minter = Minter::new(
+            Arc::new(issuer),
+            Arc::new(KeyPool::inline()),
+            MintPolicy::default(),
+        );
+        let minted = minter
+            .mint(&MintRequest::for_host("openssl.example"))
+            .unwrap();
         let chain = [minted.leaf().clone(), root.clone()];
-        openssl_verify(&chain, &root, "openssl.example", dir.path()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        openssl_verify(&chain, &root, "openssl.example", dir.path())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
     }
 }
 
@@ -322,12 +526,35 @@ fn the_throwaway_hierarchy_is_what_ca_init_promises() {
     assert_eq!(days(&inter), 5 * 365);
     for c in [&root, &inter] {
         let backdate = now - c.validity().not_before.timestamp();
-        assert!((3590..=3700).contains(&backdate), "backdated 1 hour: {backdate}");
+        assert!(
+            (3590..=3700).contains(&backdate),
+            "backdated 1 hour: {backdate}"
+        );
         assert!(c.basic_constraints().unwrap().unwrap().value.ca);
         let ku = c.key_usage().unwrap().unwrap().value;
         assert!(ku.key_cert_sign() && ku.crl_sign());
     }
-    assert_eq!(inter.basic_constraints().unwrap().unwrap().value.path_len_constraint, Some(1));
-    assert!(inter.extensions().iter().any(|e| e.oid.to_id_string() == "2.5.29.35"), "AKI");
-    assert!(inter.extensions().iter().any(|e| e.oid.to_id_string() == "2.5.29.14"), "SKI");
+    assert_eq!(
+        inter
+            .basic_constraints()
+            .unwrap()
+            .unwrap()
+            .value
+            .path_len_constraint,
+        Some(1)
+    );
+    assert!(
+        inter
+            .extensions()
+            .iter()
+            .any(|e| e.oid.to_id_string() == "2.5.29.35"),
+        "AKI"
+    );
+    assert!(
+        inter
+            .extensions()
+            .iter()
+            .any(|e| e.oid.to_id_string() == "2.5.29.14"),
+        "SKI"
+    );
 }

@@ -36,31 +36,49 @@ fn origin_spec() -> impl Strategy<Value = OriginSpec> {
         any::<(bool, bool, bool, bool)>(),
         0u8..4,
         0u8..3,
-        prop::collection::vec((1u64..1000, any::<bool>(), prop::collection::vec(any::<u8>(), 0..40)), 0..3),
+        prop::collection::vec(
+            (
+                1u64..1000,
+                any::<bool>(),
+                prop::collection::vec(any::<u8>(), 0..40),
+            ),
+            0..3,
+        ),
         0i64..2000,
         1i64..4000,
-        prop::sample::select(vec![KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384, KeyAlgorithm::Ed25519, KeyAlgorithm::Rsa2048]),
+        prop::sample::select(vec![
+            KeyAlgorithm::EcdsaP256,
+            KeyAlgorithm::EcdsaP384,
+            KeyAlgorithm::Ed25519,
+            KeyAlgorithm::Rsa2048,
+        ]),
     )
-        .prop_map(|(hosts, ips, cn, usages, eku, ca, custom, start_days_ago, lifetime_days, key)| OriginSpec {
-            hosts,
-            ips,
-            cn,
-            usages,
-            eku,
-            ca,
-            custom,
-            start_days_ago,
-            lifetime_days,
-            key,
-        })
+        .prop_map(
+            |(hosts, ips, cn, usages, eku, ca, custom, start_days_ago, lifetime_days, key)| {
+                OriginSpec {
+                    hosts,
+                    ips,
+                    cn,
+                    usages,
+                    eku,
+                    ca,
+                    custom,
+                    start_days_ago,
+                    lifetime_days,
+                    key,
+                }
+            },
+        )
 }
 
 fn build(spec: &OriginSpec) -> CertificateDer<'static> {
     let mut p = rcgen::CertificateParams::new(spec.hosts.clone()).unwrap();
-    p.subject_alt_names.extend(spec.ips.iter().map(|ip| SanType::IpAddress((*ip).into())));
+    p.subject_alt_names
+        .extend(spec.ips.iter().map(|ip| SanType::IpAddress((*ip).into())));
     p.distinguished_name = rcgen::DistinguishedName::new();
     if let Some(cn) = &spec.cn {
-        p.distinguished_name.push(rcgen::DnType::CommonName, cn.as_str());
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, cn.as_str());
     }
     let (ds, ke, kcs, crl) = spec.usages;
     for (on, u) in [
@@ -77,7 +95,10 @@ fn build(spec: &OriginSpec) -> CertificateDer<'static> {
         0 => vec![],
         1 => vec![ExtendedKeyUsagePurpose::ServerAuth],
         2 => vec![ExtendedKeyUsagePurpose::ClientAuth],
-        _ => vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth],
+        _ => vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ],
     };
     p.is_ca = match spec.ca {
         0 => IsCa::NoCa,
@@ -85,7 +106,8 @@ fn build(spec: &OriginSpec) -> CertificateDer<'static> {
         _ => IsCa::Ca(rcgen::BasicConstraints::Constrained(2)),
     };
     for (arc, critical, content) in &spec.custom {
-        let mut e = CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, *arc], content.clone());
+        let mut e =
+            CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, *arc], content.clone());
         e.set_criticality(*critical);
         p.custom_extensions.push(e);
     }
@@ -95,6 +117,13 @@ fn build(spec: &OriginSpec) -> CertificateDer<'static> {
     p.not_after = p.not_before + ::time::Duration::days(spec.lifetime_days);
     origin(&p, spec.key)
 }
+
+/// A minter, two origins, and every serial seen with its TBS.
+type SerialState = (
+    Minter,
+    Vec<CertificateDer<'static>>,
+    Mutex<HashMap<Vec<u8>, Vec<u8>>>,
+);
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
@@ -155,7 +184,7 @@ proptest! {
         fixed in any::<bool>(),
         which in 0usize..2,
     ) {
-        static STATE: OnceLock<(Minter, Vec<CertificateDer<'static>>, Mutex<HashMap<Vec<u8>, Vec<u8>>>)> = OnceLock::new();
+        static STATE: OnceLock<SerialState> = OnceLock::new();
         let (minter, origins, seen) = STATE.get_or_init(|| {
             let i = interception(KeyAlgorithm::Rsa2048);
             let minter = Minter::new(Arc::clone(i.minter.issuer()), Arc::new(KeyPool::inline()), MintPolicy::default());

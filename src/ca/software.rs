@@ -48,7 +48,11 @@ impl SoftwareSigner {
 
     /// Wraps a rustls signing key.
     pub fn from_signing_key(key: Arc<dyn SigningKey>) -> Result<Self, Error> {
-        let spki = key.public_key().ok_or(KeyError::Unsupported)?.as_ref().to_vec();
+        let spki = key
+            .public_key()
+            .ok_or(KeyError::Unsupported)?
+            .as_ref()
+            .to_vec();
         let key_algorithm = KeyAlgorithm::from_spki(&spki).ok_or(KeyError::Unsupported)?;
         let algorithm = SignatureAlgorithm::for_key(key_algorithm);
         let signer = key

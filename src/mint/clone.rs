@@ -113,15 +113,15 @@ pub(super) fn clone_fields<'a>(
 
     let claims_ca = origin.extensions.iter().any(|e| match rule(e) {
         Rule::BasicConstraints => ext::decode_basic_constraints(e.value).is_none_or(|(ca, _)| ca),
-        Rule::KeyUsage => KeyUsage::decode(e.value).is_some_and(|u| {
-            u.has(KeyUsage::KEY_CERT_SIGN) || u.has(KeyUsage::CRL_SIGN)
-        }),
+        Rule::KeyUsage => KeyUsage::decode(e.value)
+            .is_some_and(|u| u.has(KeyUsage::KEY_CERT_SIGN) || u.has(KeyUsage::CRL_SIGN)),
         Rule::Drop(a) => a == Adjustments::DROPPED_CA_EXTENSIONS,
         _ => false,
     });
 
     let mut out = Vec::with_capacity(origin.der.len());
-    let (mut ski, mut aki, mut cdp, mut aia, mut bc, mut ku) = (false, false, false, false, false, false);
+    let (mut ski, mut aki, mut cdp, mut aia, mut bc, mut ku) =
+        (false, false, false, false, false, false);
     for e in &origin.extensions {
         let first = |seen: &mut bool| !std::mem::replace(seen, true);
         match rule(e) {
@@ -158,7 +158,8 @@ pub(super) fn clone_fields<'a>(
             Rule::BasicConstraints => {
                 if !first(&mut bc) {
                     adjustments |= Adjustments::DROPPED_DUPLICATE;
-                } else if claims_ca || ext::decode_basic_constraints(e.value) != Some((false, None)) {
+                } else if claims_ca || ext::decode_basic_constraints(e.value) != Some((false, None))
+                {
                     adjustments |= Adjustments::MADE_NOT_CA;
                     out.extend(ext::basic_constraints_not_ca(e.critical));
                 } else {
@@ -189,7 +190,10 @@ pub(super) fn clone_fields<'a>(
                     }
                     None => {
                         adjustments |= Adjustments::REDERIVED_KEY_USAGE;
-                        out.extend(ext::key_usage(derived_key_usage(key.algorithm()), e.critical));
+                        out.extend(ext::key_usage(
+                            derived_key_usage(key.algorithm()),
+                            e.critical,
+                        ));
                     }
                 }
             }
@@ -255,7 +259,11 @@ fn clone_validity<'a>(
 ) -> (Seconds, Seconds, Cow<'a, [u8]>) {
     let (nb, na) = match &policy.validity {
         ValidityPolicy::MirrorExact => {
-            return (origin.not_before, origin.not_after, Cow::Borrowed(origin.validity))
+            return (
+                origin.not_before,
+                origin.not_after,
+                Cow::Borrowed(origin.validity),
+            )
         }
         ValidityPolicy::Mirror { max_lifetime } => {
             let (mut nb, mut na) = clamp(origin.not_before, origin.not_after, issuer.validity);
@@ -283,7 +291,11 @@ fn clone_validity<'a>(
 /// `[not_before, not_after]` intersected with the issuer's window. A window that ends before it
 /// starts (an origin that expired before the issuer existed) collapses to its end, so the leaf
 /// is expired just as the origin is.
-pub(super) fn clamp(not_before: Seconds, not_after: Seconds, issuer: (Seconds, Seconds)) -> (Seconds, Seconds) {
+pub(super) fn clamp(
+    not_before: Seconds,
+    not_after: Seconds,
+    issuer: (Seconds, Seconds),
+) -> (Seconds, Seconds) {
     let nb = not_before.max(issuer.0);
     let na = not_after.min(issuer.1);
     (nb.min(na), na)

@@ -154,7 +154,11 @@ impl KeyPool {
         if algorithm.is_rsa() {
             return self.take_rsa(state, algorithm);
         }
-        if let Some(key) = state.ready.get_mut(&algorithm).and_then(VecDeque::pop_front) {
+        if let Some(key) = state
+            .ready
+            .get_mut(&algorithm)
+            .and_then(VecDeque::pop_front)
+        {
             state.stats.taken_ready += 1;
             shared.work.notify_one();
             return Ok(key);
@@ -188,7 +192,11 @@ impl KeyPool {
         } else {
             let deadline = Instant::now() + config.rsa_wait;
             loop {
-                if let Some(key) = state.ready.get_mut(&algorithm).and_then(VecDeque::pop_front) {
+                if let Some(key) = state
+                    .ready
+                    .get_mut(&algorithm)
+                    .and_then(VecDeque::pop_front)
+                {
                     state.stats.taken_ready += 1;
                     self.shared.work.notify_one();
                     break key;
@@ -228,19 +236,29 @@ impl KeyPool {
     /// Generates keys on the calling thread until `count` of `algorithm` are ready.
     pub fn fill(&self, algorithm: KeyAlgorithm, count: usize) -> Result<(), KeyError> {
         loop {
-            let have = lock(&self.shared.state).ready.get(&algorithm).map_or(0, VecDeque::len);
+            let have = lock(&self.shared.state)
+                .ready
+                .get(&algorithm)
+                .map_or(0, VecDeque::len);
             if have >= count {
                 return Ok(());
             }
             let key = Arc::new(LeafKey::generate(algorithm)?);
-            lock(&self.shared.state).ready.entry(algorithm).or_default().push_back(key);
+            lock(&self.shared.state)
+                .ready
+                .entry(algorithm)
+                .or_default()
+                .push_back(key);
             self.shared.added.notify_all();
         }
     }
 
     /// Keys of `algorithm` ready now.
     pub fn ready(&self, algorithm: KeyAlgorithm) -> usize {
-        lock(&self.shared.state).ready.get(&algorithm).map_or(0, VecDeque::len)
+        lock(&self.shared.state)
+            .ready
+            .get(&algorithm)
+            .map_or(0, VecDeque::len)
     }
 
     /// The pool's counters.
@@ -283,7 +301,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The background thread: tops up every wanted queue, then sleeps until asked.
 fn worker(shared: Weak<Shared>) {
     loop {
-        let Some(shared) = shared.upgrade() else { return };
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
         let next = {
             let mut state = lock(&shared.state);
             loop {
@@ -315,7 +335,11 @@ fn worker(shared: Weak<Shared>) {
         match LeafKey::generate(next) {
             Ok(key) => {
                 let mut state = lock(&shared.state);
-                state.ready.entry(next).or_default().push_back(Arc::new(key));
+                state
+                    .ready
+                    .entry(next)
+                    .or_default()
+                    .push_back(Arc::new(key));
                 state.stats.generated_background += 1;
                 drop(state);
                 shared.added.notify_all();
@@ -364,7 +388,9 @@ mod tests {
             rsa_max_uses: 3,
             ..KeyPoolConfig::default()
         });
-        let keys: Vec<_> = (0..4).map(|_| pool.take(KeyAlgorithm::Rsa2048).unwrap()).collect();
+        let keys: Vec<_> = (0..4)
+            .map(|_| pool.take(KeyAlgorithm::Rsa2048).unwrap())
+            .collect();
         assert!(Arc::ptr_eq(&keys[0], &keys[1]) && Arc::ptr_eq(&keys[0], &keys[2]));
         assert!(!Arc::ptr_eq(&keys[0], &keys[3]));
         assert_eq!(pool.stats().rsa_reused, 2);
@@ -394,7 +420,10 @@ mod tests {
         });
         assert!(matches!(
             pool.take(KeyAlgorithm::Rsa4096),
-            Err(KeyError::PoolExhausted { algorithm: KeyAlgorithm::Rsa4096, .. })
+            Err(KeyError::PoolExhausted {
+                algorithm: KeyAlgorithm::Rsa4096,
+                ..
+            })
         ));
     }
 }

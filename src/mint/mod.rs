@@ -225,6 +225,24 @@ impl Minter {
     /// [`Error::Signing`] when the CA's signer fails. An expired origin is not an error: it
     /// gives an expired leaf.
     pub fn mint(&self, request: &MintRequest<'_>) -> Result<MintedCert, Error> {
+        self.mint_inner(request, None)
+    }
+
+    /// As [`Minter::mint`], with a leaf key the caller supplies (from its own pool, or reused
+    /// deliberately) instead of one from the key pool. `request.key_algorithm` is ignored.
+    pub fn mint_with_key(
+        &self,
+        request: &MintRequest<'_>,
+        key: Arc<LeafKey>,
+    ) -> Result<MintedCert, Error> {
+        self.mint_inner(request, Some(key))
+    }
+
+    fn mint_inner(
+        &self,
+        request: &MintRequest<'_>,
+        key: Option<Arc<LeafKey>>,
+    ) -> Result<MintedCert, Error> {
         let now = request.now.unwrap_or_else(UnixTime::now).as_secs() as Seconds;
         let host = request.host.map(Host::parse).transpose()?;
         let issuer_parts = clone::IssuerParts {
@@ -249,7 +267,7 @@ impl Minter {
                     .key_algorithm
                     .or(origin_key)
                     .unwrap_or(self.policy.fallback_key);
-                let key = self.take_key(wanted)?;
+                let key = self.leaf_key(key, wanted)?;
                 let mut fields = clone::clone_fields(
                     &parsed,
                     host.as_ref(),
@@ -265,8 +283,8 @@ impl Minter {
                 (key, fields)
             }
             (None, Some(host)) => {
-                let key =
-                    self.take_key(request.key_algorithm.unwrap_or(self.policy.host_only_key))?;
+                let wanted = request.key_algorithm.unwrap_or(self.policy.host_only_key);
+                let key = self.leaf_key(key, wanted)?;
                 let fields = clone::host_only_fields(host, &key, &issuer_parts, &self.policy, now);
                 (key, fields)
             }
@@ -275,8 +293,16 @@ impl Minter {
         self.sign(key, fields)
     }
 
-    fn take_key(&self, algorithm: KeyAlgorithm) -> Result<Arc<LeafKey>, Error> {
-        let key = self.keys.take(algorithm)?;
+    /// The caller's key, or one of `algorithm` from the pool.
+    fn leaf_key(
+        &self,
+        given: Option<Arc<LeafKey>>,
+        algorithm: KeyAlgorithm,
+    ) -> Result<Arc<LeafKey>, Error> {
+        let key = match given {
+            Some(key) => key,
+            None => self.keys.take(algorithm)?,
+        };
         // Defence in depth: a leaf must never carry the CA's own key.
         if key.subject_public_key_info() == self.issuer.signer().subject_public_key_info() {
             return Err(crate::error::KeyError::Unsupported.into());

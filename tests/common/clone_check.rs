@@ -49,13 +49,28 @@ pub fn assert_faithful_clone(
     let (_, l) = parse_x509_certificate(chain[0].as_ref()).unwrap();
     let (_, i) = parse_x509_certificate(chain[1].as_ref()).unwrap();
     assert_eq!(l.version(), X509Version::V3, "{name}: v3");
-    assert_eq!(l.subject().as_raw(), o.subject().as_raw(), "{name}: subject bytes");
-    assert_eq!(l.issuer().as_raw(), i.subject().as_raw(), "{name}: issuer bytes");
+    assert_eq!(
+        l.subject().as_raw(),
+        o.subject().as_raw(),
+        "{name}: subject bytes"
+    );
+    assert_eq!(
+        l.issuer().as_raw(),
+        i.subject().as_raw(),
+        "{name}: issuer bytes"
+    );
     let serial = l.raw_serial();
     assert_eq!(serial.len(), 20, "{name}: serial length");
-    assert!(serial[0] & 0x80 == 0 && serial[0] != 0, "{name}: positive, minimal serial");
+    assert!(
+        serial[0] & 0x80 == 0 && serial[0] != 0,
+        "{name}: positive, minimal serial"
+    );
     assert_ne!(l.public_key().raw, o.public_key().raw, "{name}: new key");
-    assert_ne!(l.public_key().raw, i.public_key().raw, "{name}: never the CA key");
+    assert_ne!(
+        l.public_key().raw,
+        i.public_key().raw,
+        "{name}: never the CA key"
+    );
     assert!(l.tbs_certificate.issuer_uid.is_none() && l.tbs_certificate.subject_uid.is_none());
     // Validity: the origin's, clamped to the issuer's (and to 825 days).
     let ts = |t: &ASN1Time| t.timestamp();
@@ -66,7 +81,10 @@ pub fn assert_faithful_clone(
     if cna - cnb <= 825 * 86_400 {
         assert_eq!((lnb, lna), (cnb.min(cna), cna), "{name}: validity");
     } else {
-        assert!(lnb >= cnb && lna <= cna && lna - lnb == 825 * 86_400, "{name}: validity");
+        assert!(
+            lnb >= cnb && lna <= cna && lna - lnb == 825 * 86_400,
+            "{name}: validity"
+        );
     }
     if (onb, ona) == (lnb, lna) {
         assert_eq!(l.validity(), o.validity(), "{name}: validity encoding kept");
@@ -76,8 +94,16 @@ pub fn assert_faithful_clone(
     let leaf_exts = l.extensions();
     let mut seen = std::collections::HashSet::new();
     for e in leaf_exts {
-        assert!(seen.insert(oid(e)), "{name}: duplicate extension {}", oid(e));
-        assert!(!NEVER.contains(&oid(e).as_str()), "{name}: {} must be dropped", oid(e));
+        assert!(
+            seen.insert(oid(e)),
+            "{name}: duplicate extension {}",
+            oid(e)
+        );
+        assert!(
+            !NEVER.contains(&oid(e).as_str()),
+            "{name}: {} must be dropped",
+            oid(e)
+        );
     }
     // Copied extensions: same OID, criticality and value, same relative order, same bytes.
     let copied: Vec<_> = o
@@ -116,7 +142,11 @@ pub fn assert_faithful_clone(
     let Some(ParsedExtension::AuthorityKeyIdentifier(aki)) = get(&l, AKI) else {
         panic!("{name}: AKI")
     };
-    assert_eq!(aki.key_identifier.as_ref().unwrap().0, issuer_ski.0, "{name}: AKI = issuer SKI");
+    assert_eq!(
+        aki.key_identifier.as_ref().unwrap().0,
+        issuer_ski.0,
+        "{name}: AKI = issuer SKI"
+    );
     let Some(ParsedExtension::CRLDistributionPoints(cdp)) = get(&l, CDP) else {
         panic!("{name}: CDP")
     };
@@ -136,13 +166,22 @@ pub fn assert_faithful_clone(
         .collect();
     assert_eq!(urls.len(), 1, "{name}: one CRL URL");
     assert!(urls[0].ends_with(crl_suffix), "{name}: CRL URL {}", urls[0]);
-    assert!(get(&l, AIA).is_none(), "{name}: no AIA configured, none emitted");
+    assert!(
+        get(&l, AIA).is_none(),
+        "{name}: no AIA configured, none emitted"
+    );
     // Never a CA.
     if let Some(ParsedExtension::BasicConstraints(bc)) = get(&l, BC) {
-        assert!(!bc.ca && bc.path_len_constraint.is_none(), "{name}: CA:FALSE");
+        assert!(
+            !bc.ca && bc.path_len_constraint.is_none(),
+            "{name}: CA:FALSE"
+        );
     }
     if let Some(ParsedExtension::KeyUsage(ku)) = get(&l, KU) {
-        assert!(!ku.key_cert_sign() && !ku.crl_sign(), "{name}: no CA usages");
+        assert!(
+            !ku.key_cert_sign() && !ku.crl_sign(),
+            "{name}: no CA usages"
+        );
         assert!(ku.digital_signature(), "{name}: digitalSignature");
     }
     // Compatibility additions.
@@ -171,4 +210,3 @@ fn get<'a>(c: &'a X509Certificate<'a>, id: &str) -> Option<ParsedExtension<'a>> 
 fn der_oid(content_bytes: &[u8]) -> String {
     der_parser::oid::Oid::new(content_bytes.into()).to_id_string()
 }
-

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use certmint::rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use certmint::{KeyAlgorithm, KeyPool, MintPolicy, Minter, ThrowawayCa};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa,
-    KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair,
+    KeyUsagePurpose,
 };
 
 // ---------------------------------------------------------------- the public (origin) CA
@@ -67,13 +67,17 @@ pub fn origin_key(alg: KeyAlgorithm) -> KeyPair {
 /// Signs `params` as an origin certificate under the public CA.
 pub fn origin(params: &CertificateParams, alg: KeyAlgorithm) -> CertificateDer<'static> {
     let key = origin_key(alg);
-    params.signed_by(&key, &public_ca().issuer).unwrap().der().clone()
+    params
+        .signed_by(&key, &public_ca().issuer)
+        .unwrap()
+        .der()
+        .clone()
 }
 
 /// A typical origin's parameters for `hosts`, valid from yesterday for 90 days.
 pub fn params_for(hosts: &[&str]) -> CertificateParams {
-    let mut p = CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
-        .unwrap();
+    let mut p =
+        CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>()).unwrap();
     p.distinguished_name = DistinguishedName::new();
     p.distinguished_name.push(DnType::CommonName, hosts[0]);
     let now = time::OffsetDateTime::now_utc();
@@ -163,7 +167,7 @@ pub struct Interception {
 
 pub fn interception(alg: KeyAlgorithm) -> &'static Interception {
     static ALL: OnceLock<Mutex<HashMap<KeyAlgorithm, &'static Interception>>> = OnceLock::new();
-    *ALL.get_or_init(Default::default)
+    ALL.get_or_init(Default::default)
         .lock()
         .unwrap()
         .entry(alg)
@@ -203,7 +207,10 @@ pub fn webpki_verify(
 }
 
 pub fn openssl_available() -> bool {
-    Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success())
+    Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Whether tests whose tools are missing must fail rather than skip (set in CI).
@@ -216,7 +223,10 @@ pub fn have_openssl() -> bool {
     if openssl_available() {
         return true;
     }
-    assert!(!require_tools(), "openssl is required in CI but was not found");
+    assert!(
+        !require_tools(),
+        "openssl is required in CI but was not found"
+    );
     eprintln!("SKIPPED: openssl not found (install it; CI requires it)");
     false
 }
@@ -230,7 +240,10 @@ pub fn openssl_verify(
     dir: &Path,
 ) -> Result<(), String> {
     let pem = |certs: &[CertificateDer<'_>]| -> String {
-        certs.iter().map(|c| certmint::pem_encode("CERTIFICATE", c.as_ref())).collect()
+        certs
+            .iter()
+            .map(|c| certmint::pem_encode("CERTIFICATE", c.as_ref()))
+            .collect()
     };
     std::fs::write(dir.join("root.pem"), pem(std::slice::from_ref(root))).unwrap();
     std::fs::write(dir.join("untrusted.pem"), pem(&chain[1..])).unwrap();
@@ -239,7 +252,14 @@ pub fn openssl_verify(
     let out = Command::new("openssl")
         .arg("verify")
         .args(["-x509_strict", "-purpose", "sslserver"])
-        .args([if is_ip { "-verify_ip" } else { "-verify_hostname" }, host])
+        .args([
+            if is_ip {
+                "-verify_ip"
+            } else {
+                "-verify_hostname"
+            },
+            host,
+        ])
         .arg("-CAfile")
         .arg(dir.join("root.pem"))
         .arg("-untrusted")

@@ -16,12 +16,20 @@ pub(crate) struct Output<'a> {
 
 impl<'a> Output<'a> {
     pub(crate) fn public(path: PathBuf, bytes: &'a [u8]) -> Self {
-        Self { path, bytes, secret: false }
+        Self {
+            path,
+            bytes,
+            secret: false,
+        }
     }
 
     /// Written with mode 0600.
     pub(crate) fn secret(path: PathBuf, bytes: &'a [u8]) -> Self {
-        Self { path, bytes, secret: true }
+        Self {
+            path,
+            bytes,
+            secret: true,
+        }
     }
 }
 
@@ -33,7 +41,10 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 }
 
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.certmint-{}.tmp", std::process::id()))
 }
 

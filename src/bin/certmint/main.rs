@@ -14,7 +14,11 @@ use certmint::{
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "certmint", version, about = "Mint TLS interception certificates")]
+#[command(
+    name = "certmint",
+    version,
+    about = "Mint TLS interception certificates"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -88,8 +92,9 @@ struct MintArgs {
 }
 
 fn parse_key_type(s: &str) -> Result<KeyAlgorithm, String> {
-    s.parse()
-        .map_err(|_| format!("unknown key type {s:?}: use p256, p384, ed25519, rsa2048, rsa3072 or rsa4096"))
+    s.parse().map_err(|_| {
+        format!("unknown key type {s:?}: use p256, p384, ed25519, rsa2048, rsa3072 or rsa4096")
+    })
 }
 
 fn main() -> ExitCode {
@@ -97,7 +102,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ca {
-            command: CaCommand::Init { dir, key_type, force },
+            command:
+                CaCommand::Init {
+                    dir,
+                    key_type,
+                    force,
+                },
         } => ca_init(&dir, key_type, force),
         Command::Mint(args) => mint(&args),
         Command::Inspect { file, json } => inspect(&file, json),
@@ -119,7 +129,12 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, Error> {
 }
 
 fn ca_init(dir: &std::path::Path, key_type: KeyAlgorithm, force: bool) -> Result<(), Error> {
-    let names = ["root.pem", "root-key.pem", "intermediate.pem", "intermediate-key.pem"];
+    let names = [
+        "root.pem",
+        "root-key.pem",
+        "intermediate.pem",
+        "intermediate-key.pem",
+    ];
     if !force {
         if let Some(existing) = names.iter().map(|n| dir.join(n)).find(|p| p.exists()) {
             return Err(Error::Io {
@@ -178,7 +193,10 @@ fn mint(args: &MintArgs) -> Result<(), Error> {
         .iter()
         .map(|c| certmint::pem_encode("CERTIFICATE", c.as_ref()))
         .collect();
-    let key_pem = certmint::pem_encode_private_key("PRIVATE KEY", minted.private_key_pkcs8().secret_pkcs8_der());
+    let key_pem = certmint::pem_encode_private_key(
+        "PRIVATE KEY",
+        minted.private_key_pkcs8().secret_pkcs8_der(),
+    );
     match &args.key_out {
         Some(key_out) => files::write_all(&[
             files::Output::public(args.out.clone(), chain_pem.as_bytes()),
