@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 
 use crate::asn1::{
-    self, context_constructed, context_primitive, oid, TlvReader, BIT_STRING, BOOLEAN, INTEGER,
-    OCTET_STRING, OID, SEQUENCE, SET,
+    self, context_constructed, context_primitive, oid, Tlv, TlvReader, BIT_STRING, BOOLEAN,
+    INTEGER, OCTET_STRING, OID, SEQUENCE, SET,
 };
 use crate::host::Host;
 
@@ -87,11 +87,7 @@ impl KeyUsage {
 
 /// Decodes basicConstraints into (cA, pathLenConstraint).
 pub(crate) fn decode_basic_constraints(value: &[u8]) -> Option<(bool, Option<u64>)> {
-    let seq = asn1::single(value).ok()?;
-    if seq.tag != SEQUENCE {
-        return None;
-    }
-    let mut r = TlvReader::new(seq.content).ok()?;
+    let mut r = sequence_items(value)?;
     let ca = match r.optional(BOOLEAN).ok()? {
         Some(b) => b.content.first().is_some_and(|v| *v != 0),
         None => false,
@@ -109,13 +105,18 @@ pub(crate) fn decode_basic_constraints(value: &[u8]) -> Option<(bool, Option<u64
     Some((ca, path_len))
 }
 
-/// Decodes a SEQUENCE OF OBJECT IDENTIFIER (extendedKeyUsage) into OID content slices.
-pub(crate) fn decode_oid_list(value: &[u8]) -> Option<Vec<&[u8]>> {
+/// A reader over the elements of `value`, which must be exactly one SEQUENCE.
+fn sequence_items(value: &[u8]) -> Option<TlvReader<'_>> {
     let seq = asn1::single(value).ok()?;
     if seq.tag != SEQUENCE {
         return None;
     }
-    let mut r = TlvReader::new(seq.content).ok()?;
+    TlvReader::new(seq.content).ok()
+}
+
+/// Decodes a SEQUENCE OF OBJECT IDENTIFIER (extendedKeyUsage) into OID content slices.
+pub(crate) fn decode_oid_list(value: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut r = sequence_items(value)?;
     let mut out = Vec::new();
     while !r.is_empty() {
         out.push(r.expect(OID).ok()?.content);
@@ -160,11 +161,7 @@ impl std::fmt::Display for GeneralName {
 
 /// Decodes GeneralNames (the subjectAltName extnValue).
 pub(crate) fn decode_general_names(value: &[u8]) -> Option<Vec<GeneralName>> {
-    let seq = asn1::single(value).ok()?;
-    if seq.tag != SEQUENCE {
-        return None;
-    }
-    let mut r = TlvReader::new(seq.content).ok()?;
+    let mut r = sequence_items(value)?;
     let mut out = Vec::new();
     while !r.is_empty() {
         let name = r.next_tlv().ok()?;
@@ -184,34 +181,57 @@ pub(crate) fn decode_general_names(value: &[u8]) -> Option<Vec<GeneralName>> {
     Some(out)
 }
 
-/// The first commonName in a Name, if it is a string.
-pub(crate) fn common_name(name: &[u8]) -> Option<String> {
-    let seq = asn1::single(name).ok()?;
-    let mut rdns = TlvReader::new(seq.content).ok()?;
+/// The RDNs of a DER Name, each a list of (attribute type OID content, value).
+pub(crate) fn name_attributes(name: &[u8]) -> Option<Vec<Vec<(&[u8], Tlv<'_>)>>> {
+    let mut rdns = sequence_items(name)?;
+    let mut out = Vec::new();
     while !rdns.is_empty() {
         let rdn = rdns.expect(SET).ok()?;
         let mut atvs = TlvReader::new(rdn.content).ok()?;
+        let mut attributes = Vec::new();
         while !atvs.is_empty() {
             let atv = atvs.expect(SEQUENCE).ok()?;
             let mut parts = TlvReader::new(atv.content).ok()?;
             let ty = parts.expect(OID).ok()?;
-            let value = parts.next_tlv().ok()?;
-            if ty.content == oid::COMMON_NAME.as_bytes() {
-                return match value.tag {
-                    asn1::BMP_STRING => {
-                        let units: Vec<u16> = value
-                            .content
-                            .chunks_exact(2)
-                            .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                            .collect();
-                        String::from_utf16(&units).ok()
-                    }
-                    _ => String::from_utf8(value.content.to_vec()).ok(),
-                };
-            }
+            attributes.push((ty.content, parts.next_tlv().ok()?));
         }
+        out.push(attributes);
     }
-    None
+    Some(out)
+}
+
+/// The text of a DirectoryString (and IA5String), whatever its string type; `None` for other
+/// types or invalid text.
+pub(crate) fn directory_string(value: Tlv<'_>) -> Option<String> {
+    match value.tag {
+        asn1::UTF8_STRING | asn1::PRINTABLE_STRING | asn1::IA5_STRING | asn1::VISIBLE_STRING => {
+            String::from_utf8(value.content.to_vec()).ok()
+        }
+        asn1::TELETEX_STRING => Some(value.content.iter().map(|b| char::from(*b)).collect()),
+        asn1::BMP_STRING => {
+            let units: Vec<u16> = value
+                .content
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        asn1::UNIVERSAL_STRING => value
+            .content
+            .chunks_exact(4)
+            .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// The first commonName in a Name, if it is a string.
+pub(crate) fn common_name(name: &[u8]) -> Option<String> {
+    name_attributes(name)?
+        .into_iter()
+        .flatten()
+        .find(|(ty, _)| *ty == oid::COMMON_NAME.as_bytes())
+        .and_then(|(_, value)| directory_string(value))
 }
 
 /// One Extension TLV.

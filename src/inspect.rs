@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use der::asn1::ObjectIdentifier;
 
-use crate::asn1::{self, oid, TlvReader, OID, SEQUENCE, SET};
+use crate::asn1::{self, oid, TlvReader, OID};
 use crate::cert::ParsedCert;
 use crate::error::Error;
 use crate::ext::{self, KeyUsage};
@@ -257,37 +257,20 @@ fn oid_name(content: &[u8]) -> String {
 
 /// RFC 4514 string of a DER Name (RDNs in reverse order, multi-valued RDNs joined by `+`).
 pub(crate) fn rfc4514(name: &[u8]) -> String {
-    let mut rdns_out = Vec::new();
-    let mut parse = || -> Option<()> {
-        let seq = asn1::single(name).ok()?;
-        if seq.tag != SEQUENCE {
-            return None;
-        }
-        let mut rdns = TlvReader::new(seq.content).ok()?;
-        while !rdns.is_empty() {
-            let rdn = rdns.expect(SET).ok()?;
-            let mut atvs = TlvReader::new(rdn.content).ok()?;
-            let mut parts = Vec::new();
-            while !atvs.is_empty() {
-                let atv = atvs.expect(SEQUENCE).ok()?;
-                let mut r = TlvReader::new(atv.content).ok()?;
-                let ty = r.expect(OID).ok()?;
-                let value = r.next_tlv().ok()?;
-                parts.push(format!(
-                    "{}={}",
-                    attribute_name(ty.content),
-                    attribute_value(value)
-                ));
-            }
-            rdns_out.push(parts.join("+"));
-        }
-        Some(())
-    };
-    if parse().is_none() {
+    let Some(rdns) = ext::name_attributes(name) else {
         return format!("#{}", hex(name));
-    }
-    rdns_out.reverse();
-    rdns_out.join(",")
+    };
+    let mut parts: Vec<String> = rdns
+        .iter()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|(ty, value)| format!("{}={}", attribute_name(ty), attribute_value(*value)))
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    parts.reverse();
+    parts.join(",")
 }
 
 fn attribute_name(content: &[u8]) -> String {
@@ -310,27 +293,7 @@ fn attribute_name(content: &[u8]) -> String {
 }
 
 fn attribute_value(value: asn1::Tlv<'_>) -> String {
-    let text = match value.tag {
-        asn1::UTF8_STRING | asn1::PRINTABLE_STRING | asn1::IA5_STRING | 0x1a => {
-            String::from_utf8(value.content.to_vec()).ok()
-        }
-        asn1::TELETEX_STRING => Some(value.content.iter().map(|b| char::from(*b)).collect()),
-        asn1::BMP_STRING => {
-            let units: Vec<u16> = value
-                .content
-                .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16(&units).ok()
-        }
-        0x1c => value
-            .content
-            .chunks_exact(4)
-            .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-            .collect(),
-        _ => None,
-    };
-    let Some(text) = text else {
+    let Some(text) = ext::directory_string(value) else {
         return format!("#{}", hex(value.raw));
     };
     let mut out = String::with_capacity(text.len());
@@ -354,6 +317,7 @@ fn attribute_value(value: asn1::Tlv<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::asn1::{SEQUENCE, SET};
 
     #[test]
     fn names_print_most_significant_last_with_escapes() {

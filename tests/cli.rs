@@ -25,6 +25,19 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// `certmint mint` with the CA made by `ca init --dir ca`, plus `extra`.
+fn mint(extra: &[&str], dir: &Path) -> Output {
+    let mut args = vec![
+        "mint",
+        "--ca-cert",
+        "ca/intermediate.pem",
+        "--ca-key",
+        "ca/intermediate-key.pem",
+    ];
+    args.extend_from_slice(extra);
+    certmint(&args, dir)
+}
+
 fn certs_in(path: &Path) -> usize {
     certmint::parse_certificates(&std::fs::read(path).unwrap())
         .unwrap()
@@ -88,13 +101,8 @@ fn mint_clones_an_origin_and_openssl_verifies_the_output() {
         certmint::pem_encode("CERTIFICATE", origin.as_ref()),
     )
     .unwrap();
-    let o = certmint(
+    let o = mint(
         &[
-            "mint",
-            "--ca-cert",
-            "ca/intermediate.pem",
-            "--ca-key",
-            "ca/intermediate-key.pem",
             "--origin",
             "origin.pem",
             "--crl-url",
@@ -161,20 +169,7 @@ fn mint_from_sni_alone_appends_the_key_without_key_out() {
             .status
             .success()
     );
-    let o = certmint(
-        &[
-            "mint",
-            "--ca-cert",
-            "ca/intermediate.pem",
-            "--ca-key",
-            "ca/intermediate-key.pem",
-            "--sni",
-            "sni.example",
-            "--out",
-            "both.pem",
-        ],
-        dir,
-    );
+    let o = mint(&["--sni", "sni.example", "--out", "both.pem"], dir);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(dir.join("both.pem")).unwrap();
     assert_eq!(text.matches("BEGIN CERTIFICATE").count(), 2);
@@ -203,19 +198,9 @@ fn failures_exit_1_with_one_line_and_write_nothing() {
             "unknown key type",
         ),
     ] {
-        let mut all = vec![
-            "mint",
-            "--ca-cert",
-            "ca/intermediate.pem",
-            "--ca-key",
-            "ca/intermediate-key.pem",
-            "--out",
-            "out.pem",
-            "--key-out",
-            "key.pem",
-        ];
+        let mut all = vec!["--out", "out.pem", "--key-out", "key.pem"];
         all.extend(args.iter().copied());
-        let o = certmint(&all, dir);
+        let o = mint(&all, dir);
         let code = o.status.code();
         assert!(code == Some(1) || code == Some(2), "{args:?}: {code:?}");
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
@@ -249,13 +234,8 @@ fn failures_exit_1_with_one_line_and_write_nothing() {
     assert_eq!(stderr(&o).trim_end().lines().count(), 1);
     assert!(stderr(&o).contains("does not match"), "{}", stderr(&o));
     // An unwritable destination: the other file is not left behind.
-    let o = certmint(
+    let o = mint(
         &[
-            "mint",
-            "--ca-cert",
-            "ca/intermediate.pem",
-            "--ca-key",
-            "ca/intermediate-key.pem",
             "--sni",
             "a.example",
             "--out",
