@@ -181,8 +181,11 @@ pub(crate) fn decode_general_names(value: &[u8]) -> Option<Vec<GeneralName>> {
     Some(out)
 }
 
-/// The RDNs of a DER Name, each a list of (attribute type OID content, value).
-pub(crate) fn name_attributes(name: &[u8]) -> Option<Vec<Vec<(&[u8], Tlv<'_>)>>> {
+/// One AttributeTypeAndValue: the type's OID content and the value.
+pub(crate) type Attribute<'a> = (&'a [u8], Tlv<'a>);
+
+/// The RDNs of a DER Name, each a list of attributes.
+pub(crate) fn name_attributes(name: &[u8]) -> Option<Vec<Vec<Attribute<'_>>>> {
     let mut rdns = sequence_items(name)?;
     let mut out = Vec::new();
     while !rdns.is_empty() {
