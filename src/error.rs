@@ -27,6 +27,13 @@ pub enum Error {
     /// The CA's signer failed to produce a signature.
     #[error("signing failed: {0}")]
     Signing(String),
+    /// A mint failed; the failure is shared with every lookup that waited for it, and
+    /// remembered briefly so a failing site is not retried on every handshake.
+    #[error("mint failed: {0}")]
+    MintFailed(std::sync::Arc<Error>),
+    /// The client offers no signature scheme for any key certmint can mint.
+    #[error("the client offers no signature scheme certmint can serve")]
+    NoCommonKeyAlgorithm,
     /// Neither an origin certificate nor a host was given.
     #[error("nothing to mint from: give an origin certificate, a host, or both")]
     NothingToMint,

@@ -61,7 +61,9 @@
 
 mod asn1;
 mod ca;
+pub mod cache;
 mod cert;
+mod clock;
 mod error;
 mod ext;
 mod host;
@@ -70,10 +72,13 @@ mod key;
 mod mint;
 mod pem;
 mod provider;
+mod resolver;
 mod throwaway;
 mod time;
 
 pub use ca::{Issuer, IssuerOptions, SignatureAlgorithm, Signer, SoftwareSigner};
+pub use cache::{CacheConfig, CacheKey, CacheStats, CertCache, Lookup, Outcome};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{EncodingError, Error, HostError, IssuerError, KeyError, OriginError};
 pub use host::{Host, MAX_HOST_LEN};
 pub use key::{KeyAlgorithm, LeafKey};
@@ -85,6 +90,7 @@ pub use pem::{
     encode as pem_encode, encode_private_key as pem_encode_private_key, parse_certificates,
 };
 pub use provider::crypto_provider;
+pub use resolver::{ClientKeySupport, ConnectionResolver, Resolver};
 pub use throwaway::ThrowawayCa;
 
 /// Re-exported so callers use the same versions certmint does.

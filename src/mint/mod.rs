@@ -105,6 +105,7 @@ pub struct MintedCert {
     serial: [u8; SERIAL_LEN],
     not_before: Seconds,
     not_after: Seconds,
+    issuer_not_after: Seconds,
     adjustments: Adjustments,
 }
 
@@ -147,6 +148,12 @@ impl MintedCert {
     /// The leaf's notAfter.
     pub fn not_after(&self) -> UnixTime {
         unix(self.not_after)
+    }
+
+    /// The issuing certificate's notAfter: the chain is unusable after it, whatever the leaf
+    /// says.
+    pub fn issuer_not_after(&self) -> UnixTime {
+        unix(self.issuer_not_after)
     }
 
     /// What changed relative to the origin beyond what always changes.
@@ -368,6 +375,7 @@ impl Minter {
             serial,
             not_before: fields.not_before,
             not_after: fields.not_after,
+            issuer_not_after: issuer.validity().1,
             adjustments: fields.adjustments,
         })
     }

@@ -278,3 +278,144 @@ pub fn openssl_verify(
         Err(text)
     }
 }
+
+// ---------------------------------------------------------------- TLS in memory
+
+/// A rustls client trusting only `root`, offering `schemes` (all when `None`) and `alpn`.
+pub fn client_config(
+    root: &CertificateDer<'static>,
+    schemes: Option<Vec<certmint::rustls::SignatureScheme>>,
+    alpn: &[&[u8]],
+) -> Arc<certmint::rustls::ClientConfig> {
+    use certmint::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root.clone()).unwrap();
+    let mut provider = (*certmint::crypto_provider()).clone();
+    if let Some(schemes) = schemes {
+        provider.signature_verification_algorithms =
+            restrict(provider.signature_verification_algorithms, schemes);
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+fn restrict(
+    algs: certmint::rustls::crypto::WebPkiSupportedAlgorithms,
+    schemes: Vec<certmint::rustls::SignatureScheme>,
+) -> certmint::rustls::crypto::WebPkiSupportedAlgorithms {
+    let mapping: Vec<_> = algs
+        .mapping
+        .iter()
+        .filter(|(s, _)| schemes.contains(s))
+        .copied()
+        .collect();
+    certmint::rustls::crypto::WebPkiSupportedAlgorithms {
+        all: algs.all,
+        mapping: Box::leak(mapping.into_boxed_slice()),
+    }
+}
+
+/// Runs a TLS handshake between the two configs in memory; returns the client connection.
+pub fn handshake(
+    client: Arc<certmint::rustls::ClientConfig>,
+    server: Arc<certmint::rustls::ServerConfig>,
+    server_name: &str,
+) -> Result<certmint::rustls::ClientConnection, certmint::rustls::Error> {
+    use certmint::rustls;
+    let name = ServerName::try_from(server_name.to_owned()).unwrap();
+    let mut c = rustls::ClientConnection::new(client, name)?;
+    let mut s = rustls::ServerConnection::new(server)?;
+    let mut buf = Vec::new();
+    for _ in 0..20 {
+        buf.clear();
+        while c.wants_write() {
+            c.write_tls(&mut buf).unwrap();
+        }
+        if !buf.is_empty() {
+            s.read_tls(&mut &buf[..]).unwrap();
+            s.process_new_packets()?;
+        }
+        buf.clear();
+        while s.wants_write() {
+            s.write_tls(&mut buf).unwrap();
+        }
+        if !buf.is_empty() {
+            c.read_tls(&mut &buf[..]).unwrap();
+            c.process_new_packets()?;
+        }
+        if !c.is_handshaking() && !s.is_handshaking() {
+            return Ok(c);
+        }
+    }
+    panic!("handshake did not finish");
+}
+
+/// A server config around any certificate resolver.
+pub fn server_config(
+    resolver: Arc<dyn certmint::rustls::server::ResolvesServerCert>,
+) -> Arc<certmint::rustls::ServerConfig> {
+    Arc::new(
+        certmint::rustls::ServerConfig::builder_with_provider(certmint::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(resolver),
+    )
+}
+
+/// A signer that wraps a real one, counts its calls, and fails while `fail` is set.
+#[derive(Debug)]
+pub struct FlakySigner {
+    pub inner: certmint::SoftwareSigner,
+    pub calls: std::sync::atomic::AtomicU64,
+    pub fail: std::sync::atomic::AtomicBool,
+    pub delay: std::time::Duration,
+}
+
+impl certmint::Signer for FlakySigner {
+    fn algorithm(&self) -> certmint::SignatureAlgorithm {
+        self.inner.algorithm()
+    }
+    fn subject_public_key_info(&self) -> &[u8] {
+        self.inner.subject_public_key_info()
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, certmint::Error> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.calls.fetch_add(1, SeqCst);
+        std::thread::sleep(self.delay);
+        if self.fail.load(SeqCst) {
+            return Err(certmint::Error::Signing("token unavailable".into()));
+        }
+        self.inner.sign(message)
+    }
+}
+
+/// A minter under `ca`'s intermediate whose signer is a [`FlakySigner`].
+pub fn flaky_minter(
+    ca: &ThrowawayCa,
+    delay: std::time::Duration,
+) -> (Arc<Minter>, Arc<FlakySigner>) {
+    let signer = Arc::new(FlakySigner {
+        inner: certmint::SoftwareSigner::from_key_bytes(&ca.intermediate_key).unwrap(),
+        calls: Default::default(),
+        fail: Default::default(),
+        delay,
+    });
+    let issuer = certmint::Issuer::new(
+        vec![ca.intermediate.clone()],
+        Arc::clone(&signer) as Arc<dyn certmint::Signer>,
+        certmint::IssuerOptions::default(),
+    )
+    .unwrap();
+    let minter = Minter::new(
+        Arc::new(issuer),
+        Arc::new(KeyPool::default()),
+        MintPolicy::default(),
+    );
+    (Arc::new(minter), signer)
+}

@@ -1,0 +1,355 @@
+//! Serving minted chains to rustls: [`Resolver`] (client-first, from the SNI) and
+//! [`ConnectionResolver`] (server-first, a clone of the origin the proxy already fetched).
+//!
+//! `resolve()` runs inside the handshake on the caller's thread; in an async proxy that is a
+//! runtime worker, so a miss there (which mints, tens of microseconds for EC, more for RSA under
+//! an RSA CA) blocks it. Async proxies do the slow work first with [`Resolver::prepare`] on a
+//! blocking pool (for example `tokio::task::spawn_blocking`), after reading the ClientHello with
+//! rustls' `Acceptor` (tokio-rustls' `LazyConfigAcceptor`); the handshake is then served from the
+//! cache.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use certmint::{CertCache, KeyAlgorithm, KeyPool, MintPolicy, Minter, Resolver, ThrowawayCa};
+//! # let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
+//! let minter = Arc::new(Minter::new(Arc::new(ca.issuer()?), Arc::new(KeyPool::default()), MintPolicy::default()));
+//! let resolver = Arc::new(Resolver::new(minter, Arc::new(CertCache::default())));
+//! let config = rustls::ServerConfig::builder_with_provider(certmint::crypto_provider())
+//!     .with_safe_default_protocol_versions()
+//!     .unwrap()
+//!     .with_no_client_auth()
+//!     .with_cert_resolver(resolver);
+//! # Ok::<(), certmint::Error>(())
+//! ```
+
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{ServerConfig, SignatureScheme};
+
+use crate::asn1::oid;
+use crate::cache::{CacheKey, CertCache, Lookup};
+use crate::cert::ParsedCert;
+use crate::error::Error;
+use crate::host::Host;
+use crate::key::KeyAlgorithm;
+use crate::mint::{MintRequest, Minter};
+
+/// Which leaf key families a client can verify, from its signature schemes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientKeySupport {
+    /// ECDSA with P-256.
+    pub p256: bool,
+    /// ECDSA with P-384.
+    pub p384: bool,
+    /// Ed25519.
+    pub ed25519: bool,
+    /// RSA (PKCS#1 or PSS).
+    pub rsa: bool,
+}
+
+impl ClientKeySupport {
+    /// Reads a ClientHello's signature schemes.
+    pub fn from_schemes(schemes: &[SignatureScheme]) -> Self {
+        use SignatureScheme as S;
+        let mut s = Self::default();
+        for scheme in schemes {
+            match *scheme {
+                S::ECDSA_NISTP256_SHA256 => s.p256 = true,
+                S::ECDSA_NISTP384_SHA384 => s.p384 = true,
+                S::ED25519 => s.ed25519 = true,
+                S::RSA_PSS_SHA256
+                | S::RSA_PSS_SHA384
+                | S::RSA_PSS_SHA512
+                | S::RSA_PKCS1_SHA256
+                | S::RSA_PKCS1_SHA384
+                | S::RSA_PKCS1_SHA512 => s.rsa = true,
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// A client that accepts everything (for callers without a ClientHello).
+    pub fn all() -> Self {
+        Self {
+            p256: true,
+            p384: true,
+            ed25519: true,
+            rsa: true,
+        }
+    }
+
+    fn supports(self, alg: KeyAlgorithm) -> bool {
+        match alg {
+            KeyAlgorithm::EcdsaP256 => self.p256,
+            KeyAlgorithm::EcdsaP384 => self.p384,
+            KeyAlgorithm::Ed25519 => self.ed25519,
+            _ => self.rsa,
+        }
+    }
+
+    /// The leaf key algorithm to mint for this client: `preferred` (the origin's, or the
+    /// host-only default) when the client can verify it, else P-256, RSA-2048, P-384 in that
+    /// order; never Ed25519 unless offered (NSS and Chromium do not). `None` when the client
+    /// offers nothing certmint can serve.
+    pub fn choose(self, preferred: KeyAlgorithm) -> Option<KeyAlgorithm> {
+        [
+            preferred,
+            KeyAlgorithm::EcdsaP256,
+            KeyAlgorithm::Rsa2048,
+            KeyAlgorithm::EcdsaP384,
+        ]
+        .into_iter()
+        .find(|alg| self.supports(*alg))
+    }
+}
+
+/// A minting, caching certificate resolver. Cheap to clone; `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Resolver {
+    minter: Arc<Minter>,
+    cache: Arc<CertCache>,
+    fallback_host: Option<Host>,
+}
+
+impl Resolver {
+    /// A resolver minting with `minter` and caching in `cache`.
+    pub fn new(minter: Arc<Minter>, cache: Arc<CertCache>) -> Self {
+        Self {
+            minter,
+            cache,
+            fallback_host: None,
+        }
+    }
+
+    /// The name used for clients that send no SNI (for example the proxy's CONNECT host or a
+    /// configured default). Without one, such handshakes fail.
+    pub fn with_fallback_host(mut self, host: &str) -> Result<Self, Error> {
+        self.fallback_host = Some(Host::parse(host)?);
+        Ok(self)
+    }
+
+    /// The minter.
+    pub fn minter(&self) -> &Arc<Minter> {
+        &self.minter
+    }
+
+    /// The cache.
+    pub fn cache(&self) -> &Arc<CertCache> {
+        &self.cache
+    }
+
+    /// The cached chain for a host-only leaf, minting it on a miss. This is what `resolve()`
+    /// does for client-first handshakes; benchmarks and sync callers use it directly.
+    pub fn lookup_host(&self, host: &str, key_algorithm: KeyAlgorithm) -> Result<Lookup, Error> {
+        let host = Host::parse(host)?;
+        self.lookup(None, Some(host), key_algorithm)
+    }
+
+    /// The slow work for one connection, done before the handshake: parse the host and the
+    /// origin (if any), choose the leaf key for the client's signature schemes, mint or fetch
+    /// from the cache. Run it on a blocking pool from async code.
+    pub fn prepare(
+        &self,
+        host: Option<&str>,
+        origin_chain: &[CertificateDer<'_>],
+        client_schemes: &[SignatureScheme],
+    ) -> Result<Lookup, Error> {
+        let connection = self.for_connection(host, origin_chain)?;
+        let alg = connection
+            .choose_key(ClientKeySupport::from_schemes(client_schemes))
+            .ok_or(Error::NoCommonKeyAlgorithm)?;
+        connection.lookup(alg)
+    }
+
+    /// A resolver for one connection whose origin chain the proxy has fetched (server-first),
+    /// or for `host` alone when `origin_chain` is empty.
+    pub fn for_connection(
+        &self,
+        host: Option<&str>,
+        origin_chain: &[CertificateDer<'_>],
+    ) -> Result<ConnectionResolver, Error> {
+        let host = match host {
+            Some(h) => Some(Host::parse(h)?),
+            None => self.fallback_host.clone(),
+        };
+        let origin = match origin_chain.first() {
+            None => None,
+            Some(der) => {
+                let parsed = ParsedCert::parse(der.as_ref())?;
+                let needs_host = self.minter.policy().san_from_host
+                    && parsed.extension(&oid::SUBJECT_ALT_NAME).is_none();
+                Some(OriginInfo {
+                    fingerprint: crate::provider::sha256(der.as_ref()),
+                    algorithm: KeyAlgorithm::from_spki(parsed.spki),
+                    needs_host,
+                    der: CertificateDer::from(der.as_ref().to_vec()),
+                })
+            }
+        };
+        if origin.is_none() && host.is_none() {
+            return Err(Error::NothingToMint);
+        }
+        Ok(ConnectionResolver {
+            resolver: self.clone(),
+            host,
+            origin,
+        })
+    }
+
+    /// A rustls server configuration serving one connection's clone, offering `alpn`.
+    pub fn server_config_for(
+        &self,
+        connection: ConnectionResolver,
+        alpn: Vec<Vec<u8>>,
+    ) -> Result<Arc<ServerConfig>, Error> {
+        let mut config = ServerConfig::builder_with_provider(crate::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Signing(e.to_string()))?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(connection));
+        config.alpn_protocols = alpn;
+        Ok(Arc::new(config))
+    }
+
+    fn lookup(
+        &self,
+        origin: Option<&OriginInfo>,
+        host: Option<Host>,
+        key_algorithm: KeyAlgorithm,
+    ) -> Result<Lookup, Error> {
+        let key = CacheKey {
+            issuer: *self.minter.issuer().fingerprint(),
+            origin: origin.map(|o| o.fingerprint),
+            host: match origin {
+                Some(o) if !o.needs_host => None,
+                _ => host.clone(),
+            },
+            key_algorithm,
+        };
+        let now = self.cache.clock().now();
+        self.cache.get_or_mint(&key, || {
+            let host_text = host.as_ref().map(Host::to_string);
+            let request = MintRequest {
+                origin: origin.map(|o| &o.der),
+                host: host_text.as_deref(),
+                key_algorithm: Some(key_algorithm),
+                now: Some(now),
+            };
+            self.minter.mint(&request)
+        })
+    }
+
+    fn resolve_host(&self, hello: &ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let host = match hello.server_name() {
+            Some(name) => Host::parse(name).ok()?,
+            None => self.fallback_host.clone()?,
+        };
+        let alg = ClientKeySupport::from_schemes(hello.signature_schemes())
+            .choose(self.minter.policy().host_only_key)?;
+        match self.lookup(None, Some(host), alg) {
+            Ok(found) => Some(found.certified_key),
+            Err(e) => {
+                log::warn!("no certificate for the handshake: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl ResolvesServerCert for Resolver {
+    fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.resolve_host(&client_hello)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct OriginInfo {
+    der: CertificateDer<'static>,
+    fingerprint: [u8; 32],
+    algorithm: Option<KeyAlgorithm>,
+    needs_host: bool,
+}
+
+/// Serves one connection: a clone of its origin (server-first), or its host alone.
+#[derive(Clone, Debug)]
+pub struct ConnectionResolver {
+    resolver: Resolver,
+    host: Option<Host>,
+    origin: Option<OriginInfo>,
+}
+
+impl ConnectionResolver {
+    /// The leaf key algorithm for a client: the origin's family when the client supports it.
+    pub fn choose_key(&self, client: ClientKeySupport) -> Option<KeyAlgorithm> {
+        let policy = self.resolver.minter.policy();
+        let preferred = match &self.origin {
+            Some(o) => o.algorithm.unwrap_or(policy.fallback_key),
+            None => policy.host_only_key,
+        };
+        client.choose(preferred)
+    }
+
+    /// The chain for a leaf of `key_algorithm`, from the cache or minted.
+    pub fn lookup(&self, key_algorithm: KeyAlgorithm) -> Result<Lookup, Error> {
+        self.resolver
+            .lookup(self.origin.as_ref(), self.host.clone(), key_algorithm)
+    }
+}
+
+impl ResolvesServerCert for ConnectionResolver {
+    fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let alg = self.choose_key(ClientKeySupport::from_schemes(
+            client_hello.signature_schemes(),
+        ))?;
+        match self.lookup(alg) {
+            Ok(found) => Some(found.certified_key),
+            Err(e) => {
+                log::warn!("no certificate for the handshake: {e}");
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SignatureScheme as S;
+
+    #[test]
+    fn key_choice_follows_the_client() {
+        let ec_only = ClientKeySupport::from_schemes(&[S::ECDSA_NISTP256_SHA256]);
+        assert_eq!(
+            ec_only.choose(KeyAlgorithm::Rsa4096),
+            Some(KeyAlgorithm::EcdsaP256)
+        );
+        let rsa_only = ClientKeySupport::from_schemes(&[S::RSA_PSS_SHA256, S::RSA_PKCS1_SHA256]);
+        assert_eq!(
+            rsa_only.choose(KeyAlgorithm::EcdsaP256),
+            Some(KeyAlgorithm::Rsa2048)
+        );
+        assert_eq!(
+            rsa_only.choose(KeyAlgorithm::Rsa3072),
+            Some(KeyAlgorithm::Rsa3072)
+        );
+        let no_ed = ClientKeySupport::from_schemes(&[S::ECDSA_NISTP256_SHA256, S::RSA_PSS_SHA256]);
+        assert_eq!(
+            no_ed.choose(KeyAlgorithm::Ed25519),
+            Some(KeyAlgorithm::EcdsaP256)
+        );
+        let ed = ClientKeySupport::from_schemes(&[S::ED25519]);
+        assert_eq!(ed.choose(KeyAlgorithm::EcdsaP256), None);
+        assert_eq!(
+            ed.choose(KeyAlgorithm::Ed25519),
+            Some(KeyAlgorithm::Ed25519)
+        );
+        assert_eq!(
+            ClientKeySupport::from_schemes(&[]).choose(KeyAlgorithm::EcdsaP256),
+            None
+        );
+    }
+}
