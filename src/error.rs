@@ -31,6 +31,9 @@ pub enum Error {
     /// remembered briefly so a failing site is not retried on every handshake.
     #[error("mint failed: {0}")]
     MintFailed(std::sync::Arc<Error>),
+    /// rustls refused a configuration.
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
     /// The client offers no signature scheme for any key certmint can mint.
     #[error("the client offers no signature scheme certmint can serve")]
     NoCommonKeyAlgorithm,

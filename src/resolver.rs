@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::CertificateDer;
 use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ServerConfig, SignatureScheme};
 
 use crate::asn1::oid;
@@ -200,19 +200,46 @@ impl Resolver {
         })
     }
 
-    /// A rustls server configuration serving one connection's clone, offering `alpn`.
+    /// A rustls server configuration serving one connection's clone (resolved per handshake
+    /// from the client's signature schemes), offering `alpn`.
     pub fn server_config_for(
         &self,
         connection: ConnectionResolver,
         alpn: Vec<Vec<u8>>,
     ) -> Result<Arc<ServerConfig>, Error> {
-        let mut config = ServerConfig::builder_with_provider(crate::crypto_provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Signing(e.to_string()))?
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(connection));
-        config.alpn_protocols = alpn;
-        Ok(Arc::new(config))
+        server_config(Arc::new(connection), alpn)
+    }
+
+    /// Everything an async proxy needs after reading the ClientHello, in one call (run it on a
+    /// blocking pool): the prepared chain (see [`Resolver::prepare`]) and a ready server
+    /// configuration serving exactly it, offering `alpn` (the protocol the origin chose).
+    ///
+    /// ```no_run
+    /// # async fn f(resolver: certmint::Resolver, tcp: tokio::net::TcpStream,
+    /// #            origin_chain: Vec<rustls::pki_types::CertificateDer<'static>>) -> std::io::Result<()> {
+    /// let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+    /// let start = acceptor.await?;
+    /// let hello = start.client_hello();
+    /// let sni = hello.server_name().map(str::to_owned);
+    /// let schemes = hello.signature_schemes().to_vec();
+    /// let (config, _lookup) = tokio::task::spawn_blocking(move || {
+    ///     resolver.prepare_server_config(sni.as_deref(), &origin_chain, &schemes, vec![])
+    /// })
+    /// .await?
+    /// .map_err(std::io::Error::other)?;
+    /// let tls = start.into_stream(config).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn prepare_server_config(
+        &self,
+        host: Option<&str>,
+        origin_chain: &[CertificateDer<'_>],
+        client_schemes: &[SignatureScheme],
+        alpn: Vec<Vec<u8>>,
+    ) -> Result<(Arc<ServerConfig>, Lookup), Error> {
+        let lookup = self.prepare(host, origin_chain, client_schemes)?;
+        let single = SingleCertAndKey::from(Arc::clone(&lookup.certified_key));
+        Ok((server_config(Arc::new(single), alpn)?, lookup))
     }
 
     fn lookup(
@@ -264,6 +291,18 @@ impl ResolvesServerCert for Resolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         self.resolve_host(&client_hello)
     }
+}
+
+fn server_config(
+    resolver: Arc<dyn ResolvesServerCert>,
+    alpn: Vec<Vec<u8>>,
+) -> Result<Arc<ServerConfig>, Error> {
+    let mut config = ServerConfig::builder_with_provider(crate::crypto_provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = alpn;
+    Ok(Arc::new(config))
 }
 
 #[derive(Clone, Debug)]

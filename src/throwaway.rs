@@ -36,6 +36,8 @@ pub struct ThrowawayCa {
     pub intermediate: CertificateDer<'static>,
     /// The intermediate's private key, PKCS#8 DER.
     pub intermediate_key: Zeroizing<Vec<u8>>,
+    intermediate_params: CertificateParams,
+    algorithm: KeyAlgorithm,
 }
 
 impl ThrowawayCa {
@@ -64,6 +66,8 @@ impl ThrowawayCa {
             root_key,
             intermediate: intermediate.der().clone(),
             intermediate_key,
+            intermediate_params: inter_params,
+            algorithm,
         })
     }
 
@@ -75,6 +79,24 @@ impl ThrowawayCa {
             Arc::new(signer),
             IssuerOptions::default(),
         )
+    }
+}
+
+impl ThrowawayCa {
+    /// Signs an arbitrary certificate with the intermediate, through rcgen: for demos and tests
+    /// that need an origin with fields certmint itself never writes (SCTs, must-staple...).
+    pub fn issue(
+        &self,
+        params: &CertificateParams,
+        subject_key: &KeyPair,
+    ) -> Result<CertificateDer<'static>, Error> {
+        let key = rcgen_key(&self.intermediate_key, self.algorithm)?;
+        let issuer = rcgen::Issuer::from_params(&self.intermediate_params, &key);
+        Ok(params
+            .signed_by(subject_key, &issuer)
+            .map_err(signing)?
+            .der()
+            .clone())
     }
 }
 

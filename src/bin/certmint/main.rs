@@ -1,6 +1,8 @@
 //! The `certmint` command-line tool. Exit codes: 0 success, 1 error (one line on stderr), 2 usage.
 
+mod demo;
 mod files;
+mod proxy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +35,10 @@ enum Command {
     },
     /// Mint a leaf: a clone of --origin, or from --sni alone.
     Mint(MintArgs),
+    /// Run a self-contained interception demo on loopback.
+    Demo,
+    /// Run an intercepting HTTP CONNECT proxy.
+    Proxy(ProxyArgs),
     /// Print every certificate in a file as `field: value` lines.
     Inspect {
         /// PEM or DER file.
@@ -91,6 +97,49 @@ struct MintArgs {
     key_out: Option<PathBuf>,
 }
 
+#[derive(clap::Args)]
+struct ProxyArgs {
+    /// Address to listen on (port 0 picks one; the address is printed).
+    #[arg(long)]
+    listen: std::net::SocketAddr,
+    /// The issuing CA certificate, optionally followed by its chain.
+    #[arg(long)]
+    ca_cert: PathBuf,
+    /// The issuing CA's private key.
+    #[arg(long)]
+    ca_key: PathBuf,
+    /// Trust these roots (PEM) for origins instead of the Mozilla roots; repeatable.
+    #[arg(long)]
+    upstream_ca: Vec<PathBuf>,
+    /// Connect to ADDR for HOST:PORT, like curl's --resolve; repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
+    resolve: Vec<(String, std::net::SocketAddr)>,
+    /// CRL base URL for minted leaves.
+    #[arg(long)]
+    crl_url: Option<String>,
+    /// Cache size bound in MiB.
+    #[arg(long, default_value_t = 64)]
+    cache_mib: u64,
+}
+
+/// `HOST:PORT:ADDR` → (`HOST:PORT`, ADDR:PORT); ADDR may be a bracketed IPv6 address.
+fn parse_resolve(s: &str) -> Result<(String, std::net::SocketAddr), String> {
+    let mut parts = s.splitn(3, ':');
+    let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("{s:?} is not HOST:PORT:ADDR"));
+    };
+    let port: u16 = port.parse().map_err(|_| format!("bad port in {s:?}"))?;
+    let ip: std::net::IpAddr = addr
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| format!("bad address in {s:?}"))?;
+    Ok((
+        format!("{host}:{port}"),
+        std::net::SocketAddr::new(ip, port),
+    ))
+}
+
 fn parse_key_type(s: &str) -> Result<KeyAlgorithm, String> {
     s.parse().map_err(|_| {
         format!("unknown key type {s:?}: use p256, p384, ed25519, rsa2048, rsa3072 or rsa4096")
@@ -98,9 +147,20 @@ fn parse_key_type(s: &str) -> Result<KeyAlgorithm, String> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Proxy(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
+        .init();
     let result = match cli.command {
+        Command::Demo => runtime().and_then(|rt| {
+            rt.block_on(demo::run())
+                .map_err(|e| Error::Signing(format!("demo failed: {e}")))
+        }),
+        Command::Proxy(args) => runtime().and_then(|rt| rt.block_on(run_proxy(args))),
         Command::Ca {
             command:
                 CaCommand::Init {
@@ -119,6 +179,64 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            path: PathBuf::from("<tokio runtime>"),
+            source,
+        })
+}
+
+async fn run_proxy(args: ProxyArgs) -> Result<(), Error> {
+    use certmint::rustls::RootCertStore;
+    let issuer = Issuer::from_files(&args.ca_cert, &args.ca_key)?;
+    let mut policy = MintPolicy::default();
+    if let Some(url) = &args.crl_url {
+        policy.crl_base_url = url.clone();
+    }
+    let minter = Minter::new(Arc::new(issuer), Arc::new(KeyPool::default()), policy);
+    let cache = certmint::CertCache::new(certmint::CacheConfig {
+        max_weight: args.cache_mib * 1024 * 1024,
+        ..certmint::CacheConfig::default()
+    });
+    let mut roots = RootCertStore::empty();
+    if args.upstream_ca.is_empty() {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for path in &args.upstream_ca {
+        for cert in certmint::parse_certificates(&read(path)?)? {
+            roots.add(cert)?;
+        }
+    }
+    let overrides = args.resolve.into_iter().collect();
+    let proxy = Arc::new(proxy::Proxy {
+        resolver: certmint::Resolver::new(Arc::new(minter), Arc::new(cache)),
+        upstream: proxy::Proxy::upstream_config(roots)?,
+        overrides,
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| Error::Io {
+            path: PathBuf::from(args.listen.to_string()),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Io {
+        path: PathBuf::from(args.listen.to_string()),
+        source,
+    })?;
+    println!("listening on {addr}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    proxy
+        .serve(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    Ok(())
 }
 
 fn read(path: &std::path::Path) -> Result<Vec<u8>, Error> {
