@@ -66,12 +66,17 @@ pub fn origin_key(alg: KeyAlgorithm) -> KeyPair {
 
 /// Signs `params` as an origin certificate under the public CA.
 pub fn origin(params: &CertificateParams, alg: KeyAlgorithm) -> CertificateDer<'static> {
+    origin_with_key(params, alg).0
+}
+
+/// As [`origin`], also returning the origin's key.
+pub fn origin_with_key(
+    params: &CertificateParams,
+    alg: KeyAlgorithm,
+) -> (CertificateDer<'static>, KeyPair) {
     let key = origin_key(alg);
-    params
-        .signed_by(&key, &public_ca().issuer)
-        .unwrap()
-        .der()
-        .clone()
+    let cert = params.signed_by(&key, &public_ca().issuer).unwrap();
+    (cert.der().clone(), key)
 }
 
 /// A typical origin's parameters for `hosts`, valid from yesterday for 90 days.

@@ -1,0 +1,468 @@
+//! The real `certmint proxy` over loopback, driven by a rustls client and by curl, in front of
+//! real TLS origins.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use certmint::rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime,
+};
+use certmint::rustls::{self, ServerConfig};
+use certmint::{KeyAlgorithm, ThrowawayCa};
+use common::*;
+
+// ---------------------------------------------------------------- a TLS origin
+
+struct Origin {
+    addr: SocketAddr,
+    config: Arc<Mutex<Arc<ServerConfig>>>,
+}
+
+fn origin_config(
+    cert: CertificateDer<'static>,
+    key: &rcgen::KeyPair,
+    alpn: &[&[u8]],
+) -> Arc<ServerConfig> {
+    let mut config = ServerConfig::builder_with_provider(certmint::crypto_provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+/// Serves `config` on loopback: reads one request head, answers with a body naming the
+/// negotiated protocol.
+fn start_origin(config: Arc<ServerConfig>) -> Origin {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = Arc::new(Mutex::new(config));
+    let shared = Arc::clone(&config);
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let config = Arc::clone(&*shared.lock().unwrap());
+            std::thread::spawn(move || {
+                let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match tls.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let alpn = tls
+                    .conn
+                    .alpn_protocol()
+                    .map(|p| String::from_utf8_lossy(p).into_owned());
+                let body = format!(
+                    "origin says hi over {}\n",
+                    alpn.as_deref().unwrap_or("no-alpn")
+                );
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(response.as_bytes());
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    Origin { addr, config }
+}
+
+// ---------------------------------------------------------------- the proxy process
+
+struct ProxyProcess {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ProxyProcess {
+    fn start(dir: &Path, ca: &ThrowawayCa, resolve: &[(&str, SocketAddr)]) -> Self {
+        std::fs::write(
+            dir.join("inter.pem"),
+            certmint::pem_encode("CERTIFICATE", ca.intermediate.as_ref()),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("inter-key.pem"),
+            certmint::pem_encode_private_key("PRIVATE KEY", &ca.intermediate_key).as_bytes(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("public.pem"),
+            certmint::pem_encode("CERTIFICATE", public_ca().issuer.der().as_ref()),
+        )
+        .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_certmint"));
+        cmd.args([
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--ca-cert",
+            "inter.pem",
+            "--ca-key",
+            "inter-key.pem",
+            "--upstream-ca",
+            "public.pem",
+        ])
+        .current_dir(dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        for (host, addr) in resolve {
+            cmd.arg("--resolve")
+                .arg(format!("{host}:{}:{}", addr.port(), addr.ip()));
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .parse()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, addr, log }
+    }
+
+    /// Waits (briefly) for a log line containing every needle, and returns it.
+    fn wait_for_log(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(l) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+            {
+                return l.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needles:?}: {:#?}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log_count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+}
+
+/// A response through the proxy.
+struct Fetched {
+    response: String,
+    chain: Vec<CertificateDer<'static>>,
+    alpn: Option<Vec<u8>>,
+}
+
+/// CONNECTs to `host:port` through the proxy and sends one GET with a rustls client trusting
+/// only `root`.
+fn fetch(
+    proxy: SocketAddr,
+    host: &str,
+    port: u16,
+    root: &CertificateDer<'static>,
+    alpn: &[&[u8]],
+) -> Result<Fetched, String> {
+    let mut tcp = TcpStream::connect(proxy).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        tcp,
+        "CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if tcp.read(&mut byte).map_err(|e| e.to_string())? == 0 {
+            return Err("proxy closed".into());
+        }
+        head.push(byte[0]);
+    }
+    let status = String::from_utf8_lossy(&head).into_owned();
+    if !status.starts_with("HTTP/1.1 200") {
+        return Err(status);
+    }
+    let config = client_config(root, None, alpn);
+    let conn =
+        rustls::ClientConnection::new(config, ServerName::try_from(host.to_owned()).unwrap())
+            .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    write!(
+        tls,
+        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    match tls.read_to_end(&mut response) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !response.is_empty() => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    Ok(Fetched {
+        response: String::from_utf8_lossy(&response).into_owned(),
+        chain: tls
+            .conn
+            .peer_certificates()
+            .map(|c| c.to_vec())
+            .unwrap_or_default(),
+        alpn: tls.conn.alpn_protocol().map(<[u8]>::to_vec),
+    })
+}
+
+fn interception_ca() -> ThrowawayCa {
+    ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, "proxy test interception").unwrap()
+}
+
+#[test]
+fn a_rustls_client_gets_a_verified_clone_then_a_cache_hit_then_a_new_mint_after_rotation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let (cert, key) = origin_with_key(
+        &params_for(&["www.a.test", "a.test"]),
+        KeyAlgorithm::EcdsaP256,
+    );
+    let origin = start_origin(origin_config(cert.clone(), &key, &[b"http/1.1"]));
+    let proxy = ProxyProcess::start(tmp.path(), &ca, &[("www.a.test", origin.addr)]);
+
+    let first = fetch(
+        proxy.addr,
+        "www.a.test",
+        origin.addr.port(),
+        &ca.root,
+        &[b"http/1.1"],
+    )
+    .unwrap();
+    assert!(
+        first.response.ends_with("origin says hi over http/1.1\n"),
+        "{}",
+        first.response
+    );
+    assert_eq!(first.chain.len(), 2, "leaf + intermediate");
+    webpki_verify(&first.chain, &ca.root, "www.a.test", UnixTime::now()).unwrap();
+    let (_, leaf) = x509_parser::parse_x509_certificate(first.chain[0].as_ref()).unwrap();
+    let (_, orig) = x509_parser::parse_x509_certificate(cert.as_ref()).unwrap();
+    assert_eq!(leaf.subject().as_raw(), orig.subject().as_raw());
+    let line = proxy.wait_for_log(&["www.a.test", "cache miss", "minted in"]);
+    assert!(line.contains("INFO"), "{line}");
+
+    let second = fetch(
+        proxy.addr,
+        "www.a.test",
+        origin.addr.port(),
+        &ca.root,
+        &[b"http/1.1"],
+    )
+    .unwrap();
+    assert_eq!(second.chain[0], first.chain[0]);
+    proxy.wait_for_log(&["www.a.test", "cache hit"]);
+
+    // The origin rotates its certificate: a new mint.
+    let (cert2, key2) = origin_with_key(
+        &params_for(&["www.a.test", "a.test"]),
+        KeyAlgorithm::EcdsaP256,
+    );
+    *origin.config.lock().unwrap() = origin_config(cert2, &key2, &[b"http/1.1"]);
+    let third = fetch(
+        proxy.addr,
+        "www.a.test",
+        origin.addr.port(),
+        &ca.root,
+        &[b"http/1.1"],
+    )
+    .unwrap();
+    assert_ne!(third.chain[0], first.chain[0]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.log_count("cache miss") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "{:#?}",
+            proxy.log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_untrusted_origin_is_refused_never_intercepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let p = params_for(&["selfsigned.test"]);
+    let key = origin_key(KeyAlgorithm::EcdsaP256);
+    let cert = p.self_signed(&key).unwrap().der().clone();
+    let origin = start_origin(origin_config(cert, &key, &[]));
+    let proxy = ProxyProcess::start(tmp.path(), &ca, &[("selfsigned.test", origin.addr)]);
+    let result = fetch(
+        proxy.addr,
+        "selfsigned.test",
+        origin.addr.port(),
+        &ca.root,
+        &[],
+    );
+    assert!(
+        result.is_err(),
+        "the client must not get a trusted certificate"
+    );
+    let line = proxy.wait_for_log(&["selfsigned.test", "origin refused"]);
+    assert!(
+        line.contains("UnknownIssuer")
+            || line.contains("unknown issuer")
+            || line.contains("invalid peer certificate"),
+        "{line}"
+    );
+    assert_eq!(proxy.log_count("cache miss"), 0, "nothing was minted");
+}
+
+#[test]
+fn alpn_follows_the_origin_h2_and_http11() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let (c1, k1) = origin_with_key(&params_for(&["h2.test"]), KeyAlgorithm::EcdsaP256);
+    let (c2, k2) = origin_with_key(&params_for(&["h1.test"]), KeyAlgorithm::Rsa2048);
+    let h2 = start_origin(origin_config(c1, &k1, &[b"h2"]));
+    let h1 = start_origin(origin_config(c2, &k2, &[b"http/1.1"]));
+    let proxy = ProxyProcess::start(
+        tmp.path(),
+        &ca,
+        &[("h2.test", h2.addr), ("h1.test", h1.addr)],
+    );
+    let both: &[&[u8]] = &[b"h2", b"http/1.1"];
+    let a = fetch(proxy.addr, "h2.test", h2.addr.port(), &ca.root, both).unwrap();
+    assert_eq!(a.alpn.as_deref(), Some(&b"h2"[..]));
+    assert!(a.response.ends_with("over h2\n"));
+    let b = fetch(proxy.addr, "h1.test", h1.addr.port(), &ca.root, both).unwrap();
+    assert_eq!(b.alpn.as_deref(), Some(&b"http/1.1"[..]));
+    assert!(b.response.ends_with("over http/1.1\n"));
+    // The RSA origin got an RSA clone.
+    let (_, leaf) = x509_parser::parse_x509_certificate(b.chain[0].as_ref()).unwrap();
+    assert_eq!(
+        KeyAlgorithm::from_spki(leaf.public_key().raw),
+        Some(KeyAlgorithm::Rsa2048)
+    );
+}
+
+#[test]
+fn an_unreachable_origin_gets_a_502() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap(); // dropped: nothing listens
+    let proxy = ProxyProcess::start(tmp.path(), &ca, &[("gone.test", closed)]);
+    let err = fetch(proxy.addr, "gone.test", closed.port(), &ca.root, &[])
+        .err()
+        .unwrap();
+    assert!(err.starts_with("HTTP/1.1 502"), "{err}");
+}
+
+#[test]
+fn curl_through_the_proxy() {
+    let curl = Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !curl {
+        assert!(!require_tools(), "curl is required in CI");
+        eprintln!("SKIPPED: curl not found");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let (cert, key) = origin_with_key(&params_for(&["www.curl.test"]), KeyAlgorithm::EcdsaP256);
+    let origin = start_origin(origin_config(cert, &key, &[b"h2", b"http/1.1"]));
+    let proxy = ProxyProcess::start(tmp.path(), &ca, &[("www.curl.test", origin.addr)]);
+    std::fs::write(
+        tmp.path().join("root.pem"),
+        certmint::pem_encode("CERTIFICATE", ca.root.as_ref()),
+    )
+    .unwrap();
+    let url = format!("https://www.curl.test:{}/", origin.addr.port());
+    let run = |extra: &[&str]| {
+        Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "20",
+                "-x",
+                &format!("http://{}", proxy.addr),
+                "--cacert",
+                "root.pem",
+            ])
+            .args(extra)
+            .arg(&url)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--http1.1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "origin says hi over http/1.1\n"
+    );
+    // Without the interception root, curl refuses the minted certificate.
+    let refused = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "-x",
+            &format!("http://{}", proxy.addr),
+            "--cacert",
+            "/dev/null",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    proxy.wait_for_log(&["www.curl.test", "cache hit"]);
+}
