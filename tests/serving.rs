@@ -303,3 +303,61 @@ fn the_weight_bound_holds_and_evictions_are_counted() {
     let s = resolver.cache().stats();
     assert!(s.evictions > 0 && s.entries < 200, "{s:?}");
 }
+
+/// 8 threads x 100k lookups over 10k hosts with a cache sized for 1k entries: no deadlock, the
+/// weight bound holds throughout, and a 1% sample of answers verifies for its host.
+/// Release build: `cargo test --release -- --ignored`.
+#[test]
+#[ignore = "stress: run in release with --ignored (.ci/test does)"]
+fn stress_many_threads_many_hosts_small_cache() {
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let minter = Arc::new(certmint::Minter::new(
+        Arc::new(ca.issuer().unwrap()),
+        Arc::new(certmint::KeyPool::default()),
+        certmint::MintPolicy::default(),
+    ));
+    // Size the cache for about 1,000 entries from one entry's weight.
+    let probe = Resolver::new(Arc::clone(&minter), Arc::new(CertCache::default()));
+    probe.lookup_host("probe.stress.example", KeyAlgorithm::EcdsaP256).unwrap();
+    let per_entry = probe.cache().stats().weight;
+    let max_weight = per_entry * 1000;
+    let config = CacheConfig { max_weight, estimated_entries: 1000, ..CacheConfig::default() };
+    let resolver = Arc::new(Resolver::new(minter, Arc::new(CertCache::new(config))));
+    let root = Arc::new(ca.root.clone());
+    let over_bound = Arc::new(AtomicBool::new(false));
+    let verified = Arc::new(AtomicU64::new(0));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for t in 0..8u64 {
+        let (resolver, root, over_bound, verified, done) =
+            (Arc::clone(&resolver), Arc::clone(&root), Arc::clone(&over_bound), Arc::clone(&verified), done_tx.clone());
+        std::thread::spawn(move || {
+            let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1);
+            for i in 0..100_000u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let host = format!("h{}.stress.example", x % 10_000);
+                let found = resolver.lookup_host(&host, KeyAlgorithm::EcdsaP256).unwrap();
+                if resolver.cache().stats().weight > max_weight {
+                    over_bound.store(true, SeqCst);
+                }
+                if i % 100 == 0 {
+                    webpki_verify(&found.certified_key.cert, &root, &host, UnixTime::now()).unwrap();
+                    verified.fetch_add(1, SeqCst);
+                }
+            }
+            done.send(()).unwrap();
+        });
+    }
+    for _ in 0..8 {
+        done_rx.recv_timeout(Duration::from_secs(600)).expect("a worker is stuck (deadlock?)");
+    }
+    let s = resolver.cache().stats();
+    eprintln!("stress: {s:?}, per-entry weight {per_entry}, bound {max_weight}");
+    assert!(!over_bound.load(SeqCst), "the weight bound was exceeded");
+    assert!(s.weight <= max_weight);
+    assert_eq!(verified.load(SeqCst), 8 * 1000);
+    assert_eq!(s.hits + s.misses + s.coalesced, 800_000);
+    assert!(s.evictions > 0);
+}
