@@ -15,19 +15,27 @@ use std::time::{Duration, Instant};
 use certmint::rustls::pki_types::ServerName;
 use certmint::rustls::sign::SingleCertAndKey;
 use certmint::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
-use certmint::{CacheKey, CertCache, Host, KeyAlgorithm, KeyPool, MintPolicy, Minter, Resolver, ThrowawayCa};
+use certmint::{
+    CacheKey, CertCache, Host, KeyAlgorithm, KeyPool, MintPolicy, Minter, Resolver, ThrowawayCa,
+};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn setup() -> (ThrowawayCa, Resolver) {
     let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let minter = Minter::new(Arc::new(ca.issuer().unwrap()), Arc::new(KeyPool::default()), MintPolicy::default());
+    let minter = Minter::new(
+        Arc::new(ca.issuer().unwrap()),
+        Arc::new(KeyPool::default()),
+        MintPolicy::default(),
+    );
     let resolver = Resolver::new(Arc::new(minter), Arc::new(CertCache::default()));
     (ca, resolver)
 }
 
 fn lookup_hit(c: &mut Criterion) {
     let (_ca, resolver) = setup();
-    resolver.lookup_host("www.hit.example", KeyAlgorithm::EcdsaP256).unwrap();
+    resolver
+        .lookup_host("www.hit.example", KeyAlgorithm::EcdsaP256)
+        .unwrap();
     let raw: quick_cache::sync::Cache<CacheKey, Arc<u64>> = quick_cache::sync::Cache::new(1024);
     let key = CacheKey {
         issuer: [7; 32],
@@ -37,9 +45,18 @@ fn lookup_hit(c: &mut Criterion) {
     };
     raw.insert(key.clone(), Arc::new(1));
     let mut g = c.benchmark_group("lookup_hit");
-    g.bench_function("baseline_quick_cache_get", |b| b.iter(|| raw.get(std::hint::black_box(&key)).unwrap()));
+    g.bench_function("baseline_quick_cache_get", |b| {
+        b.iter(|| raw.get(std::hint::black_box(&key)).unwrap())
+    });
     g.bench_function("resolver_lookup_host", |b| {
-        b.iter(|| resolver.lookup_host(std::hint::black_box("www.hit.example"), KeyAlgorithm::EcdsaP256).unwrap())
+        b.iter(|| {
+            resolver
+                .lookup_host(
+                    std::hint::black_box("www.hit.example"),
+                    KeyAlgorithm::EcdsaP256,
+                )
+                .unwrap()
+        })
     });
     g.finish();
 }
@@ -47,16 +64,22 @@ fn lookup_hit(c: &mut Criterion) {
 fn lookup_miss(c: &mut Criterion) {
     let (_ca, resolver) = setup();
     let signer = Arc::clone(resolver.minter().issuer().signer());
-    let sample = resolver.lookup_host("sample.miss.example", KeyAlgorithm::EcdsaP256).unwrap();
+    let sample = resolver
+        .lookup_host("sample.miss.example", KeyAlgorithm::EcdsaP256)
+        .unwrap();
     let tbs_len = sample.certified_key.cert[0].len() - 80;
     let tbs = vec![0x5a; tbs_len];
     let counter = AtomicU64::new(0);
     let mut g = c.benchmark_group("lookup_miss");
-    g.bench_function("baseline_raw_signature", |b| b.iter(|| signer.sign(std::hint::black_box(&tbs)).unwrap()));
+    g.bench_function("baseline_raw_signature", |b| {
+        b.iter(|| signer.sign(std::hint::black_box(&tbs)).unwrap())
+    });
     g.bench_function("resolver_lookup_host_new", |b| {
         b.iter(|| {
             let n = counter.fetch_add(1, Ordering::Relaxed);
-            resolver.lookup_host(&format!("h{n}.miss.example"), KeyAlgorithm::EcdsaP256).unwrap()
+            resolver
+                .lookup_host(&format!("h{n}.miss.example"), KeyAlgorithm::EcdsaP256)
+                .unwrap()
         })
     });
     g.finish();
@@ -93,7 +116,11 @@ fn lookup_hit_threads(c: &mut Criterion) {
 }
 
 fn handshake_once(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) {
-    let mut c = rustls::ClientConnection::new(Arc::clone(client), ServerName::try_from("www.hs.example").unwrap()).unwrap();
+    let mut c = rustls::ClientConnection::new(
+        Arc::clone(client),
+        ServerName::try_from("www.hs.example").unwrap(),
+    )
+    .unwrap();
     let mut s = rustls::ServerConnection::new(Arc::clone(server)).unwrap();
     let mut buf = Vec::with_capacity(8192);
     while c.is_handshaking() || s.is_handshaking() {
@@ -118,7 +145,9 @@ fn handshake_once(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) {
 
 fn handshake(c: &mut Criterion) {
     let (ca, resolver) = setup();
-    let lookup = resolver.lookup_host("www.hs.example", KeyAlgorithm::EcdsaP256).unwrap();
+    let lookup = resolver
+        .lookup_host("www.hs.example", KeyAlgorithm::EcdsaP256)
+        .unwrap();
     let provider = certmint::crypto_provider();
     let server = |r: Arc<dyn rustls::server::ResolvesServerCert>| {
         let mut cfg = ServerConfig::builder_with_provider(Arc::clone(&provider))
@@ -130,7 +159,9 @@ fn handshake(c: &mut Criterion) {
         cfg.send_tls13_tickets = 0;
         Arc::new(cfg)
     };
-    let static_server = server(Arc::new(SingleCertAndKey::from(Arc::clone(&lookup.certified_key))));
+    let static_server = server(Arc::new(SingleCertAndKey::from(Arc::clone(
+        &lookup.certified_key,
+    ))));
     let cached_server = server(Arc::new(resolver));
     let mut roots = RootCertStore::empty();
     roots.add(ca.root.clone()).unwrap();
@@ -143,10 +174,20 @@ fn handshake(c: &mut Criterion) {
     let client = Arc::new(client);
     let mut g = c.benchmark_group("handshake");
     g.measurement_time(Duration::from_secs(10));
-    g.bench_function("baseline_static_certified_key", |b| b.iter(|| handshake_once(&client, &static_server)));
-    g.bench_function("served_from_cache", |b| b.iter(|| handshake_once(&client, &cached_server)));
+    g.bench_function("baseline_static_certified_key", |b| {
+        b.iter(|| handshake_once(&client, &static_server))
+    });
+    g.bench_function("served_from_cache", |b| {
+        b.iter(|| handshake_once(&client, &cached_server))
+    });
     g.finish();
 }
 
-criterion_group!(benches, lookup_hit, lookup_miss, lookup_hit_threads, handshake);
+criterion_group!(
+    benches,
+    lookup_hit,
+    lookup_miss,
+    lookup_hit_threads,
+    handshake
+);
 criterion_main!(benches);

@@ -20,12 +20,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
-use quick_cache::{Lifecycle, Weighter};
+use quick_cache::{Equivalent, Lifecycle, Weighter};
 use rustls::sign::CertifiedKey;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
-use crate::host::Host;
+use crate::host::{Host, HostRef};
 use crate::key::KeyAlgorithm;
 use crate::mint::MintedCert;
 
@@ -72,6 +72,40 @@ pub struct CacheKey {
     pub host: Option<Host>,
     /// The leaf key's algorithm.
     pub key_algorithm: KeyAlgorithm,
+}
+
+/// A borrowed [`CacheKey`]: hit-path lookups allocate nothing. Hashes exactly as the owned
+/// key does (same fields, same order, `Host` and `HostRef` hash alike).
+#[derive(Hash)]
+pub(crate) struct CacheKeyRef<'a> {
+    pub(crate) issuer: &'a [u8; 32],
+    pub(crate) origin: Option<&'a [u8; 32]>,
+    pub(crate) host: Option<&'a HostRef<'a>>,
+    pub(crate) key_algorithm: KeyAlgorithm,
+}
+
+impl CacheKeyRef<'_> {
+    pub(crate) fn to_key(&self) -> CacheKey {
+        CacheKey {
+            issuer: *self.issuer,
+            origin: self.origin.copied(),
+            host: self.host.map(|h| h.clone().into_owned()),
+            key_algorithm: self.key_algorithm,
+        }
+    }
+}
+
+impl Equivalent<CacheKey> for CacheKeyRef<'_> {
+    fn equivalent(&self, key: &CacheKey) -> bool {
+        self.key_algorithm == key.key_algorithm
+            && *self.issuer == key.issuer
+            && self.origin == key.origin.as_ref()
+            && match (self.host, &key.host) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.matches(b),
+                _ => false,
+            }
+    }
 }
 
 /// How a lookup was answered.
@@ -127,9 +161,37 @@ pub struct CacheStats {
     pub weight: u64,
 }
 
+/// A counter split across cache lines, so threads counting hits at once do not contend on one
+/// line; read by summing.
+#[derive(Debug, Default)]
+struct StripedCounter {
+    stripes: [PaddedU64; 16],
+}
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct PaddedU64(AtomicU64);
+
+impl StripedCounter {
+    fn add(&self, n: u64) {
+        thread_local! {
+            static STRIPE: usize = {
+                static NEXT: AtomicU64 = AtomicU64::new(0);
+                NEXT.fetch_add(1, Relaxed) as usize % 16
+            };
+        }
+        let stripe = STRIPE.with(|s| *s);
+        self.stripes[stripe].0.fetch_add(n, Relaxed);
+    }
+
+    fn load(&self) -> u64 {
+        self.stripes.iter().map(|s| s.0.load(Relaxed)).sum()
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counters {
-    hits: AtomicU64,
+    hits: StripedCounter,
     misses: AtomicU64,
     mints: AtomicU64,
     coalesced: AtomicU64,
@@ -225,7 +287,7 @@ impl CertCache {
         let entry = self.inner.get(key)?;
         match &entry.outcome {
             Ok(ck) if entry.expires_at > now => {
-                self.counters.hits.fetch_add(1, Relaxed);
+                self.counters.hits.add(1);
                 Some(Arc::clone(ck))
             }
             _ => None,
@@ -242,6 +304,17 @@ impl CertCache {
         key: &CacheKey,
         mint: impl FnOnce() -> Result<MintedCert, Error>,
     ) -> Result<Lookup, Error> {
+        self.get_or_mint_with(key, || key.clone(), mint)
+    }
+
+    /// As [`CertCache::get_or_mint`], looking up by a borrowed key and building the owned key
+    /// only on a miss.
+    pub(crate) fn get_or_mint_with<Q: std::hash::Hash + Equivalent<CacheKey>>(
+        &self,
+        key: &Q,
+        owned_key: impl FnOnce() -> CacheKey,
+        mint: impl FnOnce() -> Result<MintedCert, Error>,
+    ) -> Result<Lookup, Error> {
         let now = self.clock.now().as_secs();
         // Fast path: a read lock.
         if let Some(entry) = self.inner.get(key) {
@@ -250,7 +323,8 @@ impl CertCache {
             }
         }
         let sequence_before = self.counters.sequence.load(Relaxed);
-        let result = self.inner.entry(key, None, |_, entry| {
+        let key = owned_key();
+        let result = self.inner.entry(&key, None, |_, entry| {
             if entry.expires_at > now {
                 EntryAction::Retain(Arc::clone(entry))
             } else {
@@ -284,12 +358,14 @@ impl CertCache {
     }
 
     fn answer(&self, entry: &Entry, outcome: Outcome) -> Result<Lookup, Error> {
-        let counter = match (&entry.outcome, outcome) {
-            (Err(_), _) => &self.counters.cached_failures,
-            (Ok(_), Outcome::Coalesced) => &self.counters.coalesced,
-            (Ok(_), _) => &self.counters.hits,
+        match (&entry.outcome, outcome) {
+            (Err(_), _) => self.counters.cached_failures.fetch_add(1, Relaxed),
+            (Ok(_), Outcome::Coalesced) => self.counters.coalesced.fetch_add(1, Relaxed),
+            (Ok(_), _) => {
+                self.counters.hits.add(1);
+                0
+            }
         };
-        counter.fetch_add(1, Relaxed);
         match &entry.outcome {
             Ok(ck) => Ok(Lookup {
                 certified_key: Arc::clone(ck),
@@ -382,7 +458,7 @@ impl CertCache {
         let c = &self.counters;
         let mints = c.mints.load(Relaxed);
         CacheStats {
-            hits: c.hits.load(Relaxed),
+            hits: c.hits.load(),
             misses: c.misses.load(Relaxed),
             mints,
             coalesced: c.coalesced.load(Relaxed),

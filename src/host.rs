@@ -1,6 +1,8 @@
 //! Host names as certmint accepts them: normalised DNS names or IP literals.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::error::HostError;
@@ -14,7 +16,7 @@ use crate::error::HostError;
 /// assert!(Host::parse("bücher.example").is_err()); // give A-labels: xn--bcher-kva.example
 /// assert!(Host::parse("a.example, DNS:evil.example").is_err());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Host {
     /// A DNS name.
     Dns(String),
@@ -32,6 +34,45 @@ impl Host {
     /// spaces, commas, slashes, control characters and non-ASCII characters are refused, so a
     /// host can never inject a name into a certificate.
     pub fn parse(input: &str) -> Result<Self, HostError> {
+        HostRef::parse(input).map(HostRef::into_owned)
+    }
+
+    /// Whether this is an IP literal.
+    pub fn is_ip(&self) -> bool {
+        matches!(self, Self::Ip(_))
+    }
+}
+
+impl Hash for Host {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Dns(name) => hash_dns(name, state),
+            Self::Ip(ip) => hash_ip(ip, state),
+        }
+    }
+}
+
+// `Host` and `HostRef` hash identically, so a borrowed key finds an owned one in the cache.
+fn hash_dns<H: Hasher>(name: &str, state: &mut H) {
+    state.write_u8(0);
+    name.hash(state);
+}
+
+fn hash_ip<H: Hasher>(ip: &IpAddr, state: &mut H) {
+    state.write_u8(1);
+    ip.hash(state);
+}
+
+/// A normalised host that borrows its input when it is already normalised (the hot path
+/// allocates nothing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum HostRef<'a> {
+    Dns(Cow<'a, str>),
+    Ip(IpAddr),
+}
+
+impl<'a> HostRef<'a> {
+    pub(crate) fn parse(input: &'a str) -> Result<Self, HostError> {
         if input.is_empty() {
             return Err(HostError::Empty);
         }
@@ -40,8 +81,13 @@ impl Host {
                 return Ok(Self::Ip(IpAddr::V6(ip)));
             }
         }
-        if let Ok(ip) = input.parse::<IpAddr>() {
-            return Ok(Self::Ip(ip));
+        let bytes = input.as_bytes();
+        let maybe_ip =
+            bytes.contains(&b':') || bytes.iter().all(|b| b.is_ascii_digit() || *b == b'.');
+        if maybe_ip {
+            if let Ok(ip) = input.parse::<IpAddr>() {
+                return Ok(Self::Ip(ip));
+            }
         }
         if !input.is_ascii() {
             return Err(HostError::NotAscii);
@@ -50,29 +96,82 @@ impl Host {
         if name.len() > MAX_HOST_LEN {
             return Err(HostError::TooLong { len: name.len() });
         }
-        if let Some((position, character)) = name
-            .char_indices()
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        {
-            return Err(HostError::InvalidCharacter {
-                character,
-                position,
-            });
-        }
-        for label in name.split('.') {
-            if label.is_empty() {
-                return Err(HostError::EmptyLabel);
+        let mut upper = false;
+        let mut label_len = 0usize;
+        for (position, b) in name.bytes().enumerate() {
+            match b {
+                b'.' => {
+                    if label_len == 0 {
+                        return Err(HostError::EmptyLabel);
+                    }
+                    label_len = 0;
+                    continue;
+                }
+                b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => {}
+                b'A'..=b'Z' => upper = true,
+                _ => {
+                    return Err(HostError::InvalidCharacter {
+                        character: char::from(b),
+                        position,
+                    })
+                }
             }
-            if label.len() > 63 {
+            label_len += 1;
+            if label_len > 63 {
                 return Err(HostError::LabelTooLong);
             }
         }
-        Ok(Self::Dns(name.to_ascii_lowercase()))
+        if label_len == 0 {
+            return Err(HostError::EmptyLabel);
+        }
+        Ok(Self::Dns(if upper {
+            Cow::Owned(name.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(name)
+        }))
     }
 
-    /// Whether this is an IP literal.
-    pub fn is_ip(&self) -> bool {
-        matches!(self, Self::Ip(_))
+    pub(crate) fn into_owned(self) -> Host {
+        match self {
+            Self::Dns(name) => Host::Dns(name.into_owned()),
+            Self::Ip(ip) => Host::Ip(ip),
+        }
+    }
+
+    /// Whether this is the same host as `owned`.
+    pub(crate) fn matches(&self, owned: &Host) -> bool {
+        match (self, owned) {
+            (Self::Dns(a), Host::Dns(b)) => a == b,
+            (Self::Ip(a), Host::Ip(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl<'a> From<&'a Host> for HostRef<'a> {
+    fn from(host: &'a Host) -> Self {
+        match host {
+            Host::Dns(name) => Self::Dns(Cow::Borrowed(name)),
+            Host::Ip(ip) => Self::Ip(*ip),
+        }
+    }
+}
+
+impl fmt::Display for HostRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dns(name) => f.write_str(name),
+            Self::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+impl Hash for HostRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Dns(name) => hash_dns(name, state),
+            Self::Ip(ip) => hash_ip(ip, state),
+        }
     }
 }
 
@@ -125,9 +224,27 @@ mod tests {
     }
 
     #[test]
+    fn borrowed_and_owned_hosts_hash_alike() {
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        for input in ["www.example.com", "WWW.Example.com.", "192.0.2.1", "[::1]"] {
+            let owned = Host::parse(input).unwrap();
+            let borrowed = HostRef::parse(input).unwrap();
+            assert!(borrowed.matches(&owned));
+            assert_eq!(state.hash_one(&owned), state.hash_one(&borrowed), "{input}");
+        }
+        assert!(matches!(
+            HostRef::parse("a.example").unwrap(),
+            HostRef::Dns(Cow::Borrowed(_))
+        ));
+    }
+
+    #[test]
     fn refuses_each_kind_of_bad_host() {
         assert_eq!(Host::parse(""), Err(HostError::Empty));
         assert_eq!(Host::parse("."), Err(HostError::EmptyLabel));
+        assert_eq!(Host::parse("a.example.."), Err(HostError::EmptyLabel));
+        assert_eq!(Host::parse(".a.example"), Err(HostError::EmptyLabel));
         assert_eq!(Host::parse("a..b"), Err(HostError::EmptyLabel));
         assert_eq!(Host::parse(&"a".repeat(64)), Err(HostError::LabelTooLong));
         let long = [

@@ -30,10 +30,10 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ServerConfig, SignatureScheme};
 
 use crate::asn1::oid;
-use crate::cache::{CacheKey, CertCache, Lookup};
+use crate::cache::{CacheKeyRef, CertCache, Lookup};
 use crate::cert::ParsedCert;
 use crate::error::Error;
-use crate::host::Host;
+use crate::host::{Host, HostRef};
 use crate::key::KeyAlgorithm;
 use crate::mint::{MintRequest, Minter};
 
@@ -145,8 +145,8 @@ impl Resolver {
     /// The cached chain for a host-only leaf, minting it on a miss. This is what `resolve()`
     /// does for client-first handshakes; benchmarks and sync callers use it directly.
     pub fn lookup_host(&self, host: &str, key_algorithm: KeyAlgorithm) -> Result<Lookup, Error> {
-        let host = Host::parse(host)?;
-        self.lookup(None, Some(host), key_algorithm)
+        let host = HostRef::parse(host)?;
+        self.lookup(None, Some(&host), key_algorithm)
     }
 
     /// The slow work for one connection, done before the handshake: parse the host and the
@@ -245,39 +245,43 @@ impl Resolver {
     fn lookup(
         &self,
         origin: Option<&OriginInfo>,
-        host: Option<Host>,
+        host: Option<&HostRef<'_>>,
         key_algorithm: KeyAlgorithm,
     ) -> Result<Lookup, Error> {
-        let key = CacheKey {
-            issuer: *self.minter.issuer().fingerprint(),
-            origin: origin.map(|o| o.fingerprint),
+        let key = CacheKeyRef {
+            issuer: self.minter.issuer().fingerprint(),
+            origin: origin.map(|o| &o.fingerprint),
             host: match origin {
                 Some(o) if !o.needs_host => None,
-                _ => host.clone(),
+                _ => host,
             },
             key_algorithm,
         };
-        let now = self.cache.clock().now();
-        self.cache.get_or_mint(&key, || {
-            let host_text = host.as_ref().map(Host::to_string);
-            let request = MintRequest {
-                origin: origin.map(|o| &o.der),
-                host: host_text.as_deref(),
-                key_algorithm: Some(key_algorithm),
-                now: Some(now),
-            };
-            self.minter.mint(&request)
-        })
+        self.cache.get_or_mint_with(
+            &key,
+            || key.to_key(),
+            || {
+                let now = self.cache.clock().now();
+                let host_text = host.map(ToString::to_string);
+                let request = MintRequest {
+                    origin: origin.map(|o| &o.der),
+                    host: host_text.as_deref(),
+                    key_algorithm: Some(key_algorithm),
+                    now: Some(now),
+                };
+                self.minter.mint(&request)
+            },
+        )
     }
 
     fn resolve_host(&self, hello: &ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let host = match hello.server_name() {
-            Some(name) => Host::parse(name).ok()?,
-            None => self.fallback_host.clone()?,
+            Some(name) => HostRef::parse(name).ok()?,
+            None => HostRef::from(self.fallback_host.as_ref()?),
         };
         let alg = ClientKeySupport::from_schemes(hello.signature_schemes())
             .choose(self.minter.policy().host_only_key)?;
-        match self.lookup(None, Some(host), alg) {
+        match self.lookup(None, Some(&host), alg) {
             Ok(found) => Some(found.certified_key),
             Err(e) => {
                 log::warn!("no certificate for the handshake: {e}");
@@ -334,8 +338,9 @@ impl ConnectionResolver {
 
     /// The chain for a leaf of `key_algorithm`, from the cache or minted.
     pub fn lookup(&self, key_algorithm: KeyAlgorithm) -> Result<Lookup, Error> {
+        let host = self.host.as_ref().map(HostRef::from);
         self.resolver
-            .lookup(self.origin.as_ref(), self.host.clone(), key_algorithm)
+            .lookup(self.origin.as_ref(), host.as_ref(), key_algorithm)
     }
 }
 

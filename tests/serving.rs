@@ -319,18 +319,29 @@ fn stress_many_threads_many_hosts_small_cache() {
     ));
     // Size the cache for about 1,000 entries from one entry's weight.
     let probe = Resolver::new(Arc::clone(&minter), Arc::new(CertCache::default()));
-    probe.lookup_host("probe.stress.example", KeyAlgorithm::EcdsaP256).unwrap();
+    probe
+        .lookup_host("probe.stress.example", KeyAlgorithm::EcdsaP256)
+        .unwrap();
     let per_entry = probe.cache().stats().weight;
     let max_weight = per_entry * 1000;
-    let config = CacheConfig { max_weight, estimated_entries: 1000, ..CacheConfig::default() };
+    let config = CacheConfig {
+        max_weight,
+        estimated_entries: 1000,
+        ..CacheConfig::default()
+    };
     let resolver = Arc::new(Resolver::new(minter, Arc::new(CertCache::new(config))));
     let root = Arc::new(ca.root.clone());
     let over_bound = Arc::new(AtomicBool::new(false));
     let verified = Arc::new(AtomicU64::new(0));
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     for t in 0..8u64 {
-        let (resolver, root, over_bound, verified, done) =
-            (Arc::clone(&resolver), Arc::clone(&root), Arc::clone(&over_bound), Arc::clone(&verified), done_tx.clone());
+        let (resolver, root, over_bound, verified, done) = (
+            Arc::clone(&resolver),
+            Arc::clone(&root),
+            Arc::clone(&over_bound),
+            Arc::clone(&verified),
+            done_tx.clone(),
+        );
         std::thread::spawn(move || {
             let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1);
             for i in 0..100_000u64 {
@@ -338,12 +349,15 @@ fn stress_many_threads_many_hosts_small_cache() {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let host = format!("h{}.stress.example", x % 10_000);
-                let found = resolver.lookup_host(&host, KeyAlgorithm::EcdsaP256).unwrap();
+                let found = resolver
+                    .lookup_host(&host, KeyAlgorithm::EcdsaP256)
+                    .unwrap();
                 if resolver.cache().stats().weight > max_weight {
                     over_bound.store(true, SeqCst);
                 }
                 if i % 100 == 0 {
-                    webpki_verify(&found.certified_key.cert, &root, &host, UnixTime::now()).unwrap();
+                    webpki_verify(&found.certified_key.cert, &root, &host, UnixTime::now())
+                        .unwrap();
                     verified.fetch_add(1, SeqCst);
                 }
             }
@@ -351,7 +365,9 @@ fn stress_many_threads_many_hosts_small_cache() {
         });
     }
     for _ in 0..8 {
-        done_rx.recv_timeout(Duration::from_secs(600)).expect("a worker is stuck (deadlock?)");
+        done_rx
+            .recv_timeout(Duration::from_secs(600))
+            .expect("a worker is stuck (deadlock?)");
     }
     let s = resolver.cache().stats();
     eprintln!("stress: {s:?}, per-entry weight {per_entry}, bound {max_weight}");
