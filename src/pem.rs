@@ -62,16 +62,22 @@ fn decode_block(block: &[u8], index: usize) -> Result<(String, Zeroizing<Vec<u8>
     Ok((label, buf))
 }
 
-/// Reads every certificate from PEM text, or one certificate from DER.
+/// Reads every certificate from PEM text, or from DER (one certificate, or several
+/// concatenated).
 ///
-/// Other PEM blocks (keys, parameters) are skipped. The certificates are not parsed here.
+/// Other PEM blocks (keys, parameters) are skipped. The certificates themselves are not
+/// parsed here; DER that does not split into whole elements is returned as one blob, for the
+/// certificate parser to report precisely.
 pub fn parse_certificates(input: &[u8]) -> Result<Vec<CertificateDer<'static>>, EncodingError> {
     if !is_pem(input) {
-        return if input.is_empty() {
-            Err(EncodingError::NoCertificate)
-        } else {
-            Ok(vec![CertificateDer::from(input.to_vec())])
-        };
+        if input.is_empty() {
+            return Err(EncodingError::NoCertificate);
+        }
+        return Ok(split_der(input)
+            .unwrap_or_else(|| vec![input])
+            .into_iter()
+            .map(|der| CertificateDer::from(der.to_vec()))
+            .collect());
     }
     let mut certs = Vec::new();
     for (index, block) in blocks(input)?.into_iter().enumerate() {
@@ -85,6 +91,16 @@ pub fn parse_certificates(input: &[u8]) -> Result<Vec<CertificateDer<'static>>, 
         return Err(EncodingError::NoCertificate);
     }
     Ok(certs)
+}
+
+/// Splits concatenated DER SEQUENCEs; `None` unless the input is exactly that.
+fn split_der(input: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut r = TlvReader::new(input).ok()?;
+    let mut out = Vec::new();
+    while !r.is_empty() {
+        out.push(r.expect(SEQUENCE).ok()?.raw);
+    }
+    Some(out)
 }
 
 /// Reads exactly one private key from PEM (`PRIVATE KEY`, `EC PRIVATE KEY`, `RSA PRIVATE KEY`) or
@@ -166,6 +182,15 @@ mod tests {
         let certs = parse_certificates(text.as_bytes()).unwrap();
         assert_eq!(certs.len(), 2);
         assert_eq!(certs[1].as_ref(), &[0x30, 0x01, 0x05]);
+    }
+
+    #[test]
+    fn concatenated_der_splits_and_garbage_stays_whole() {
+        let two = [&[0x30, 0x00][..], &[0x30, 0x01, 0x05]].concat();
+        let certs = parse_certificates(&two).unwrap();
+        assert_eq!(certs.len(), 2);
+        assert_eq!(certs[1].as_ref(), &[0x30, 0x01, 0x05]);
+        assert_eq!(parse_certificates(b"junk").unwrap()[0].as_ref(), b"junk");
     }
 
     #[test]

@@ -466,3 +466,30 @@ fn curl_through_the_proxy() {
     assert!(!refused.status.success());
     proxy.wait_for_log(&["www.curl.test", "cache hit"]);
 }
+
+#[test]
+#[cfg(unix)]
+fn ctrl_c_shuts_the_proxy_down_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let mut proxy = ProxyProcess::start(tmp.path(), &ca, &[]);
+    let pid = proxy.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = proxy.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the proxy did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    proxy.wait_for_log(&["shutting down"]);
+}
