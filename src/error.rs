@@ -124,6 +124,16 @@ pub enum KeyError {
     /// The key is encrypted and no passphrase was supplied.
     #[error("the key is encrypted; supply its passphrase")]
     Encrypted,
+    /// The passphrase does not decrypt the key (or the encrypted key is corrupt).
+    #[error("wrong passphrase, or the encrypted key is corrupt")]
+    WrongPassphrase,
+    /// The key is encrypted with an algorithm certmint does not support (e.g. PBKDF2 with
+    /// HMAC-SHA1, DES).
+    #[error("unsupported key encryption algorithm (use PBES2 with PBKDF2-HMAC-SHA256 or scrypt, and AES)")]
+    UnsupportedEncryption,
+    /// No passphrase could be read from its source.
+    #[error("cannot read the passphrase: {0}")]
+    PassphraseSource(String),
     /// The key's algorithm or parameters are not supported.
     #[error("unsupported key algorithm or size")]
     Unsupported,

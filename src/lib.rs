@@ -70,6 +70,7 @@ mod host;
 pub mod inspect;
 mod key;
 mod mint;
+mod passphrase;
 mod pem;
 mod provider;
 mod resolver;
@@ -86,8 +87,10 @@ pub use mint::{
     Adjustments, KeyPool, KeyPoolConfig, KeyPoolStats, MintPolicy, MintRequest, MintedCert, Minter,
     ValidityPolicy, DEFAULT_CRL_BASE_URL, DEFAULT_MAX_ORIGIN_LEN, MAX_LIFETIME_DAYS, SERIAL_LEN,
 };
+pub use passphrase::{passphrase_from_sources, PASSPHRASE_ENV};
 pub use pem::{
-    encode as pem_encode, encode_private_key as pem_encode_private_key, parse_certificates,
+    encode as pem_encode, encode_private_key as pem_encode_private_key, encrypt_private_key,
+    parse_certificates, PBKDF2_ITERATIONS,
 };
 pub use provider::crypto_provider;
 pub use resolver::{ClientKeySupport, ConnectionResolver, Resolver};

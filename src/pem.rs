@@ -103,10 +103,17 @@ fn split_der(input: &[u8]) -> Option<Vec<&[u8]>> {
     Some(out)
 }
 
-/// Reads exactly one private key from PEM (`PRIVATE KEY`, `EC PRIVATE KEY`, `RSA PRIVATE KEY`) or
-/// DER (PKCS#8, SEC1 or PKCS#1, told apart by structure).
-pub(crate) fn parse_private_key(input: &[u8]) -> Result<KeyDer, crate::Error> {
+/// Reads exactly one private key from PEM (`PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`,
+/// `EC PRIVATE KEY`, `RSA PRIVATE KEY`) or DER (PKCS#8, encrypted PKCS#8, SEC1 or PKCS#1, told
+/// apart by structure). An encrypted key is decrypted with `passphrase`.
+pub(crate) fn parse_private_key(
+    input: &[u8],
+    passphrase: Option<&[u8]>,
+) -> Result<KeyDer, crate::Error> {
     if !is_pem(input) {
+        if is_encrypted_pkcs8(input) {
+            return decrypt(input, passphrase);
+        }
         let format = sniff_key_format(input).ok_or(KeyError::UnrecognizedFormat)?;
         return Ok(KeyDer {
             format,
@@ -120,13 +127,17 @@ pub(crate) fn parse_private_key(input: &[u8]) -> Result<KeyDer, crate::Error> {
             "PRIVATE KEY" => KeyFormat::Pkcs8,
             "EC PRIVATE KEY" => KeyFormat::Sec1,
             "RSA PRIVATE KEY" => KeyFormat::Pkcs1,
-            "ENCRYPTED PRIVATE KEY" => return Err(KeyError::Encrypted.into()),
+            "ENCRYPTED PRIVATE KEY" => KeyFormat::Pkcs8,
             _ => continue,
         };
         if found.is_some() {
             return Err(EncodingError::SeveralPrivateKeys.into());
         }
         let (_, der) = decode_block(block, index)?;
+        if label == "ENCRYPTED PRIVATE KEY" {
+            found = Some(decrypt(&der, passphrase)?);
+            continue;
+        }
         if sniff_key_format(&der) != Some(format) {
             return Err(KeyError::UnrecognizedFormat.into());
         }
@@ -134,6 +145,66 @@ pub(crate) fn parse_private_key(input: &[u8]) -> Result<KeyDer, crate::Error> {
     }
     found.ok_or_else(|| EncodingError::NoPrivateKey.into())
 }
+
+/// EncryptedPrivateKeyInfo ::= SEQUENCE { AlgorithmIdentifier, OCTET STRING }.
+fn is_encrypted_pkcs8(der: &[u8]) -> bool {
+    let Ok(outer) = asn1::single(der) else {
+        return false;
+    };
+    let Ok(mut r) = TlvReader::new(outer.content) else {
+        return false;
+    };
+    outer.tag == SEQUENCE
+        && r.expect(SEQUENCE).is_ok()
+        && r.expect(OCTET_STRING).is_ok()
+        && r.finish().is_ok()
+}
+
+/// Decrypts an EncryptedPrivateKeyInfo (PBES2: PBKDF2 or scrypt, AES-CBC) into a zeroizing
+/// buffer. A wrong passphrase and a corrupt ciphertext are indistinguishable by design of
+/// PBES2; both are [`KeyError::WrongPassphrase`], unless the structure itself is broken.
+fn decrypt(der: &[u8], passphrase: Option<&[u8]>) -> Result<KeyDer, crate::Error> {
+    let passphrase = passphrase.ok_or(KeyError::Encrypted)?;
+    let info =
+        pkcs8::EncryptedPrivateKeyInfo::try_from(der).map_err(|_| KeyError::UnrecognizedFormat)?;
+    let plain = info.decrypt(passphrase).map_err(|e| match e {
+        pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::UnsupportedAlgorithm { .. }) => {
+            KeyError::UnsupportedEncryption
+        }
+        _ => KeyError::WrongPassphrase,
+    })?;
+    let der = Zeroizing::new(plain.as_bytes().to_vec());
+    if sniff_key_format(&der) != Some(KeyFormat::Pkcs8) {
+        return Err(KeyError::WrongPassphrase.into());
+    }
+    Ok(KeyDer {
+        format: KeyFormat::Pkcs8,
+        der,
+    })
+}
+
+/// Encrypts a PKCS#8 private key as certmint writes keys for real use: PBES2 with
+/// PBKDF2-HMAC-SHA256 at [`PBKDF2_ITERATIONS`] iterations, a random 16-byte salt and AES-256-CBC
+/// (readable by `openssl pkey`). Returns PEM (`ENCRYPTED PRIVATE KEY`).
+pub fn encrypt_private_key(pkcs8: &[u8], passphrase: &[u8]) -> Result<Zeroizing<String>, KeyError> {
+    let mut salt = [0u8; 16];
+    let mut iv = [0u8; 16];
+    crate::provider::fill_random(&mut salt).map_err(|_| KeyError::Generation)?;
+    crate::provider::fill_random(&mut iv).map_err(|_| KeyError::Generation)?;
+    let params =
+        pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, &iv)
+            .map_err(|_| KeyError::Generation)?;
+    let info = pkcs8::PrivateKeyInfo::try_from(pkcs8).map_err(|_| KeyError::UnrecognizedFormat)?;
+    let encrypted = info
+        .encrypt_with_params(params, passphrase)
+        .map_err(|_| KeyError::Generation)?;
+    encrypted
+        .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+        .map_err(|_| KeyError::Generation)
+}
+
+/// PBKDF2 iterations for keys certmint encrypts (OWASP's 2023 figure for PBKDF2-HMAC-SHA256).
+pub const PBKDF2_ITERATIONS: u32 = 600_000;
 
 /// Tells PKCS#8, SEC1 and PKCS#1 apart by their first fields.
 fn sniff_key_format(der: &[u8]) -> Option<KeyFormat> {

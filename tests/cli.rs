@@ -299,3 +299,72 @@ fn inspect_prints_stable_lines_and_json() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("nope.pem"));
 }
+
+#[test]
+fn encrypted_ca_keys_round_trip_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // --encrypt without a passphrase: refused, nothing written.
+    let o = Command::new(env!("CARGO_BIN_EXE_certmint"))
+        .args(["ca", "init", "--dir", "enc", "--encrypt"])
+        .env_remove(certmint::PASSPHRASE_ENV)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("CERTMINT_CA_KEY_PASS"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.join("enc/root.pem").exists());
+    // From the environment.
+    let o = Command::new(env!("CARGO_BIN_EXE_certmint"))
+        .args(["ca", "init", "--dir", "ca", "--encrypt"])
+        .env(certmint::PASSPHRASE_ENV, "env secret")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = std::fs::read_to_string(dir.join("ca/intermediate-key.pem")).unwrap();
+    assert!(key.contains("BEGIN ENCRYPTED PRIVATE KEY"));
+    std::fs::write(dir.join("pass"), "env secret\n").unwrap();
+    std::fs::write(dir.join("wrong"), "not it\n").unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "mint",
+            "--ca-cert",
+            "ca/intermediate.pem",
+            "--ca-key",
+            "ca/intermediate-key.pem",
+            "--sni",
+            "enc.example",
+            "--out",
+            "leaf.pem",
+            "--key-out",
+            "leaf-key.pem",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_certmint"))
+            .args(&args)
+            .env_remove(certmint::PASSPHRASE_ENV)
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let none = run(&[]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(stderr(&none).contains("encrypted"), "{}", stderr(&none));
+    let wrong = run(&["--ca-key-pass-file", "wrong"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        stderr(&wrong).contains("wrong passphrase"),
+        "{}",
+        stderr(&wrong)
+    );
+    assert!(!stderr(&wrong).contains("not it") && !stderr(&wrong).contains("env secret"));
+    assert!(!dir.join("leaf.pem").exists() && !dir.join("leaf-key.pem").exists());
+    let ok = run(&["--ca-key-pass-file", "pass"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_eq!(certs_in(&dir.join("leaf.pem")), 2);
+}

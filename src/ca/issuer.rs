@@ -105,16 +105,36 @@ impl Issuer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<Self, Error> {
+        Self::from_pem_with_passphrase(cert_chain, key, None)
+    }
+
+    /// As [`Issuer::from_pem`], for a key that may be encrypted.
+    pub fn from_pem_with_passphrase(
+        cert_chain: &[u8],
+        key: &[u8],
+        passphrase: Option<&[u8]>,
+    ) -> Result<Self, Error> {
         let chain = crate::pem::parse_certificates(cert_chain)?;
-        let signer = Arc::new(SoftwareSigner::from_key_bytes(key)?);
+        let signer = Arc::new(SoftwareSigner::from_key_bytes_with_passphrase(
+            key, passphrase,
+        )?);
         Self::new(chain, signer, IssuerOptions::default())
     }
 
     /// Reads the certificate chain and key from files.
     pub fn from_files(cert_chain: &Path, key: &Path) -> Result<Self, Error> {
+        Self::from_files_with_passphrase(cert_chain, key, None)
+    }
+
+    /// As [`Issuer::from_files`], for a key that may be encrypted.
+    pub fn from_files_with_passphrase(
+        cert_chain: &Path,
+        key: &Path,
+        passphrase: Option<&[u8]>,
+    ) -> Result<Self, Error> {
         let cert = read_file(cert_chain)?;
         let key = zeroize::Zeroizing::new(read_file(key)?);
-        Self::from_pem(&cert, &key)
+        Self::from_pem_with_passphrase(&cert, &key, passphrase)
     }
 
     /// Replaces the authorityInfoAccess URLs put into minted leaves.

@@ -36,7 +36,16 @@ impl SoftwareSigner {
     /// assert_eq!(signer.key_algorithm(), KeyAlgorithm::EcdsaP256);
     /// ```
     pub fn from_key_bytes(input: &[u8]) -> Result<Self, Error> {
-        let parsed = pem::parse_private_key(input)?;
+        Self::from_key_bytes_with_passphrase(input, None)
+    }
+
+    /// Reads a private key that may be encrypted (PKCS#8 PBES2, as `openssl pkcs8 -topk8 -v2
+    /// aes-256-cbc` writes it, with PBKDF2-HMAC-SHA256 or scrypt).
+    pub fn from_key_bytes_with_passphrase(
+        input: &[u8],
+        passphrase: Option<&[u8]>,
+    ) -> Result<Self, Error> {
+        let parsed = pem::parse_private_key(input, passphrase)?;
         let der: PrivateKeyDer<'_> = match parsed.format {
             KeyFormat::Pkcs8 => PrivatePkcs8KeyDer::from(&parsed.der[..]).into(),
             KeyFormat::Sec1 => PrivateSec1KeyDer::from(&parsed.der[..]).into(),

@@ -63,6 +63,13 @@ enum CaCommand {
         /// Overwrite existing files.
         #[arg(long)]
         force: bool,
+        /// Encrypt both keys (PBKDF2-HMAC-SHA256, 600,000 iterations, AES-256-CBC) with the
+        /// passphrase from --ca-key-pass-file or CERTMINT_CA_KEY_PASS.
+        #[arg(long)]
+        encrypt: bool,
+        /// File holding the passphrase (one trailing newline stripped).
+        #[arg(long)]
+        ca_key_pass_file: Option<PathBuf>,
     },
 }
 
@@ -72,9 +79,12 @@ struct MintArgs {
     /// The issuing CA certificate, optionally followed by the rest of its chain (PEM or DER).
     #[arg(long)]
     ca_cert: PathBuf,
-    /// The issuing CA's private key (PEM or DER; PKCS#8, SEC1 or PKCS#1).
+    /// The issuing CA's private key (PEM or DER; PKCS#8, encrypted PKCS#8, SEC1 or PKCS#1).
     #[arg(long)]
     ca_key: PathBuf,
+    /// File holding the CA key's passphrase (else CERTMINT_CA_KEY_PASS).
+    #[arg(long)]
+    ca_key_pass_file: Option<PathBuf>,
     /// The origin certificate to clone (PEM or DER; the first certificate of a chain).
     #[arg(long)]
     origin: Option<PathBuf>,
@@ -108,6 +118,9 @@ struct ProxyArgs {
     /// The issuing CA's private key.
     #[arg(long)]
     ca_key: PathBuf,
+    /// File holding the CA key's passphrase (else CERTMINT_CA_KEY_PASS).
+    #[arg(long)]
+    ca_key_pass_file: Option<PathBuf>,
     /// Trust these roots (PEM) for origins instead of the Mozilla roots; repeatable.
     #[arg(long)]
     upstream_ca: Vec<PathBuf>,
@@ -167,8 +180,11 @@ fn main() -> ExitCode {
                     dir,
                     key_type,
                     force,
+                    encrypt,
+                    ca_key_pass_file,
                 },
-        } => ca_init(&dir, key_type, force),
+        } => init_passphrase(encrypt, ca_key_pass_file.as_deref())
+            .and_then(|pass| ca_init(&dir, key_type, force, pass.as_deref().map(|p| &p[..]))),
         Command::Mint(args) => mint(&args),
         Command::Inspect { file, json } => inspect(&file, json),
     };
@@ -193,7 +209,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 async fn run_proxy(args: ProxyArgs) -> Result<(), Error> {
     use certmint::rustls::RootCertStore;
-    let issuer = Issuer::from_files(&args.ca_cert, &args.ca_key)?;
+    let issuer = load_issuer(
+        &args.ca_cert,
+        &args.ca_key,
+        args.ca_key_pass_file.as_deref(),
+    )?;
     let mut policy = MintPolicy::default();
     if let Some(url) = &args.crl_url {
         policy.crl_base_url = url.clone();
@@ -246,7 +266,39 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, Error> {
     })
 }
 
-fn ca_init(dir: &std::path::Path, key_type: KeyAlgorithm, force: bool) -> Result<(), Error> {
+/// The passphrase `ca init --encrypt` encrypts with; an error when there is none.
+fn init_passphrase(
+    encrypt: bool,
+    file: Option<&std::path::Path>,
+) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, Error> {
+    if !encrypt {
+        return Ok(None);
+    }
+    match certmint::passphrase_from_sources(file)? {
+        Some(pass) => Ok(Some(pass)),
+        None => Err(certmint::KeyError::PassphraseSource(
+            "--encrypt needs --ca-key-pass-file or CERTMINT_CA_KEY_PASS".into(),
+        )
+        .into()),
+    }
+}
+
+/// The CA issuer from a certificate file and a key file that may be encrypted.
+fn load_issuer(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    pass_file: Option<&std::path::Path>,
+) -> Result<Issuer, Error> {
+    let pass = certmint::passphrase_from_sources(pass_file)?;
+    Issuer::from_files_with_passphrase(cert, key, pass.as_deref().map(|p| &p[..]))
+}
+
+fn ca_init(
+    dir: &std::path::Path,
+    key_type: KeyAlgorithm,
+    force: bool,
+    passphrase: Option<&[u8]>,
+) -> Result<(), Error> {
     let names = [
         "root.pem",
         "root-key.pem",
@@ -271,8 +323,12 @@ fn ca_init(dir: &std::path::Path, key_type: KeyAlgorithm, force: bool) -> Result
     let ca = ThrowawayCa::generate(key_type)?;
     let root = certmint::pem_encode("CERTIFICATE", ca.root.as_ref());
     let intermediate = certmint::pem_encode("CERTIFICATE", ca.intermediate.as_ref());
-    let root_key = certmint::pem_encode_private_key("PRIVATE KEY", &ca.root_key);
-    let intermediate_key = certmint::pem_encode_private_key("PRIVATE KEY", &ca.intermediate_key);
+    let key_pem = |der: &[u8]| match passphrase {
+        Some(pass) => certmint::encrypt_private_key(der, pass),
+        None => Ok(certmint::pem_encode_private_key("PRIVATE KEY", der)),
+    };
+    let root_key = key_pem(&ca.root_key)?;
+    let intermediate_key = key_pem(&ca.intermediate_key)?;
     files::write_all(&[
         files::Output::public(dir.join(names[0]), root.as_bytes()),
         files::Output::secret(dir.join(names[1]), root_key.as_bytes()),
@@ -284,7 +340,11 @@ fn ca_init(dir: &std::path::Path, key_type: KeyAlgorithm, force: bool) -> Result
 }
 
 fn mint(args: &MintArgs) -> Result<(), Error> {
-    let issuer = Issuer::from_files(&args.ca_cert, &args.ca_key)?;
+    let issuer = load_issuer(
+        &args.ca_cert,
+        &args.ca_key,
+        args.ca_key_pass_file.as_deref(),
+    )?;
     let mut policy = MintPolicy::default();
     if let Some(url) = &args.crl_url {
         policy.crl_base_url = url.clone();

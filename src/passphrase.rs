@@ -1,0 +1,31 @@
+//! Where a CA key's passphrase comes from: a file (one trailing newline stripped) takes
+//! precedence over the `CERTMINT_CA_KEY_PASS` environment variable. There is never a prompt.
+
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::error::KeyError;
+
+/// The environment variable read when no passphrase file is given.
+pub const PASSPHRASE_ENV: &str = "CERTMINT_CA_KEY_PASS";
+
+/// The passphrase from `file`, else from [`PASSPHRASE_ENV`], else `None`.
+pub fn passphrase_from_sources(
+    file: Option<&Path>,
+) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
+    if let Some(path) = file {
+        let mut bytes = Zeroizing::new(
+            std::fs::read(path)
+                .map_err(|e| KeyError::PassphraseSource(format!("{}: {e}", path.display())))?,
+        );
+        if bytes.ends_with(b"\n") {
+            bytes.pop();
+            if bytes.ends_with(b"\r") {
+                bytes.pop();
+            }
+        }
+        return Ok(Some(bytes));
+    }
+    Ok(std::env::var_os(PASSPHRASE_ENV).map(|v| Zeroizing::new(v.into_encoded_bytes())))
+}
