@@ -162,6 +162,18 @@ pub(crate) fn header_len(len: usize) -> usize {
     }
 }
 
+/// A DER INTEGER holding the unsigned big-endian `value`.
+pub(crate) fn unsigned_integer(value: &[u8]) -> Vec<u8> {
+    let skip = value.iter().take_while(|b| **b == 0).count();
+    let trimmed = &value[skip.min(value.len().saturating_sub(1))..];
+    let mut content = Vec::with_capacity(trimmed.len() + 1);
+    if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(trimmed);
+    tlv(INTEGER, &content)
+}
+
 /// Object identifiers we look for, as DER content bytes.
 pub(crate) mod oid {
     use der::asn1::ObjectIdentifier as Oid;
@@ -224,6 +236,13 @@ mod tests {
             assert_eq!(parsed.content, &content[..]);
             assert_eq!(parsed.raw, &encoded[..]);
         }
+    }
+
+    #[test]
+    fn unsigned_integers_are_minimal_and_positive() {
+        assert_eq!(unsigned_integer(&[0, 0, 1]), vec![2, 1, 1]);
+        assert_eq!(unsigned_integer(&[0x80]), vec![2, 2, 0, 0x80]);
+        assert_eq!(unsigned_integer(&[]), vec![2, 1, 0]);
     }
 
     #[test]

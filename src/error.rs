@@ -27,6 +27,9 @@ pub enum Error {
     /// The CA's signer failed to produce a signature.
     #[error("signing failed: {0}")]
     Signing(String),
+    /// A PKCS#11 token or key could not be used.
+    #[error("PKCS#11: {0}")]
+    Pkcs11(#[from] Pkcs11Error),
     /// A mint failed; the failure is shared with every lookup that waited for it, and
     /// remembered briefly so a failing site is not retried on every handshake.
     #[error("mint failed: {0}")]
@@ -218,4 +221,54 @@ impl From<OriginError> for IssuerError {
     fn from(e: OriginError) -> Self {
         Self::Malformed(e)
     }
+}
+
+/// Why a PKCS#11 key could not be used. Never contains the PIN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Pkcs11Error {
+    /// The `pkcs11:` URI is malformed or incomplete.
+    #[error("bad URI: {0}")]
+    BadUri(String),
+    /// The module could not be loaded or initialised.
+    #[error("cannot load module {}: {reason}", path.display())]
+    ModuleLoad {
+        /// The module's path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// No PIN: neither in the URI nor in `CERTMINT_PKCS11_PIN`.
+    #[error("no PIN: give pin-value or pin-source in the URI, or set CERTMINT_PKCS11_PIN")]
+    NoPin,
+    /// The PIN file could not be read.
+    #[error("cannot read the PIN: {0}")]
+    PinSource(String),
+    /// The token rejected the PIN. Not retried: tokens lock after a few failures.
+    #[error("the token rejected the PIN (not retried)")]
+    WrongPin,
+    /// The token is locked after too many wrong PINs.
+    #[error("the PIN is locked")]
+    PinLocked,
+    /// No initialised token matches the URI.
+    #[error("no token {token:?}")]
+    TokenNotFound {
+        /// The label or serial looked for.
+        token: String,
+    },
+    /// The token holds no private key matching the URI.
+    #[error("no private key {object:?} in the token")]
+    KeyNotFound {
+        /// The label (or hex id) looked for.
+        object: String,
+    },
+    /// The key's type or parameters are not supported.
+    #[error("unsupported key type")]
+    UnsupportedKey,
+    /// The token failed an operation.
+    #[error("token error: {0}")]
+    Device(String),
+    /// The token returned a signature that does not verify; it was discarded.
+    #[error("the token returned a signature that does not verify")]
+    BadSignature,
 }

@@ -77,10 +77,14 @@ mod resolver;
 mod throwaway;
 mod time;
 
-pub use ca::{Issuer, IssuerOptions, SignatureAlgorithm, Signer, SoftwareSigner};
+pub use ca::{Issuer, IssuerOptions, RcgenKey, SignatureAlgorithm, Signer, SoftwareSigner};
+#[cfg(feature = "pkcs11")]
+pub use ca::{
+    Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE as PKCS11_DEFAULT_MODULE, PIN_ENV as PKCS11_PIN_ENV,
+};
 pub use cache::{CacheConfig, CacheKey, CacheStats, CertCache, Lookup, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{EncodingError, Error, HostError, IssuerError, KeyError, OriginError};
+pub use error::{EncodingError, Error, HostError, IssuerError, KeyError, OriginError, Pkcs11Error};
 pub use host::{Host, MAX_HOST_LEN};
 pub use key::{KeyAlgorithm, LeafKey};
 pub use mint::{

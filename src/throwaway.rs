@@ -88,7 +88,7 @@ impl ThrowawayCa {
     pub fn issue(
         &self,
         params: &CertificateParams,
-        subject_key: &KeyPair,
+        subject_key: &impl rcgen::PublicKeyData,
     ) -> Result<CertificateDer<'static>, Error> {
         let key = rcgen_key(&self.intermediate_key, self.algorithm)?;
         let issuer = rcgen::Issuer::from_params(&self.intermediate_params, &key);

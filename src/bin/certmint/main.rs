@@ -79,7 +79,8 @@ struct MintArgs {
     /// The issuing CA certificate, optionally followed by the rest of its chain (PEM or DER).
     #[arg(long)]
     ca_cert: PathBuf,
-    /// The issuing CA's private key (PEM or DER; PKCS#8, encrypted PKCS#8, SEC1 or PKCS#1).
+    /// The issuing CA's private key (PEM or DER; PKCS#8, encrypted PKCS#8, SEC1 or PKCS#1), or
+    /// a `pkcs11:` URI (RFC 7512) naming a key in a token.
     #[arg(long)]
     ca_key: PathBuf,
     /// File holding the CA key's passphrase (else CERTMINT_CA_KEY_PASS).
@@ -115,7 +116,7 @@ struct ProxyArgs {
     /// The issuing CA certificate, optionally followed by its chain.
     #[arg(long)]
     ca_cert: PathBuf,
-    /// The issuing CA's private key.
+    /// The issuing CA's private key: a file or a `pkcs11:` URI.
     #[arg(long)]
     ca_key: PathBuf,
     /// File holding the CA key's passphrase (else CERTMINT_CA_KEY_PASS).
@@ -283,12 +284,18 @@ fn init_passphrase(
     }
 }
 
-/// The CA issuer from a certificate file and a key file that may be encrypted.
+/// The CA issuer from a certificate file and a key: a file that may be encrypted, or a
+/// `pkcs11:` URI.
 fn load_issuer(
     cert: &std::path::Path,
     key: &std::path::Path,
     pass_file: Option<&std::path::Path>,
 ) -> Result<Issuer, Error> {
+    if let Some(uri) = key.to_str().filter(|k| certmint::Pkcs11Uri::is_uri(k)) {
+        let signer = certmint::Pkcs11Signer::open(&certmint::Pkcs11Uri::parse(uri)?)?;
+        let chain = certmint::parse_certificates(&read(cert)?)?;
+        return Issuer::new(chain, Arc::new(signer), certmint::IssuerOptions::default());
+    }
     let pass = certmint::passphrase_from_sources(pass_file)?;
     Issuer::from_files_with_passphrase(cert, key, pass.as_deref().map(|p| &p[..]))
 }

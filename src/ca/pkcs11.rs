@@ -1,0 +1,676 @@
+//! A [`Signer`] whose key lives in a PKCS#11 token (an HSM, or SoftHSM2 in tests).
+//!
+//! - Keys are named by RFC 7512 URIs ([`Pkcs11Uri`]); the PIN comes from the URI
+//!   (`pin-value`, `pin-source=file:...`) or `CERTMINT_PKCS11_PIN`.
+//! - Each module is loaded and initialised once per process; the signer logs in once and keeps
+//!   a small pool of sessions (a `Session` is `Send` but not `Sync`), so concurrent signatures
+//!   do not queue on one lock. The key handle is found once and cached.
+//! - ECDSA is `CKM_ECDSA` over a digest computed here (SHA-256 for P-256, SHA-384 for P-384),
+//!   the raw r‖s converted to DER; RSA is `CKM_SHA256_RSA_PKCS`.
+//! - When the token invalidates the sessions (fail-over, `C_CloseAllSessions`, a logout), the
+//!   next signature re-opens a session, logs in again and retries once. Every signature is
+//!   verified against the public key before it is returned: never an unsigned or wrongly
+//!   signed certificate. A wrong PIN is reported, never retried (tokens lock after a few).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use zeroize::Zeroizing;
+
+use super::{SignatureAlgorithm, Signer};
+use crate::asn1::{self, oid, BIT_STRING, NULL, OCTET_STRING, OID, SEQUENCE};
+use crate::error::{Error, Pkcs11Error};
+use crate::key::KeyAlgorithm;
+use crate::provider::backend;
+
+/// The environment variable holding the PIN when the URI gives none.
+pub const PIN_ENV: &str = "CERTMINT_PKCS11_PIN";
+
+/// The default module when a URI names none: SoftHSM2 as Debian installs it.
+pub const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A parsed `pkcs11:` URI (RFC 7512), values percent-decoded.
+///
+/// ```
+/// # #[cfg(feature = "pkcs11")] {
+/// use certmint::Pkcs11Uri;
+/// let uri = Pkcs11Uri::parse(
+///     "pkcs11:token=CA%20token;object=issuing;type=private?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234",
+/// ).unwrap();
+/// assert_eq!(uri.token.as_deref(), Some("CA token"));
+/// assert_eq!(uri.object.as_deref(), Some("issuing"));
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct Pkcs11Uri {
+    /// Token label.
+    pub token: Option<String>,
+    /// Token serial number.
+    pub serial: Option<String>,
+    /// Object label.
+    pub object: Option<String>,
+    /// Object id (CKA_ID).
+    pub id: Option<Vec<u8>>,
+    /// Slot id.
+    pub slot_id: Option<u64>,
+    /// The module to load.
+    pub module_path: Option<PathBuf>,
+    /// The PIN, when given inline.
+    pub pin_value: Option<Zeroizing<String>>,
+    /// A file holding the PIN (`pin-source=file:/path` or a plain path).
+    pub pin_source: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Pkcs11Uri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11Uri")
+            .field("token", &self.token)
+            .field("object", &self.object)
+            .field("id", &self.id)
+            .field("module_path", &self.module_path)
+            .field("pin_value", &self.pin_value.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+fn percent_decode(s: &str) -> Result<Vec<u8>, Pkcs11Error> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .ok_or_else(|| Pkcs11Error::BadUri("truncated %-escape".into()))?;
+            let text =
+                std::str::from_utf8(hex).map_err(|_| Pkcs11Error::BadUri("bad %-escape".into()))?;
+            out.push(
+                u8::from_str_radix(text, 16)
+                    .map_err(|_| Pkcs11Error::BadUri("bad %-escape".into()))?,
+            );
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn decode_text(s: &str) -> Result<String, Pkcs11Error> {
+    String::from_utf8(percent_decode(s)?)
+        .map_err(|_| Pkcs11Error::BadUri("value is not UTF-8".into()))
+}
+
+impl Pkcs11Uri {
+    /// Whether `s` is a PKCS#11 URI rather than a file name.
+    pub fn is_uri(s: &str) -> bool {
+        s.starts_with("pkcs11:")
+    }
+
+    /// Parses a URI. Unknown attributes are ignored, as RFC 7512 allows.
+    pub fn parse(uri: &str) -> Result<Self, Pkcs11Error> {
+        let rest = uri
+            .strip_prefix("pkcs11:")
+            .ok_or_else(|| Pkcs11Error::BadUri("does not start with pkcs11:".into()))?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut out = Self::default();
+        for attr in path.split(';').filter(|a| !a.is_empty()) {
+            let (k, v) = attr.split_once('=').ok_or_else(|| {
+                Pkcs11Error::BadUri(format!(
+                    "path attribute without '=': {k}",
+                    k = attr.split('=').next().unwrap_or("")
+                ))
+            })?;
+            match k {
+                "token" => out.token = Some(decode_text(v)?),
+                "serial" => out.serial = Some(decode_text(v)?),
+                "object" => out.object = Some(decode_text(v)?),
+                "id" => out.id = Some(percent_decode(v)?),
+                "slot-id" => {
+                    out.slot_id = Some(
+                        decode_text(v)?
+                            .parse()
+                            .map_err(|_| Pkcs11Error::BadUri("slot-id is not a number".into()))?,
+                    )
+                }
+                "type" => {
+                    let t = decode_text(v)?;
+                    if t != "private" {
+                        return Err(Pkcs11Error::BadUri(format!(
+                            "type={t}: a signing key must be type=private"
+                        )));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for attr in query.split('&').filter(|a| !a.is_empty()) {
+            let (k, v) = attr.split_once('=').unwrap_or((attr, ""));
+            match k {
+                "module-path" => out.module_path = Some(PathBuf::from(decode_text(v)?)),
+                "pin-value" => out.pin_value = Some(Zeroizing::new(decode_text(v)?)),
+                "pin-source" => {
+                    let source = decode_text(v)?;
+                    out.pin_source = Some(PathBuf::from(
+                        source.strip_prefix("file:").unwrap_or(&source),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if out.token.is_none() && out.serial.is_none() && out.slot_id.is_none() {
+            return Err(Pkcs11Error::BadUri(
+                "names no token (token=, serial= or slot-id=)".into(),
+            ));
+        }
+        if out.object.is_none() && out.id.is_none() {
+            return Err(Pkcs11Error::BadUri("names no key (object= or id=)".into()));
+        }
+        Ok(out)
+    }
+
+    /// The PIN: `pin-value`, else the file named by `pin-source` (one trailing newline
+    /// stripped), else `CERTMINT_PKCS11_PIN`.
+    pub fn pin(&self) -> Result<Zeroizing<String>, Pkcs11Error> {
+        if let Some(pin) = &self.pin_value {
+            return Ok(pin.clone());
+        }
+        if let Some(path) = &self.pin_source {
+            let text = Zeroizing::new(
+                std::fs::read_to_string(path)
+                    .map_err(|e| Pkcs11Error::PinSource(format!("{}: {e}", path.display())))?,
+            );
+            return Ok(Zeroizing::new(
+                text.strip_suffix('\n').unwrap_or(&text).to_owned(),
+            ));
+        }
+        std::env::var(PIN_ENV)
+            .map(Zeroizing::new)
+            .map_err(|_| Pkcs11Error::NoPin)
+    }
+
+    fn module(&self) -> &Path {
+        self.module_path
+            .as_deref()
+            .unwrap_or(Path::new(DEFAULT_MODULE))
+    }
+
+    fn key_template(&self, class: ObjectClass) -> Vec<Attribute> {
+        let mut t = vec![Attribute::Class(class)];
+        if let Some(label) = &self.object {
+            t.push(Attribute::Label(label.as_bytes().to_vec()));
+        }
+        if let Some(id) = &self.id {
+            t.push(Attribute::Id(id.clone()));
+        }
+        t
+    }
+}
+
+/// Loaded modules, one context each per process (a second `C_Initialize` fails).
+fn context(module: &Path) -> Result<Arc<Pkcs11>, Pkcs11Error> {
+    static MODULES: OnceLock<Mutex<HashMap<PathBuf, Arc<Pkcs11>>>> = OnceLock::new();
+    let mut modules = MODULES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(ctx) = modules.get(module) {
+        return Ok(Arc::clone(ctx));
+    }
+    let load_error = |e: CkError| Pkcs11Error::ModuleLoad {
+        path: module.to_owned(),
+        reason: e.to_string(),
+    };
+    let ctx = Pkcs11::new(module).map_err(load_error)?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => return Err(load_error(e)),
+    }
+    let ctx = Arc::new(ctx);
+    modules.insert(module.to_owned(), Arc::clone(&ctx));
+    Ok(ctx)
+}
+
+fn device(e: CkError) -> Pkcs11Error {
+    Pkcs11Error::Device(e.to_string().chars().take(200).collect())
+}
+
+fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, Pkcs11Error> {
+    for slot in ctx.get_slots_with_initialized_token().map_err(device)? {
+        if uri.slot_id.is_some_and(|id| slot.id() != id) {
+            continue;
+        }
+        let info = ctx.get_token_info(slot).map_err(device)?;
+        let label_ok = uri.token.as_deref().is_none_or(|t| info.label() == t);
+        let serial_ok = uri
+            .serial
+            .as_deref()
+            .is_none_or(|s| info.serial_number() == s);
+        if label_ok && serial_ok {
+            return Ok(slot);
+        }
+    }
+    Err(Pkcs11Error::TokenNotFound {
+        token: uri.token.clone().or(uri.serial.clone()).unwrap_or_default(),
+    })
+}
+
+/// A logged-in session on `slot`.
+fn open_session(ctx: &Pkcs11, slot: Slot, pin: &AuthPin) -> Result<Session, Pkcs11Error> {
+    let session = ctx.open_rw_session(slot).map_err(device)?;
+    match session.login(UserType::User, Some(pin)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
+        Err(CkError::Pkcs11(
+            RvError::PinIncorrect | RvError::PinLenRange | RvError::PinInvalid,
+            _,
+        )) => Err(Pkcs11Error::WrongPin),
+        Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(Pkcs11Error::PinLocked),
+        Err(e) => Err(device(e)),
+    }
+}
+
+/// Whether an error means the session (or login) is gone and a fresh one may succeed.
+fn session_lost(e: &CkError) -> bool {
+    matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::UserNotLoggedIn
+                | RvError::DeviceRemoved
+                | RvError::TokenNotPresent
+                | RvError::ObjectHandleInvalid
+                | RvError::KeyHandleInvalid
+                | RvError::DeviceError,
+            _
+        )
+    )
+}
+
+/// A CA key in a PKCS#11 token.
+pub struct Pkcs11Signer {
+    ctx: Arc<Pkcs11>,
+    slot: Slot,
+    uri: Pkcs11Uri,
+    pin: AuthPin,
+    key_algorithm: KeyAlgorithm,
+    algorithm: SignatureAlgorithm,
+    spki: Vec<u8>,
+    /// Idle sessions, each logged in.
+    sessions: Mutex<Vec<Session>>,
+    key: Mutex<Option<ObjectHandle>>,
+    reconnects: std::sync::atomic::AtomicU64,
+}
+
+impl Pkcs11Signer {
+    /// Opens the key named by `uri`: loads the module (once per process), finds the token, logs
+    /// in, finds the private key and reads its public half.
+    pub fn open(uri: &Pkcs11Uri) -> Result<Self, Error> {
+        let ctx = context(uri.module())?;
+        let slot = find_slot(&ctx, uri)?;
+        let pin = AuthPin::from(uri.pin()?.to_string());
+        let session = open_session(&ctx, slot, &pin)?;
+        let key = *session
+            .find_objects(&uri.key_template(ObjectClass::PRIVATE_KEY))
+            .map_err(device)?
+            .first()
+            .ok_or_else(|| Pkcs11Error::KeyNotFound {
+                object: uri
+                    .object
+                    .clone()
+                    .unwrap_or_else(|| crate::mint::hex(uri.id.as_deref().unwrap_or(&[]))),
+            })?;
+        let (key_algorithm, spki) = read_public_key(&session, uri, key)?;
+        Ok(Self {
+            ctx,
+            slot,
+            uri: uri.clone(),
+            pin,
+            key_algorithm,
+            algorithm: SignatureAlgorithm::for_key(key_algorithm),
+            spki,
+            sessions: Mutex::new(vec![session]),
+            key: Mutex::new(Some(key)),
+            reconnects: Default::default(),
+        })
+    }
+
+    /// Generates a key pair inside the token (private half sensitive and not extractable),
+    /// labelled and identified as `uri` says, and opens it.
+    pub fn generate(uri: &Pkcs11Uri, algorithm: KeyAlgorithm) -> Result<Self, Error> {
+        let ctx = context(uri.module())?;
+        let slot = find_slot(&ctx, uri)?;
+        let pin = AuthPin::from(uri.pin()?.to_string());
+        let session = open_session(&ctx, slot, &pin)?;
+        let mut common = Vec::new();
+        if let Some(label) = &uri.object {
+            common.push(Attribute::Label(label.as_bytes().to_vec()));
+        }
+        if let Some(id) = &uri.id {
+            common.push(Attribute::Id(id.clone()));
+        }
+        let mut public = vec![Attribute::Token(true), Attribute::Verify(true)];
+        let mut private = vec![
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+        ];
+        public.extend(common.iter().cloned());
+        private.extend(common);
+        let mechanism = match algorithm {
+            KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => {
+                let curve = if algorithm == KeyAlgorithm::EcdsaP256 {
+                    oid::SECP256R1
+                } else {
+                    oid::SECP384R1
+                };
+                public.push(Attribute::EcParams(asn1::tlv(OID, curve.as_bytes())));
+                Mechanism::EccKeyPairGen
+            }
+            KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
+                let bits = match algorithm {
+                    KeyAlgorithm::Rsa2048 => 2048u64,
+                    KeyAlgorithm::Rsa3072 => 3072,
+                    _ => 4096,
+                };
+                public.push(Attribute::ModulusBits(bits.into()));
+                public.push(Attribute::PublicExponent(vec![1, 0, 1]));
+                Mechanism::RsaPkcsKeyPairGen
+            }
+            _ => return Err(Pkcs11Error::UnsupportedKey.into()),
+        };
+        session
+            .generate_key_pair(&mechanism, &public, &private)
+            .map_err(device)?;
+        drop(session);
+        Self::open(uri)
+    }
+
+    /// The key's algorithm.
+    pub fn key_algorithm(&self) -> KeyAlgorithm {
+        self.key_algorithm
+    }
+
+    /// The slot the token sits in.
+    pub fn slot_id(&self) -> u64 {
+        self.slot.id()
+    }
+
+    /// How often the signer found its sessions gone and opened (and logged in) afresh.
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sessions idle in the pool now.
+    pub fn idle_sessions(&self) -> usize {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Runs `op` on a pooled session with the key handle; if the token lost the session or the
+    /// login, opens a fresh one (logging in again) and retries once.
+    fn with_session<T>(
+        &self,
+        op: impl Fn(&Session, ObjectHandle) -> Result<T, CkError>,
+    ) -> Result<T, Error> {
+        for attempt in 0..2 {
+            let pooled = self
+                .sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            let session = match pooled {
+                Some(s) => s,
+                None => open_session(&self.ctx, self.slot, &self.pin)?,
+            };
+            let key = self.key_handle(&session);
+            let result = key.and_then(|key| op(&session, key).map_err(|e| (e, true)));
+            match result {
+                Ok(value) => {
+                    self.sessions
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(session);
+                    return Ok(value);
+                }
+                Err((e, _)) if attempt == 0 && session_lost(&e) => {
+                    log::warn!("PKCS#11 session lost ({e}); re-opening and logging in again");
+                    self.reconnects
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // Every pooled session is suspect: drop them all (closing an invalid
+                    // session fails harmlessly) and forget the key handle.
+                    self.sessions
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clear();
+                    *self.key.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    drop(session);
+                }
+                Err((e, _)) => return Err(device(e).into()),
+            }
+        }
+        Err(Pkcs11Error::Device("the token kept failing after a fresh session".into()).into())
+    }
+
+    fn key_handle(&self, session: &Session) -> Result<ObjectHandle, (CkError, bool)> {
+        let mut cached = self.key.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = *cached {
+            return Ok(key);
+        }
+        let found = session
+            .find_objects(&self.uri.key_template(ObjectClass::PRIVATE_KEY))
+            .map_err(|e| (e, true))?;
+        let key = *found.first().ok_or((
+            CkError::Pkcs11(
+                RvError::KeyHandleInvalid,
+                cryptoki::context::Function::FindObjects,
+            ),
+            false,
+        ))?;
+        *cached = Some(key);
+        Ok(key)
+    }
+
+    /// Checks a signature against the public key before it leaves this signer.
+    fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), Error> {
+        use backend::signature::{
+            UnparsedPublicKey, ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA384_ASN1,
+            RSA_PKCS1_2048_8192_SHA256,
+        };
+        let parts = crate::key::SpkiParts::parse(&self.spki).ok_or(Pkcs11Error::UnsupportedKey)?;
+        let ok = match self.algorithm {
+            SignatureAlgorithm::EcdsaP256Sha256 => {
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, parts.public_key)
+                    .verify(message, signature)
+            }
+            SignatureAlgorithm::EcdsaP384Sha384 => {
+                UnparsedPublicKey::new(&ECDSA_P384_SHA384_ASN1, parts.public_key)
+                    .verify(message, signature)
+            }
+            SignatureAlgorithm::RsaPkcs1Sha256 => {
+                UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, parts.public_key)
+                    .verify(message, signature)
+            }
+            SignatureAlgorithm::Ed25519 => return Err(Pkcs11Error::UnsupportedKey.into()),
+        };
+        ok.map_err(|_| Pkcs11Error::BadSignature.into())
+    }
+}
+
+impl Signer for Pkcs11Signer {
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.algorithm
+    }
+
+    fn subject_public_key_info(&self) -> &[u8] {
+        &self.spki
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        let signature = match self.algorithm {
+            SignatureAlgorithm::EcdsaP256Sha256 | SignatureAlgorithm::EcdsaP384Sha384 => {
+                let (alg, half) = if self.algorithm == SignatureAlgorithm::EcdsaP256Sha256 {
+                    (&backend::digest::SHA256, 32)
+                } else {
+                    (&backend::digest::SHA384, 48)
+                };
+                let digest = backend::digest::digest(alg, message);
+                let raw =
+                    self.with_session(|s, key| s.sign(&Mechanism::Ecdsa, key, digest.as_ref()))?;
+                if raw.len() != 2 * half {
+                    return Err(Pkcs11Error::BadSignature.into());
+                }
+                let (r, s) = raw.split_at(half);
+                let mut body = asn1::unsigned_integer(r);
+                body.extend(asn1::unsigned_integer(s));
+                asn1::tlv(SEQUENCE, &body)
+            }
+            SignatureAlgorithm::RsaPkcs1Sha256 => {
+                self.with_session(|s, key| s.sign(&Mechanism::Sha256RsaPkcs, key, message))?
+            }
+            SignatureAlgorithm::Ed25519 => return Err(Pkcs11Error::UnsupportedKey.into()),
+        };
+        self.verify(message, &signature)?;
+        Ok(signature)
+    }
+}
+
+impl std::fmt::Debug for Pkcs11Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11Signer")
+            .field("uri", &self.uri)
+            .field("key_algorithm", &self.key_algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The public key of `private` as a SubjectPublicKeyInfo: EC from the matching public-key
+/// object's CKA_EC_PARAMS/CKA_EC_POINT; RSA from CKA_MODULUS/CKA_PUBLIC_EXPONENT.
+fn read_public_key(
+    session: &Session,
+    uri: &Pkcs11Uri,
+    private: ObjectHandle,
+) -> Result<(KeyAlgorithm, Vec<u8>), Error> {
+    let attrs = session
+        .get_attributes(private, &[AttributeType::KeyType])
+        .map_err(device)?;
+    let key_type = attrs.iter().find_map(|a| match a {
+        Attribute::KeyType(t) => Some(*t),
+        _ => None,
+    });
+    let spki = if key_type == Some(KeyType::RSA) {
+        let attrs = session
+            .get_attributes(
+                private,
+                &[AttributeType::Modulus, AttributeType::PublicExponent],
+            )
+            .map_err(device)?;
+        let (mut n, mut e) = (None, None);
+        for a in attrs {
+            match a {
+                Attribute::Modulus(v) => n = Some(v),
+                Attribute::PublicExponent(v) => e = Some(v),
+                _ => {}
+            }
+        }
+        let (n, e) = n.zip(e).ok_or(Pkcs11Error::UnsupportedKey)?;
+        let mut rsa_key = asn1::unsigned_integer(&n);
+        rsa_key.extend(asn1::unsigned_integer(&e));
+        let mut alg = asn1::tlv(OID, oid::RSA_ENCRYPTION.as_bytes());
+        asn1::write_tlv(&mut alg, NULL, &[]);
+        spki(&asn1::tlv(SEQUENCE, &alg), &asn1::tlv(SEQUENCE, &rsa_key))
+    } else if key_type == Some(KeyType::EC) {
+        let public = *session
+            .find_objects(&uri.key_template(ObjectClass::PUBLIC_KEY))
+            .map_err(device)?
+            .first()
+            .ok_or(Pkcs11Error::UnsupportedKey)?;
+        let attrs = session
+            .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
+            .map_err(device)?;
+        let (mut params, mut point) = (None, None);
+        for a in attrs {
+            match a {
+                Attribute::EcParams(v) => params = Some(v),
+                Attribute::EcPoint(v) => point = Some(v),
+                _ => {}
+            }
+        }
+        let (params, point) = params.zip(point).ok_or(Pkcs11Error::UnsupportedKey)?;
+        // CKA_EC_POINT is a DER OCTET STRING around the point (some tokens omit the wrapper).
+        let point = match asn1::single(&point) {
+            Ok(t) if t.tag == OCTET_STRING => t.content.to_vec(),
+            _ => point,
+        };
+        let mut alg = asn1::tlv(OID, oid::EC_PUBLIC_KEY.as_bytes());
+        alg.extend_from_slice(&params);
+        spki(&asn1::tlv(SEQUENCE, &alg), &point)
+    } else {
+        return Err(Pkcs11Error::UnsupportedKey.into());
+    };
+    let algorithm = KeyAlgorithm::from_spki(&spki).ok_or(Pkcs11Error::UnsupportedKey)?;
+    Ok((algorithm, spki))
+}
+
+fn spki(algorithm: &[u8], public_key: &[u8]) -> Vec<u8> {
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(public_key);
+    let mut body = algorithm.to_vec();
+    asn1::write_tlv(&mut body, BIT_STRING, &bits);
+    asn1::tlv(SEQUENCE, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_are_parsed_and_decoded() {
+        let uri = Pkcs11Uri::parse(
+            "pkcs11:token=my%20token;object=ca;type=private;id=%01%02?module-path=/lib/x.so&pin-source=file:/run/pin",
+        )
+        .unwrap();
+        assert_eq!(uri.token.as_deref(), Some("my token"));
+        assert_eq!(uri.id.as_deref(), Some(&[1u8, 2][..]));
+        assert_eq!(uri.module_path.as_deref(), Some(Path::new("/lib/x.so")));
+        assert_eq!(uri.pin_source.as_deref(), Some(Path::new("/run/pin")));
+        assert!(format!("{uri:?}").contains("my token"));
+        let with_pin = Pkcs11Uri::parse("pkcs11:token=t;object=o?pin-value=1234").unwrap();
+        assert!(
+            !format!("{with_pin:?}").contains("1234"),
+            "the PIN is never printed"
+        );
+        assert_eq!(&*with_pin.pin().unwrap(), "1234");
+    }
+
+    #[test]
+    fn bad_uris_are_refused() {
+        for bad in [
+            "file:/x",
+            "pkcs11:object=o",
+            "pkcs11:token=t",
+            "pkcs11:token=t;object=o;type=public",
+            "pkcs11:token=%zz;object=o",
+            "pkcs11:token=t;object=o;slot-id=x",
+            "pkcs11:token",
+        ] {
+            assert!(
+                matches!(Pkcs11Uri::parse(bad), Err(Pkcs11Error::BadUri(_))),
+                "{bad}"
+            );
+        }
+    }
+}

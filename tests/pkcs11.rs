@@ -1,0 +1,392 @@
+//! The PKCS#11 backend against a real SoftHSM2 token, each test on its own token.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use certmint::rustls::pki_types::UnixTime;
+use certmint::{
+    Error, Issuer, IssuerOptions, KeyAlgorithm, KeyPool, MintPolicy, MintRequest, Minter,
+    Pkcs11Error, Pkcs11Signer, Pkcs11Uri, RcgenKey, Signer, ThrowawayCa,
+};
+use common::*;
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const PIN: &str = "98765432";
+const TOKENS: [&str; 8] = [
+    "t-ec",
+    "t-rsa",
+    "t-pin",
+    "t-missing",
+    "t-failover",
+    "t-threads",
+    "t-p384",
+    "t-ca",
+];
+
+struct Hsm {
+    _dir: tempfile::TempDir,
+}
+
+/// A private SoftHSM2 token directory with one initialised token per test; `None` (after
+/// printing why) when SoftHSM2 is not installed outside CI.
+fn hsm() -> Option<&'static Hsm> {
+    static HSM: OnceLock<Option<Hsm>> = OnceLock::new();
+    HSM.get_or_init(|| {
+        if !Path::new(MODULE).exists() {
+            assert!(!require_tools(), "SoftHSM2 ({MODULE}) is required in CI");
+            eprintln!("SKIPPED: SoftHSM2 not installed (apt-get install softhsm2)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tokens")).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.path().join("tokens").display()
+            ),
+        )
+        .unwrap();
+        // Before the module is initialised in this process.
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        for label in TOKENS {
+            let out = Command::new("softhsm2-util")
+                .args([
+                    "--init-token",
+                    "--free",
+                    "--label",
+                    label,
+                    "--so-pin",
+                    "12345678",
+                    "--pin",
+                    PIN,
+                ])
+                .env("SOFTHSM2_CONF", &conf)
+                .output()
+                .expect("softhsm2-util");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Some(Hsm { _dir: dir })
+    })
+    .as_ref()
+}
+
+fn uri(token: &str, object: &str, pin: &str) -> Pkcs11Uri {
+    Pkcs11Uri::parse(&format!(
+        "pkcs11:token={token};object={object};type=private?module-path={MODULE}&pin-value={pin}"
+    ))
+    .unwrap()
+}
+
+/// A CA certificate for the HSM key, issued by the throwaway hierarchy's intermediate.
+fn ca_for(
+    signer: &Pkcs11Signer,
+    root: &ThrowawayCa,
+) -> certmint::rustls::pki_types::CertificateDer<'static> {
+    let mut p = rcgen::CertificateParams::default();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "HSM issuing CA");
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    p.key_identifier_method = rcgen::KeyIdMethod::Sha256;
+    p.use_authority_key_identifier_extension = true;
+    let now = ::time::OffsetDateTime::now_utc();
+    p.not_before = now - ::time::Duration::hours(1);
+    p.not_after = now + ::time::Duration::days(30);
+    root.issue(&p, &RcgenKey::new(signer)).unwrap()
+}
+
+fn mint_and_verify(signer: Arc<Pkcs11Signer>, root: &ThrowawayCa, host: &str) {
+    let cert = ca_for(&signer, root);
+    let issuer = Issuer::new(
+        vec![cert, root.intermediate.clone()],
+        signer,
+        IssuerOptions::default(),
+    )
+    .unwrap();
+    let minter = Minter::new(
+        Arc::new(issuer),
+        Arc::new(KeyPool::inline()),
+        MintPolicy::default(),
+    );
+    let minted = minter.mint(&MintRequest::for_host(host)).unwrap();
+    webpki_verify(minted.chain(), &root.root, host, UnixTime::now()).unwrap();
+    if have_openssl() {
+        let dir = tempfile::tempdir().unwrap();
+        openssl_verify(minted.chain(), &root.root, host, dir.path()).unwrap();
+    }
+}
+
+#[test]
+fn keys_generated_in_the_token_sign_chains_that_verify() {
+    if hsm().is_none() {
+        return;
+    }
+    let root = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    for (token, alg) in [
+        ("t-ec", KeyAlgorithm::EcdsaP256),
+        ("t-p384", KeyAlgorithm::EcdsaP384),
+        ("t-rsa", KeyAlgorithm::Rsa2048),
+    ] {
+        let signer = Pkcs11Signer::generate(&uri(token, "issuing", PIN), alg).unwrap();
+        assert_eq!(signer.key_algorithm(), alg);
+        mint_and_verify(Arc::new(signer), &root, "hsm.example");
+        // Re-opening by URI finds the same key.
+        let again = Pkcs11Signer::open(&uri(token, "issuing", PIN)).unwrap();
+        assert_eq!(again.key_algorithm(), alg);
+    }
+}
+
+#[test]
+fn the_generated_key_is_sensitive_and_not_extractable() {
+    if hsm().is_none() {
+        return;
+    }
+    Pkcs11Signer::generate(&uri("t-ca", "locked", PIN), KeyAlgorithm::EcdsaP256).unwrap();
+    // pkcs11-tool (OpenSC) shows the attributes when installed.
+    let Ok(out) = Command::new("pkcs11-tool")
+        .args([
+            "--module",
+            MODULE,
+            "--token-label",
+            "t-ca",
+            "--login",
+            "--pin",
+            PIN,
+            "--list-objects",
+            "--type",
+            "privkey",
+        ])
+        .output()
+    else {
+        assert!(!require_tools(), "pkcs11-tool (opensc) is required in CI");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("locked"), "{text}");
+    assert!(
+        text.contains("sensitive") && text.contains("never extractable"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_wrong_pin_is_a_typed_error_and_not_retried() {
+    if hsm().is_none() {
+        return;
+    }
+    Pkcs11Signer::generate(&uri("t-pin", "k", PIN), KeyAlgorithm::EcdsaP256).unwrap();
+    let err = Pkcs11Signer::open(&uri("t-pin", "k", "00000000")).unwrap_err();
+    assert!(
+        matches!(err, Error::Pkcs11(Pkcs11Error::WrongPin)),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?}").contains("00000000"));
+    // One failure did not lock the token.
+    Pkcs11Signer::open(&uri("t-pin", "k", PIN)).unwrap();
+}
+
+#[test]
+fn missing_token_key_module_and_pin_are_typed_errors() {
+    if hsm().is_none() {
+        return;
+    }
+    let err = Pkcs11Signer::open(&uri("no-such-token", "k", PIN)).unwrap_err();
+    assert!(
+        matches!(err, Error::Pkcs11(Pkcs11Error::TokenNotFound { .. })),
+        "{err:?}"
+    );
+    let err = Pkcs11Signer::open(&uri("t-missing", "no-such-key", PIN)).unwrap_err();
+    assert!(
+        matches!(err, Error::Pkcs11(Pkcs11Error::KeyNotFound { .. })),
+        "{err:?}"
+    );
+    let bad_module =
+        Pkcs11Uri::parse("pkcs11:token=t;object=o?module-path=/nonexistent/lib.so&pin-value=1")
+            .unwrap();
+    let err = Pkcs11Signer::open(&bad_module).unwrap_err();
+    assert!(
+        matches!(err, Error::Pkcs11(Pkcs11Error::ModuleLoad { .. })),
+        "{err:?}"
+    );
+    let no_pin = Pkcs11Uri::parse(&format!(
+        "pkcs11:token=t-missing;object=k?module-path={MODULE}"
+    ))
+    .unwrap();
+    std::env::remove_var(certmint::PKCS11_PIN_ENV);
+    let err = Pkcs11Signer::open(&no_pin).unwrap_err();
+    assert!(matches!(err, Error::Pkcs11(Pkcs11Error::NoPin)), "{err:?}");
+}
+
+/// Closes every session of the slot through a second handle on the module, as an HSM
+/// fail-over does.
+fn close_all_sessions(slot: u64) {
+    // SAFETY: C_GetFunctionList and C_CloseAllSessions are called as PKCS#11 specifies, on the
+    // module this process has already initialised; the library is kept loaded.
+    unsafe {
+        let lib = Box::leak(Box::new(libloading::Library::new(MODULE).unwrap()));
+        let get: libloading::Symbol<
+            unsafe extern "C" fn(*mut *mut cryptoki_sys::CK_FUNCTION_LIST) -> cryptoki_sys::CK_RV,
+        > = lib.get(b"C_GetFunctionList").unwrap();
+        let mut list = std::ptr::null_mut();
+        assert_eq!(get(&mut list), 0);
+        let close = (*list).C_CloseAllSessions.unwrap();
+        assert_eq!(close(slot as cryptoki_sys::CK_SLOT_ID), 0);
+    }
+}
+
+#[test]
+fn sessions_closed_under_the_signer_are_reopened_and_it_keeps_minting() {
+    if hsm().is_none() {
+        return;
+    }
+    let root = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let signer = Arc::new(
+        Pkcs11Signer::generate(&uri("t-failover", "issuing", PIN), KeyAlgorithm::EcdsaP256)
+            .unwrap(),
+    );
+    let cert = ca_for(&signer, &root);
+    let issuer = Issuer::new(
+        vec![cert, root.intermediate.clone()],
+        Arc::clone(&signer) as Arc<dyn Signer>,
+        IssuerOptions::default(),
+    )
+    .unwrap();
+    let minter = Minter::new(
+        Arc::new(issuer),
+        Arc::new(KeyPool::inline()),
+        MintPolicy::default(),
+    );
+    for round in 0..3 {
+        close_all_sessions(signer.slot_id());
+        let minted = minter
+            .mint(&MintRequest::for_host("failover.example"))
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        webpki_verify(
+            minted.chain(),
+            &root.root,
+            "failover.example",
+            UnixTime::now(),
+        )
+        .unwrap();
+        assert_eq!(
+            signer.reconnects(),
+            round + 1,
+            "the lost session was noticed and replaced"
+        );
+    }
+}
+
+#[test]
+fn concurrent_signatures_use_a_pool_of_sessions() {
+    if hsm().is_none() {
+        return;
+    }
+    let signer = Arc::new(
+        Pkcs11Signer::generate(&uri("t-threads", "issuing", PIN), KeyAlgorithm::EcdsaP256).unwrap(),
+    );
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let signer = Arc::clone(&signer);
+            std::thread::spawn(move || {
+                for j in 0..25 {
+                    let msg = format!("message {i}/{j}");
+                    signer.sign(msg.as_bytes()).unwrap(); // verified inside before it returns
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(
+        signer.idle_sessions() > 1,
+        "sessions were pooled: {}",
+        signer.idle_sessions()
+    );
+    let _ = PathBuf::new();
+}
+
+#[test]
+#[cfg(feature = "cli")]
+fn the_cli_mints_with_a_pkcs11_uri_for_the_ca_key() {
+    if hsm().is_none() {
+        return;
+    }
+    let root = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let signer =
+        Pkcs11Signer::generate(&uri("t-ca", "cli-issuing", PIN), KeyAlgorithm::EcdsaP256).unwrap();
+    let cert = ca_for(&signer, &root);
+    let tmp = tempfile::tempdir().unwrap();
+    let chain = [cert, root.intermediate.clone()]
+        .iter()
+        .map(|c| certmint::pem_encode("CERTIFICATE", c.as_ref()))
+        .collect::<String>();
+    std::fs::write(tmp.path().join("hsm-ca.pem"), chain).unwrap();
+    let key_uri = format!("pkcs11:token=t-ca;object=cli-issuing;type=private?module-path={MODULE}");
+    let out = Command::new(env!("CARGO_BIN_EXE_certmint"))
+        .args([
+            "mint",
+            "--ca-cert",
+            "hsm-ca.pem",
+            "--ca-key",
+            &key_uri,
+            "--sni",
+            "cli.hsm.example",
+            "--out",
+            "leaf.pem",
+            "--key-out",
+            "leaf.key",
+        ])
+        .env(certmint::PKCS11_PIN_ENV, PIN)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let chain =
+        certmint::parse_certificates(&std::fs::read(tmp.path().join("leaf.pem")).unwrap()).unwrap();
+    assert_eq!(chain.len(), 3, "leaf, HSM CA, throwaway intermediate");
+    webpki_verify(&chain, &root.root, "cli.hsm.example", UnixTime::now()).unwrap();
+    if have_openssl() {
+        openssl_verify(&chain, &root.root, "cli.hsm.example", tmp.path()).unwrap();
+    }
+    // A wrong PIN: exit 1, one line, nothing written.
+    let out = Command::new(env!("CARGO_BIN_EXE_certmint"))
+        .args([
+            "mint",
+            "--ca-cert",
+            "hsm-ca.pem",
+            "--ca-key",
+            &key_uri,
+            "--sni",
+            "x.example",
+            "--out",
+            "other.pem",
+        ])
+        .env(certmint::PKCS11_PIN_ENV, "11111111")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rejected the PIN") && !err.contains("11111111"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("other.pem").exists());
+}
