@@ -60,7 +60,7 @@ fn bench_mint(c: &mut Criterion) {
         let request = MintRequest::clone_of(&origin);
         let sample = minter.mint(&request).unwrap();
         let tbs = tbs_of(sample.leaf().as_ref());
-        let signer = Arc::clone(minter.issuer().signer());
+        let signer = Arc::clone(minter.issuer().unwrap().signer());
         group.bench_function(format!("{label}/baseline_raw_signature"), |b| {
             b.iter(|| signer.sign(std::hint::black_box(&tbs)).unwrap())
         });

@@ -163,6 +163,7 @@ pub(crate) fn header_len(len: usize) -> usize {
 }
 
 /// A DER INTEGER holding the unsigned big-endian `value`.
+#[cfg_attr(not(feature = "pkcs11"), allow(dead_code))]
 pub(crate) fn unsigned_integer(value: &[u8]) -> Vec<u8> {
     let skip = value.iter().take_while(|b| **b == 0).count();
     let trimmed = &value[skip.min(value.len().saturating_sub(1))..];

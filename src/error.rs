@@ -191,6 +191,9 @@ pub enum IssuerError {
     /// extendedKeyUsage is present without serverAuth, so clients would reject the chain.
     #[error("extendedKeyUsage lacks serverAuth; clients would reject every leaf")]
     EkuWithoutServerAuth,
+    /// basicConstraints pathLen 0 forbids the sub-CA that rotation needs.
+    #[error("pathLen 0 forbids signing the rotating sub-CA (use pathLen 1 or more)")]
+    PathLenTooShort,
     /// The CA's key algorithm cannot sign certificates here.
     #[error("unsupported CA key algorithm")]
     UnsupportedKey,

@@ -273,6 +273,13 @@ pub(crate) fn basic_constraints_not_ca(critical: bool) -> Vec<u8> {
     extension(&oid::BASIC_CONSTRAINTS, critical, &asn1::tlv(SEQUENCE, &[]))
 }
 
+/// basicConstraints CA:TRUE with a path length.
+pub(crate) fn basic_constraints_ca(path_len: u8) -> Vec<u8> {
+    let mut value = asn1::tlv(BOOLEAN, &[0xff]);
+    asn1::write_tlv(&mut value, INTEGER, &[path_len]);
+    extension(&oid::BASIC_CONSTRAINTS, true, &asn1::tlv(SEQUENCE, &value))
+}
+
 pub(crate) fn ext_key_usage_server_auth() -> Vec<u8> {
     let value = asn1::tlv(SEQUENCE, &asn1::tlv(OID, oid::SERVER_AUTH.as_bytes()));
     extension(&oid::EXT_KEY_USAGE, false, &value)

@@ -77,7 +77,10 @@ mod resolver;
 mod throwaway;
 mod time;
 
-pub use ca::{Issuer, IssuerOptions, RcgenKey, SignatureAlgorithm, Signer, SoftwareSigner};
+pub use ca::{
+    Issuer, IssuerOptions, RcgenKey, RotatingIssuer, RotationPolicy, SignatureAlgorithm, Signer,
+    SoftwareSigner,
+};
 #[cfg(feature = "pkcs11")]
 pub use ca::{
     Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE as PKCS11_DEFAULT_MODULE, PIN_ENV as PKCS11_PIN_ENV,

@@ -249,7 +249,7 @@ impl Resolver {
         key_algorithm: KeyAlgorithm,
     ) -> Result<Lookup, Error> {
         let key = CacheKeyRef {
-            issuer: self.minter.issuer().fingerprint(),
+            issuer: self.minter.issuer_id(),
             origin: origin.map(|o| &o.fingerprint),
             host: match origin {
                 Some(o) if !o.needs_host => None,

@@ -193,7 +193,7 @@ fn the_rich_origin_reports_what_was_dropped() {
 fn minter_with(policy: MintPolicy, alg: KeyAlgorithm) -> Minter {
     let i = interception(alg);
     Minter::new(
-        Arc::clone(i.minter.issuer()),
+        i.minter.issuer().unwrap(),
         Arc::new(KeyPool::inline()),
         policy,
     )
@@ -321,7 +321,7 @@ fn serials_are_derived_from_content() {
     // an RSA CA (deterministic PKCS#1 v1.5 signatures) the very same certificate.
     let i = interception(KeyAlgorithm::Rsa2048);
     let minter = Minter::new(
-        Arc::clone(i.minter.issuer()),
+        i.minter.issuer().unwrap(),
         Arc::new(KeyPool::new(KeyPoolConfig {
             background: false,
             ..KeyPoolConfig::default()

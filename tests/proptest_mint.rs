@@ -138,7 +138,8 @@ proptest! {
             req = req.with_host(h);
         }
         let minted = i.minter.mint(&req).unwrap();
-        let suffix = i.minter.crl_url();
+        let issuer = i.minter.issuer().unwrap();
+        let suffix = issuer.crl_url();
         assert_faithful_clone("arbitrary", der.as_ref(), minted.chain(), suffix, host.as_deref());
         // Where the origin is valid for its host under its CA, so is the clone under ours.
         if let Some(h) = &host {
@@ -187,7 +188,7 @@ proptest! {
         static STATE: OnceLock<SerialState> = OnceLock::new();
         let (minter, origins, seen) = STATE.get_or_init(|| {
             let i = interception(KeyAlgorithm::Rsa2048);
-            let minter = Minter::new(Arc::clone(i.minter.issuer()), Arc::new(KeyPool::inline()), MintPolicy::default());
+            let minter = Minter::new(i.minter.issuer().unwrap(), Arc::new(KeyPool::inline()), MintPolicy::default());
             let mut p = params_for(&["unused.example"]);
             p.subject_alt_names.clear();
             let a = origin(&p, KeyAlgorithm::Rsa2048);
@@ -199,7 +200,7 @@ proptest! {
         let policy_minter;
         let m = if fixed {
             policy_minter = Minter::new(
-                Arc::clone(minter.issuer()),
+                minter.issuer().unwrap(),
                 Arc::clone(minter.key_pool()),
                 MintPolicy { validity: ValidityPolicy::Fixed { backdate: Duration::ZERO, lifetime: Duration::from_secs(86_400) }, ..MintPolicy::default() },
             );

@@ -16,7 +16,7 @@ use common::*;
 fn resolver_with(cache: CertCache) -> (Resolver, &'static ThrowawayCa) {
     let i = interception(KeyAlgorithm::EcdsaP256);
     let minter = Arc::new(certmint::Minter::new(
-        Arc::clone(i.minter.issuer()),
+        i.minter.issuer().unwrap(),
         Arc::clone(i.minter.key_pool()),
         certmint::MintPolicy::default(),
     ));

@@ -14,12 +14,54 @@ use crate::key::SpkiParts;
 use crate::time::{self, Seconds};
 
 /// Optional settings of an issuing CA.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct IssuerOptions {
+    /// Every certificate this CA issues carries the CRL distribution point
+    /// `{crl_base_url}/{this CA's key id in lower-case hex}.crl` (default
+    /// [`DEFAULT_CRL_BASE_URL`](crate::DEFAULT_CRL_BASE_URL), which never resolves).
+    pub crl_base_url: String,
     /// URLs where clients can fetch the issuing certificate (AIA caIssuers).
     pub ca_issuers_urls: Vec<String>,
     /// OCSP responder URLs (AIA OCSP).
     pub ocsp_urls: Vec<String>,
+}
+
+impl Default for IssuerOptions {
+    fn default() -> Self {
+        Self {
+            crl_base_url: crate::DEFAULT_CRL_BASE_URL.to_owned(),
+            ca_issuers_urls: Vec::new(),
+            ocsp_urls: Vec::new(),
+        }
+    }
+}
+
+/// The extensions every certificate of one issuer carries, encoded once.
+#[derive(Clone, Debug)]
+pub(crate) struct IssuedExtensions {
+    pub(crate) authority_key_id: Vec<u8>,
+    pub(crate) crl_url: String,
+    pub(crate) crl_distribution_points: Vec<u8>,
+    pub(crate) authority_info_access: Option<Vec<u8>>,
+}
+
+impl IssuedExtensions {
+    fn new(key_id: &[u8], options: &IssuerOptions) -> Self {
+        let crl_url = format!(
+            "{}/{}.crl",
+            options.crl_base_url.trim_end_matches('/'),
+            crate::mint::hex(key_id)
+        );
+        Self {
+            authority_key_id: ext::authority_key_id(key_id),
+            crl_distribution_points: ext::crl_distribution_points(std::slice::from_ref(&crl_url)),
+            crl_url,
+            authority_info_access: ext::authority_info_access(
+                &options.ca_issuers_urls,
+                &options.ocsp_urls,
+            ),
+        }
+    }
 }
 
 /// An issuing CA: its certificate, the chain above it up to (excluding) the root, and a
@@ -38,8 +80,9 @@ pub struct Issuer {
     not_before: Seconds,
     not_after: Seconds,
     algorithm_identifier: Vec<u8>,
-    aia_extension: Option<Vec<u8>>,
+    issued: IssuedExtensions,
     fingerprint: [u8; 32],
+    path_len: Option<u64>,
 }
 
 impl Issuer {
@@ -73,7 +116,12 @@ impl Issuer {
                 "issuing CA carries nameConstraints: leaves for names outside them will not validate"
             );
         }
+        let path_len = cert
+            .extension(&oid::BASIC_CONSTRAINTS)
+            .and_then(|e| ext::decode_basic_constraints(e.value))
+            .and_then(|(_, path_len)| path_len);
         let subject = cert.subject.raw.to_vec();
+        let key_id_for_ext = key_id.clone();
         let (not_before, not_after) = (cert.not_before, cert.not_after);
         let fingerprint = crate::provider::sha256(first.as_ref());
         let algorithm_identifier = signer.algorithm().algorithm_identifier();
@@ -90,8 +138,9 @@ impl Issuer {
             not_before,
             not_after,
             algorithm_identifier,
-            aia_extension: ext::authority_info_access(&options.ca_issuers_urls, &options.ocsp_urls),
+            issued: IssuedExtensions::new(&key_id_for_ext, &options),
             fingerprint,
+            path_len,
         })
     }
 
@@ -137,11 +186,20 @@ impl Issuer {
         Self::from_pem_with_passphrase(&cert, &key, passphrase)
     }
 
-    /// Replaces the authorityInfoAccess URLs put into minted leaves.
+    /// Replaces the CRL and AIA settings for what this issuer signs from now on.
     pub fn with_options(mut self, options: IssuerOptions) -> Self {
-        self.aia_extension =
-            ext::authority_info_access(&options.ca_issuers_urls, &options.ocsp_urls);
+        self.issued = IssuedExtensions::new(&self.key_id, &options);
         self
+    }
+
+    /// basicConstraints pathLenConstraint, if any.
+    pub fn path_len(&self) -> Option<u64> {
+        self.path_len
+    }
+
+    /// The CRL distribution point URL every certificate of this issuer carries.
+    pub fn crl_url(&self) -> &str {
+        &self.issued.crl_url
     }
 
     /// The issuing certificate.
@@ -192,8 +250,8 @@ impl Issuer {
         &self.algorithm_identifier
     }
 
-    pub(crate) fn aia_extension(&self) -> Option<&[u8]> {
-        self.aia_extension.as_deref()
+    pub(crate) fn issued(&self) -> &IssuedExtensions {
+        &self.issued
     }
 }
 

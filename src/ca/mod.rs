@@ -5,12 +5,14 @@ mod issuer;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod rcgen_key;
+mod rotation;
 mod software;
 
 pub use issuer::{Issuer, IssuerOptions};
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE, PIN_ENV};
 pub use rcgen_key::RcgenKey;
+pub use rotation::{RotatingIssuer, RotationPolicy};
 pub use software::SoftwareSigner;
 
 use std::fmt::Debug;

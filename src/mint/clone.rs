@@ -291,7 +291,7 @@ fn clone_validity<'a>(
 /// `[not_before, not_after]` intersected with the issuer's window. A window that ends before it
 /// starts (an origin that expired before the issuer existed) collapses to its end, so the leaf
 /// is expired just as the origin is.
-pub(super) fn clamp(
+pub(crate) fn clamp(
     not_before: Seconds,
     not_after: Seconds,
     issuer: (Seconds, Seconds),
@@ -301,7 +301,7 @@ pub(super) fn clamp(
     (nb.min(na), na)
 }
 
-pub(super) fn encode_validity(not_before: Seconds, not_after: Seconds) -> Vec<u8> {
+pub(crate) fn encode_validity(not_before: Seconds, not_after: Seconds) -> Vec<u8> {
     let mut content = time::encode(not_before);
     content.extend(time::encode(not_after));
     crate::asn1::tlv(crate::asn1::SEQUENCE, &content)

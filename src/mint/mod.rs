@@ -11,9 +11,10 @@
 //! ```
 
 mod adjustments;
-mod clone;
+pub(crate) mod clone;
 mod key_pool;
 mod policy;
+pub(crate) mod tbs;
 
 pub use adjustments::Adjustments;
 pub use key_pool::{KeyPool, KeyPoolConfig, KeyPoolStats};
@@ -26,11 +27,9 @@ use std::sync::Arc;
 use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::sign::CertifiedKey;
 
-use crate::asn1::{self, context_constructed, BIT_STRING, SEQUENCE};
-use crate::ca::Issuer;
+use crate::ca::{Issuer, RotatingIssuer};
 use crate::cert::ParsedCert;
 use crate::error::{Error, OriginError};
-use crate::ext;
 use crate::host::Host;
 use crate::key::{KeyAlgorithm, LeafKey};
 use crate::time::Seconds;
@@ -176,37 +175,57 @@ fn unix(t: Seconds) -> UnixTime {
     UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0) as u64))
 }
 
-/// Mints leaves under one issuer. `Send + Sync`; share it behind an `Arc`.
+/// Where a minter's issuer comes from.
+#[derive(Debug)]
+enum IssuerSource {
+    Fixed(Arc<Issuer>),
+    Rotating(Arc<RotatingIssuer>),
+}
+
+/// Mints leaves under one issuer (fixed, or a rotating sub-CA). `Send + Sync`; share it behind
+/// an `Arc`.
 pub struct Minter {
-    issuer: Arc<Issuer>,
+    source: IssuerSource,
     keys: Arc<KeyPool>,
     policy: MintPolicy,
-    authority_key_id: Vec<u8>,
-    crl_url: String,
-    crl_distribution_points: Vec<u8>,
 }
 
 impl Minter {
     /// A minter for `issuer`, taking leaf keys from `keys`.
     pub fn new(issuer: Arc<Issuer>, keys: Arc<KeyPool>, policy: MintPolicy) -> Self {
-        let crl_url = format!(
-            "{}/{}.crl",
-            policy.crl_base_url.trim_end_matches('/'),
-            hex(issuer.key_id())
-        );
         Self {
-            authority_key_id: ext::authority_key_id(issuer.key_id()),
-            crl_distribution_points: ext::crl_distribution_points(std::slice::from_ref(&crl_url)),
-            crl_url,
-            issuer,
+            source: IssuerSource::Fixed(issuer),
             keys,
             policy,
         }
     }
 
-    /// The issuer.
-    pub fn issuer(&self) -> &Arc<Issuer> {
-        &self.issuer
+    /// A minter whose leaves are signed by a short-lived sub-CA that `rotating` renews on
+    /// schedule.
+    pub fn rotating(rotating: Arc<RotatingIssuer>, keys: Arc<KeyPool>, policy: MintPolicy) -> Self {
+        Self {
+            source: IssuerSource::Rotating(rotating),
+            keys,
+            policy,
+        }
+    }
+
+    /// The issuer signing now (for a rotating source, the current sub-CA, renewed first if
+    /// due).
+    pub fn issuer(&self) -> Result<Arc<Issuer>, Error> {
+        match &self.source {
+            IssuerSource::Fixed(issuer) => Ok(Arc::clone(issuer)),
+            IssuerSource::Rotating(r) => r.current(),
+        }
+    }
+
+    /// A stable identity for caching: the fixed issuer's fingerprint, or the fingerprint of the
+    /// CA that signs the rotating sub-CAs (so leaves minted before a rotation stay cached).
+    pub fn issuer_id(&self) -> &[u8; 32] {
+        match &self.source {
+            IssuerSource::Fixed(issuer) => issuer.fingerprint(),
+            IssuerSource::Rotating(r) => r.parent().fingerprint(),
+        }
     }
 
     /// The key pool.
@@ -217,11 +236,6 @@ impl Minter {
     /// The policy.
     pub fn policy(&self) -> &MintPolicy {
         &self.policy
-    }
-
-    /// The CRL distribution point URL every leaf of this minter carries.
-    pub fn crl_url(&self) -> &str {
-        &self.crl_url
     }
 
     /// Mints a leaf.
@@ -252,11 +266,13 @@ impl Minter {
     ) -> Result<MintedCert, Error> {
         let now = request.now.unwrap_or_else(UnixTime::now).as_secs() as Seconds;
         let host = request.host.map(Host::parse).transpose()?;
+        let issuer = self.issuer()?;
+        let issued = issuer.issued();
         let issuer_parts = clone::IssuerParts {
-            authority_key_id: &self.authority_key_id,
-            crl_distribution_points: &self.crl_distribution_points,
-            authority_info_access: self.issuer.aia_extension(),
-            validity: self.issuer.validity(),
+            authority_key_id: &issued.authority_key_id,
+            crl_distribution_points: &issued.crl_distribution_points,
+            authority_info_access: issued.authority_info_access.as_deref(),
+            validity: issuer.validity(),
         };
         let (key, fields) = match (request.origin, &host) {
             (Some(origin), _) => {
@@ -274,7 +290,7 @@ impl Minter {
                     .key_algorithm
                     .or(origin_key)
                     .unwrap_or(self.policy.fallback_key);
-                let key = self.leaf_key(key, wanted)?;
+                let key = self.leaf_key(&issuer, key, wanted)?;
                 let mut fields = clone::clone_fields(
                     &parsed,
                     host.as_ref(),
@@ -291,83 +307,21 @@ impl Minter {
             }
             (None, Some(host)) => {
                 let wanted = request.key_algorithm.unwrap_or(self.policy.host_only_key);
-                let key = self.leaf_key(key, wanted)?;
+                let key = self.leaf_key(&issuer, key, wanted)?;
                 let fields = clone::host_only_fields(host, &key, &issuer_parts, &self.policy, now);
                 (key, fields)
             }
             (None, None) => return Err(Error::NothingToMint),
         };
-        self.sign(key, fields)
-    }
-
-    /// The caller's key, or one of `algorithm` from the pool.
-    fn leaf_key(
-        &self,
-        given: Option<Arc<LeafKey>>,
-        algorithm: KeyAlgorithm,
-    ) -> Result<Arc<LeafKey>, Error> {
-        let key = match given {
-            Some(key) => key,
-            None => self.keys.take(algorithm)?,
-        };
-        // Defence in depth: a leaf must never carry the CA's own key.
-        if key.subject_public_key_info() == self.issuer.signer().subject_public_key_info() {
-            return Err(crate::error::KeyError::Unsupported.into());
-        }
-        Ok(key)
-    }
-
-    /// Assembles the TBSCertificate, derives the serial from it, signs, and wraps the result.
-    fn sign(&self, key: Arc<LeafKey>, fields: clone::LeafFields<'_>) -> Result<MintedCert, Error> {
-        let issuer = &self.issuer;
-        let spki = key.subject_public_key_info();
-        const VERSION_3: [u8; 5] = [0xa0, 0x03, 0x02, 0x01, 0x02];
-        let serial_header = [asn1::INTEGER, SERIAL_LEN as u8];
-        let extensions_len = asn1::header_len(fields.extensions.len()) + fields.extensions.len();
-        let body_len = VERSION_3.len()
-            + serial_header.len()
-            + SERIAL_LEN
-            + issuer.algorithm_identifier().len()
-            + issuer.subject().len()
-            + fields.validity.len()
-            + fields.subject.len()
-            + spki.len()
-            + asn1::header_len(extensions_len)
-            + extensions_len;
-        let mut tbs = Vec::with_capacity(body_len + 8);
-        asn1::write_len_prefixed(&mut tbs, SEQUENCE, body_len);
-        tbs.extend_from_slice(&VERSION_3);
-        tbs.extend_from_slice(&serial_header);
-        let serial_at = tbs.len();
-        tbs.extend_from_slice(&[0u8; SERIAL_LEN]);
-        tbs.extend_from_slice(issuer.algorithm_identifier());
-        tbs.extend_from_slice(issuer.subject());
-        tbs.extend_from_slice(&fields.validity);
-        tbs.extend_from_slice(&fields.subject);
-        tbs.extend_from_slice(spki);
-        asn1::write_len_prefixed(&mut tbs, context_constructed(3), extensions_len);
-        asn1::write_tlv(&mut tbs, SEQUENCE, &fields.extensions);
-
-        // The serial is derived from everything else in the TBS (issuer, validity, subject,
-        // leaf key, every extension), so the same content gives the same serial and different
-        // content a different one. 20 octets, top bit clear (positive), second bit set (never
-        // zero, and the encoding stays minimal).
-        let digest = crate::provider::sha256(&tbs);
-        let mut serial = [0u8; SERIAL_LEN];
-        serial.copy_from_slice(&digest[..SERIAL_LEN]);
-        serial[0] = (serial[0] & 0x7f) | 0x40;
-        tbs[serial_at..serial_at + SERIAL_LEN].copy_from_slice(&serial);
-
-        let signature = issuer.signer().sign(&tbs)?;
-        let mut cert_body = tbs;
-        cert_body.extend_from_slice(issuer.algorithm_identifier());
-        asn1::write_len_prefixed(&mut cert_body, BIT_STRING, signature.len() + 1);
-        cert_body.push(0);
-        cert_body.extend_from_slice(&signature);
-        let leaf = asn1::tlv(SEQUENCE, &cert_body);
-
+        let (leaf, serial) = tbs::sign_certificate(
+            &issuer,
+            &fields.subject,
+            &fields.validity,
+            key.subject_public_key_info(),
+            &fields.extensions,
+        )?;
         let mut chain = Vec::with_capacity(issuer.chain().len() + 1);
-        chain.push(CertificateDer::from(leaf));
+        chain.push(leaf);
         chain.extend(issuer.chain().iter().cloned());
         Ok(MintedCert {
             chain,
@@ -379,12 +333,30 @@ impl Minter {
             adjustments: fields.adjustments,
         })
     }
+
+    /// The caller's key, or one of `algorithm` from the pool.
+    fn leaf_key(
+        &self,
+        issuer: &Issuer,
+        given: Option<Arc<LeafKey>>,
+        algorithm: KeyAlgorithm,
+    ) -> Result<Arc<LeafKey>, Error> {
+        let key = match given {
+            Some(key) => key,
+            None => self.keys.take(algorithm)?,
+        };
+        // Defence in depth: a leaf must never carry the CA's own key.
+        if key.subject_public_key_info() == issuer.signer().subject_public_key_info() {
+            return Err(crate::error::KeyError::Unsupported.into());
+        }
+        Ok(key)
+    }
 }
 
 impl std::fmt::Debug for Minter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Minter")
-            .field("issuer", &self.issuer)
+            .field("issuer", &self.source)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }

@@ -53,10 +53,6 @@ impl Default for ValidityPolicy {
 pub struct MintPolicy {
     /// Validity of cloned leaves (default [`ValidityPolicy::Mirror`], 825 days).
     pub validity: ValidityPolicy,
-    /// Every minted certificate carries the CRL distribution point
-    /// `{crl_base_url}/{issuer key id in lower-case hex}.crl` (default
-    /// [`DEFAULT_CRL_BASE_URL`]).
-    pub crl_base_url: String,
     /// Compatibility: give an origin without subjectAltName one built from the host (critical
     /// when the subject is empty, RFC 5280 4.2.1.6), because Chromium ignores the common name.
     /// Without a host, the origin's common name is used when it is a valid host. Default on.
@@ -81,7 +77,6 @@ impl Default for MintPolicy {
     fn default() -> Self {
         Self {
             validity: ValidityPolicy::default(),
-            crl_base_url: DEFAULT_CRL_BASE_URL.to_owned(),
             san_from_host: true,
             server_auth_eku: true,
             host_only_key: KeyAlgorithm::EcdsaP256,

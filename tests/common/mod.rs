@@ -178,9 +178,15 @@ pub fn interception(alg: KeyAlgorithm) -> &'static Interception {
         .entry(alg)
         .or_insert_with(|| {
             let ca = ThrowawayCa::generate(alg).unwrap();
+            // RSA-4096 keys can take many seconds to generate in a debug build under load:
+            // wait for them rather than fail.
+            let pool = KeyPool::new(certmint::KeyPoolConfig {
+                rsa_wait: std::time::Duration::from_secs(300),
+                ..Default::default()
+            });
             let minter = Minter::new(
                 Arc::new(ca.issuer().unwrap()),
-                Arc::new(KeyPool::default()),
+                Arc::new(pool),
                 MintPolicy::default(),
             );
             Box::leak(Box::new(Interception { ca, minter }))

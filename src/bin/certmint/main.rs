@@ -210,15 +210,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 async fn run_proxy(args: ProxyArgs) -> Result<(), Error> {
     use certmint::rustls::RootCertStore;
-    let issuer = load_issuer(
-        &args.ca_cert,
-        &args.ca_key,
-        args.ca_key_pass_file.as_deref(),
-    )?;
-    let mut policy = MintPolicy::default();
-    if let Some(url) = &args.crl_url {
-        policy.crl_base_url = url.clone();
-    }
+    let issuer = with_crl_url(
+        load_issuer(
+            &args.ca_cert,
+            &args.ca_key,
+            args.ca_key_pass_file.as_deref(),
+        )?,
+        args.crl_url.as_deref(),
+    );
+    let policy = MintPolicy::default();
     let minter = Minter::new(Arc::new(issuer), Arc::new(KeyPool::default()), policy);
     let cache = certmint::CertCache::new(certmint::CacheConfig {
         max_weight: args.cache_mib * 1024 * 1024,
@@ -281,6 +281,17 @@ fn init_passphrase(
             "--encrypt needs --ca-key-pass-file or CERTMINT_CA_KEY_PASS".into(),
         )
         .into()),
+    }
+}
+
+/// Sets the CRL base URL leaves will name, when given.
+fn with_crl_url(issuer: Issuer, crl_url: Option<&str>) -> Issuer {
+    match crl_url {
+        Some(url) => issuer.with_options(certmint::IssuerOptions {
+            crl_base_url: url.to_owned(),
+            ..certmint::IssuerOptions::default()
+        }),
+        None => issuer,
     }
 }
 
@@ -347,15 +358,15 @@ fn ca_init(
 }
 
 fn mint(args: &MintArgs) -> Result<(), Error> {
-    let issuer = load_issuer(
-        &args.ca_cert,
-        &args.ca_key,
-        args.ca_key_pass_file.as_deref(),
-    )?;
-    let mut policy = MintPolicy::default();
-    if let Some(url) = &args.crl_url {
-        policy.crl_base_url = url.clone();
-    }
+    let issuer = with_crl_url(
+        load_issuer(
+            &args.ca_cert,
+            &args.ca_key,
+            args.ca_key_pass_file.as_deref(),
+        )?,
+        args.crl_url.as_deref(),
+    );
+    let policy = MintPolicy::default();
     let minter = Minter::new(Arc::new(issuer), Arc::new(KeyPool::inline()), policy);
     let origin: Option<CertificateDer<'static>> = match &args.origin {
         Some(path) => Some(

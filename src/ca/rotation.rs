@@ -1,0 +1,221 @@
+//! [`RotatingIssuer`]: a short-lived issuing sub-CA, signed by the configured intermediate
+//! (often held in an HSM) and renewed on a schedule, so a mint never waits on the HSM.
+//!
+//! - The sub-CA's key is a software key generated in memory and never written anywhere; its
+//!   PKCS#8 bytes are wiped once parsed (the parsed key object inside the crypto backend cannot
+//!   be wiped).
+//! - Rotation is automatic and atomic: the first mint that finds the sub-CA due for renewal
+//!   makes the next one while the others keep minting with the current one; new mints use the
+//!   new sub-CA as soon as it exists. Leaves minted under the old sub-CA stay valid (and stay
+//!   cached, keyed by the intermediate's identity) until they or the old sub-CA expire.
+//! - Leaves are clamped to their sub-CA's validity. Time comes from a [`Clock`].
+//!
+//! **Revocation model.** A leaf's CRL distribution point names its sub-CA's CRL
+//! (`{crl base}/{sub-CA key id}.crl`): empty, signed once by the sub-CA when it is made, valid
+//! until the sub-CA expires (no leaf outlives it). A sub-CA's distribution point names the
+//! intermediate's CRL (`{crl base}/{intermediate key id}.crl`), which lists revoked sub-CAs and is
+//! signed by the intermediate (through the HSM).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use rustls::pki_types::UnixTime;
+
+use super::{Issuer, IssuerOptions, SoftwareSigner};
+use crate::clock::Clock;
+use crate::error::{Error, IssuerError};
+use crate::ext::{self, KeyUsage};
+use crate::key::{KeyAlgorithm, LeafKey};
+use crate::mint::clone::{clamp, encode_validity};
+use crate::time::Seconds;
+
+/// How sub-CAs are made and renewed. `Default` gives the documented defaults.
+#[derive(Clone, Debug)]
+pub struct RotationPolicy {
+    /// Validity of each sub-CA from its creation (default 7 days).
+    pub lifetime: Duration,
+    /// A sub-CA is replaced this long after its creation (default 6 days).
+    pub renew_after: Duration,
+    /// notBefore lies this far in the past (default 1 hour).
+    pub backdate: Duration,
+    /// The sub-CA's key algorithm (default P-256).
+    pub key_algorithm: KeyAlgorithm,
+    /// CRL and AIA settings of the sub-CAs (what their leaves carry).
+    pub options: IssuerOptions,
+    /// After a failed rotation, wait this long before trying again (default 60 s).
+    pub retry_after: Duration,
+}
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        Self {
+            lifetime: Duration::from_secs(7 * 86_400),
+            renew_after: Duration::from_secs(6 * 86_400),
+            backdate: Duration::from_secs(3600),
+            key_algorithm: KeyAlgorithm::EcdsaP256,
+            options: IssuerOptions::default(),
+            retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+struct SubCa {
+    issuer: Arc<Issuer>,
+    renew_at: u64,
+}
+
+/// The configured intermediate plus its current short-lived sub-CA.
+pub struct RotatingIssuer {
+    parent: Arc<Issuer>,
+    policy: RotationPolicy,
+    clock: Arc<dyn Clock>,
+    current: RwLock<Arc<SubCa>>,
+    rotating: Mutex<()>,
+    rotations: AtomicU64,
+}
+
+impl RotatingIssuer {
+    /// Makes the first sub-CA under `parent`. Fails if `parent` cannot sign a CA (pathLen 0).
+    pub fn new(
+        parent: Arc<Issuer>,
+        policy: RotationPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
+        if parent.path_len() == Some(0) {
+            return Err(IssuerError::PathLenTooShort.into());
+        }
+        let first = make_sub_ca(&parent, &policy, clock.now())?;
+        Ok(Self {
+            parent,
+            policy,
+            clock,
+            current: RwLock::new(Arc::new(first)),
+            rotating: Mutex::new(()),
+            rotations: AtomicU64::new(1),
+        })
+    }
+
+    /// The CA that signs the sub-CAs.
+    pub fn parent(&self) -> &Arc<Issuer> {
+        &self.parent
+    }
+
+    /// How many sub-CAs have been made.
+    pub fn rotations(&self) -> u64 {
+        self.rotations.load(Ordering::Relaxed)
+    }
+
+    /// The sub-CA to sign with now, renewing it first if it is due.
+    pub fn current(&self) -> Result<Arc<Issuer>, Error> {
+        let now = self.clock.now();
+        let current = Arc::clone(&*self.current.read().unwrap_or_else(|e| e.into_inner()));
+        if now.as_secs() < current.renew_at {
+            return Ok(Arc::clone(&current.issuer));
+        }
+        // Due. One caller rotates; the others carry on with the current sub-CA meanwhile.
+        let Ok(_guard) = self.rotating.try_lock() else {
+            return self.usable(&current, now);
+        };
+        let latest = Arc::clone(&*self.current.read().unwrap_or_else(|e| e.into_inner()));
+        if now.as_secs() < latest.renew_at {
+            return Ok(Arc::clone(&latest.issuer));
+        }
+        match make_sub_ca(&self.parent, &self.policy, now) {
+            Ok(next) => {
+                let issuer = Arc::clone(&next.issuer);
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+                self.rotations.fetch_add(1, Ordering::Relaxed);
+                log::info!("rotated the issuing sub-CA");
+                Ok(issuer)
+            }
+            Err(e) => {
+                log::error!(
+                    "rotating the issuing sub-CA failed: {e}; retrying in {:?}",
+                    self.policy.retry_after
+                );
+                let retry = Arc::new(SubCa {
+                    issuer: Arc::clone(&latest.issuer),
+                    renew_at: now.as_secs() + self.policy.retry_after.as_secs(),
+                });
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = retry;
+                self.usable(&latest, now).map_err(|_| e)
+            }
+        }
+    }
+
+    /// Renews the sub-CA now, whatever its age.
+    pub fn rotate_now(&self) -> Result<Arc<Issuer>, Error> {
+        let _guard = self.rotating.lock().unwrap_or_else(|e| e.into_inner());
+        let next = make_sub_ca(&self.parent, &self.policy, self.clock.now())?;
+        let issuer = Arc::clone(&next.issuer);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        self.rotations.fetch_add(1, Ordering::Relaxed);
+        Ok(issuer)
+    }
+
+    /// The current sub-CA while it is still valid.
+    fn usable(&self, current: &SubCa, now: UnixTime) -> Result<Arc<Issuer>, Error> {
+        if (now.as_secs() as Seconds) < current.issuer.validity().1 {
+            Ok(Arc::clone(&current.issuer))
+        } else {
+            Err(IssuerError::Expired {
+                not_after: crate::time::rfc3339(current.issuer.validity().1),
+            }
+            .into())
+        }
+    }
+}
+
+impl std::fmt::Debug for RotatingIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotatingIssuer")
+            .field("parent", &self.parent)
+            .field("policy", &self.policy)
+            .field("rotations", &self.rotations())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Generates a key in memory and has `parent` certify it as a pathLen-0 CA.
+fn make_sub_ca(parent: &Issuer, policy: &RotationPolicy, now: UnixTime) -> Result<SubCa, Error> {
+    let t = now.as_secs() as Seconds;
+    let key = LeafKey::generate(policy.key_algorithm)?;
+    let signer = SoftwareSigner::from_key_bytes(key.pkcs8_der().secret_pkcs8_der())?;
+    drop(key); // wipes the PKCS#8 copy; the signer keeps the parsed key
+    let (not_before, not_after) = clamp(
+        t - policy.backdate.as_secs() as Seconds,
+        t + policy.lifetime.as_secs() as Seconds,
+        parent.validity(),
+    );
+    let subject =
+        ext::name_with_common_name(&format!("certmint issuing CA {}", crate::time::rfc3339(t)));
+    let spki = crate::Signer::subject_public_key_info(&signer).to_vec();
+    let key_id = crate::key::key_identifier(&spki).ok_or(crate::error::KeyError::Unsupported)?;
+    let issued = parent.issued();
+    let mut extensions = ext::basic_constraints_ca(0);
+    extensions.extend(ext::key_usage(
+        KeyUsage(KeyUsage::KEY_CERT_SIGN | KeyUsage::CRL_SIGN | KeyUsage::DIGITAL_SIGNATURE),
+        true,
+    ));
+    extensions.extend(ext::subject_key_id(&key_id));
+    extensions.extend_from_slice(&issued.authority_key_id);
+    extensions.extend_from_slice(&issued.crl_distribution_points);
+    if let Some(aia) = &issued.authority_info_access {
+        extensions.extend_from_slice(aia);
+    }
+    let (cert, _) = crate::mint::tbs::sign_certificate(
+        parent,
+        &subject,
+        &encode_validity(not_before, not_after),
+        &spki,
+        &extensions,
+    )?;
+    let mut chain = vec![cert];
+    chain.extend(parent.chain().iter().cloned());
+    let issuer = Issuer::new_at(chain, Arc::new(signer), policy.options.clone(), now)?;
+    Ok(SubCa {
+        issuer: Arc::new(issuer),
+        renew_at: (t + policy.renew_after.as_secs() as Seconds).max(0) as u64,
+    })
+}

@@ -1,0 +1,64 @@
+//! Assembling and signing a TBSCertificate, shared by leaves and the rotating sub-CAs.
+
+use rustls::pki_types::CertificateDer;
+
+use super::SERIAL_LEN;
+use crate::asn1::{self, context_constructed, BIT_STRING, INTEGER, SEQUENCE};
+use crate::ca::Issuer;
+use crate::error::Error;
+
+/// Builds the v3 TBSCertificate from pre-encoded parts, derives its serial from its content,
+/// has `issuer` sign it, and returns the certificate and its serial.
+///
+/// The serial is the SHA-256 of the complete TBS built with a placeholder serial (so the
+/// issuer, validity, subject, key and every extension are covered): the same content gives the
+/// same serial, different content a different one. 20 octets, top bit clear (positive), second
+/// bit set (never zero, and the encoding stays minimal).
+pub(crate) fn sign_certificate(
+    issuer: &Issuer,
+    subject: &[u8],
+    validity: &[u8],
+    spki: &[u8],
+    extensions: &[u8],
+) -> Result<(CertificateDer<'static>, [u8; SERIAL_LEN]), Error> {
+    const VERSION_3: [u8; 5] = [0xa0, 0x03, 0x02, 0x01, 0x02];
+    let serial_header = [INTEGER, SERIAL_LEN as u8];
+    let extensions_len = asn1::header_len(extensions.len()) + extensions.len();
+    let body_len = VERSION_3.len()
+        + serial_header.len()
+        + SERIAL_LEN
+        + issuer.algorithm_identifier().len()
+        + issuer.subject().len()
+        + validity.len()
+        + subject.len()
+        + spki.len()
+        + asn1::header_len(extensions_len)
+        + extensions_len;
+    let mut tbs = Vec::with_capacity(body_len + 8);
+    asn1::write_len_prefixed(&mut tbs, SEQUENCE, body_len);
+    tbs.extend_from_slice(&VERSION_3);
+    tbs.extend_from_slice(&serial_header);
+    let serial_at = tbs.len();
+    tbs.extend_from_slice(&[0u8; SERIAL_LEN]);
+    tbs.extend_from_slice(issuer.algorithm_identifier());
+    tbs.extend_from_slice(issuer.subject());
+    tbs.extend_from_slice(validity);
+    tbs.extend_from_slice(subject);
+    tbs.extend_from_slice(spki);
+    asn1::write_len_prefixed(&mut tbs, context_constructed(3), extensions_len);
+    asn1::write_tlv(&mut tbs, SEQUENCE, extensions);
+
+    let digest = crate::provider::sha256(&tbs);
+    let mut serial = [0u8; SERIAL_LEN];
+    serial.copy_from_slice(&digest[..SERIAL_LEN]);
+    serial[0] = (serial[0] & 0x7f) | 0x40;
+    tbs[serial_at..serial_at + SERIAL_LEN].copy_from_slice(&serial);
+
+    let signature = issuer.signer().sign(&tbs)?;
+    let mut body = tbs;
+    body.extend_from_slice(issuer.algorithm_identifier());
+    asn1::write_len_prefixed(&mut body, BIT_STRING, signature.len() + 1);
+    body.push(0);
+    body.extend_from_slice(&signature);
+    Ok((CertificateDer::from(asn1::tlv(SEQUENCE, &body)), serial))
+}
