@@ -63,7 +63,7 @@ fn lookup_hit(c: &mut Criterion) {
 
 fn lookup_miss(c: &mut Criterion) {
     let (_ca, resolver) = setup();
-    let signer = Arc::clone(resolver.minter().issuer().unwrap().signer());
+    let signer = Arc::clone(resolver.minter().unwrap().issuer().unwrap().signer());
     let sample = resolver
         .lookup_host("sample.miss.example", KeyAlgorithm::EcdsaP256)
         .unwrap();

@@ -30,6 +30,9 @@ pub enum Error {
     /// A PKCS#11 token or key could not be used.
     #[error("PKCS#11: {0}")]
     Pkcs11(#[from] Pkcs11Error),
+    /// The CA registry refused an operation or has no CA to use.
+    #[error("CA registry: {0}")]
+    Registry(#[from] RegistryError),
     /// A mint failed; the failure is shared with every lookup that waited for it, and
     /// remembered briefly so a failing site is not retried on every handshake.
     #[error("mint failed: {0}")]
@@ -274,4 +277,25 @@ pub enum Pkcs11Error {
     /// The token returned a signature that does not verify; it was discarded.
     #[error("the token returned a signature that does not verify")]
     BadSignature,
+}
+
+/// Why the CA registry refused an operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// No CA has this id.
+    #[error("no CA {0:?}")]
+    UnknownCa(String),
+    /// A CA with this id exists already.
+    #[error("a CA {0:?} exists already")]
+    DuplicateCa(String),
+    /// The default CA cannot be disabled or removed without naming another enabled CA.
+    #[error("{0:?} is the default CA: name another enabled CA as the new default")]
+    DefaultNeedsSuccessor(String),
+    /// The CA is disabled.
+    #[error("CA {0:?} is disabled")]
+    Disabled(String),
+    /// No CA is enabled, so there is no default.
+    #[error("no default CA (no CA is enabled)")]
+    NoDefault,
 }

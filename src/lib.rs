@@ -78,8 +78,8 @@ mod throwaway;
 mod time;
 
 pub use ca::{
-    Issuer, IssuerOptions, RcgenKey, RotatingIssuer, RotationPolicy, SignatureAlgorithm, Signer,
-    SoftwareSigner,
+    CaHealth, CaInfo, CaRegistry, CaStore, Issuer, IssuerOptions, RcgenKey, RotatingIssuer,
+    RotationPolicy, SelectionRule, SignatureAlgorithm, Signer, SingleCa, SoftwareSigner,
 };
 #[cfg(feature = "pkcs11")]
 pub use ca::{
@@ -87,7 +87,9 @@ pub use ca::{
 };
 pub use cache::{CacheConfig, CacheKey, CacheStats, CertCache, Lookup, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{EncodingError, Error, HostError, IssuerError, KeyError, OriginError, Pkcs11Error};
+pub use error::{
+    EncodingError, Error, HostError, IssuerError, KeyError, OriginError, Pkcs11Error, RegistryError,
+};
 pub use host::{Host, MAX_HOST_LEN};
 pub use key::{KeyAlgorithm, LeafKey};
 pub use mint::{

@@ -30,6 +30,7 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ServerConfig, SignatureScheme};
 
 use crate::asn1::oid;
+use crate::ca::{CaStore, SingleCa};
 use crate::cache::{CacheKeyRef, CertCache, Lookup};
 use crate::cert::ParsedCert;
 use crate::error::Error;
@@ -110,18 +111,35 @@ impl ClientKeySupport {
 /// A minting, caching certificate resolver. Cheap to clone; `Send + Sync`.
 #[derive(Clone, Debug)]
 pub struct Resolver {
-    minter: Arc<Minter>,
+    store: Arc<dyn CaStore>,
     cache: Arc<CertCache>,
     fallback_host: Option<Host>,
+    tenant: Option<Arc<str>>,
 }
 
 impl Resolver {
-    /// A resolver minting with `minter` and caching in `cache`.
+    /// A resolver minting with one `minter` and caching in `cache`.
     pub fn new(minter: Arc<Minter>, cache: Arc<CertCache>) -> Self {
+        Self::with_store(Arc::new(SingleCa(minter)), cache)
+    }
+
+    /// A resolver minting through a CA store (for example a [`CaRegistry`](crate::CaRegistry),
+    /// which picks the CA per host or tenant).
+    pub fn with_store(store: Arc<dyn CaStore>, cache: Arc<CertCache>) -> Self {
         Self {
-            minter,
+            store,
             cache,
             fallback_host: None,
+            tenant: None,
+        }
+    }
+
+    /// The same resolver, selecting CAs for `tenant` (see
+    /// [`SelectionRule::Tenant`](crate::SelectionRule::Tenant)).
+    pub fn for_tenant(&self, tenant: &str) -> Self {
+        Self {
+            tenant: Some(Arc::from(tenant)),
+            ..self.clone()
         }
     }
 
@@ -132,9 +150,27 @@ impl Resolver {
         Ok(self)
     }
 
-    /// The minter.
-    pub fn minter(&self) -> &Arc<Minter> {
-        &self.minter
+    /// The default CA's minter.
+    pub fn minter(&self) -> Result<Arc<Minter>, Error> {
+        self.store.select(None, self.tenant.as_deref())
+    }
+
+    /// The CA store.
+    pub fn store(&self) -> &Arc<dyn CaStore> {
+        &self.store
+    }
+
+    fn select(&self, host: Option<&HostRef<'_>>) -> Result<Arc<Minter>, Error> {
+        let text;
+        let host = match host {
+            Some(HostRef::Dns(name)) => Some(&**name),
+            Some(ip) => {
+                text = ip.to_string();
+                Some(text.as_str())
+            }
+            None => None,
+        };
+        self.store.select(host, self.tenant.as_deref())
     }
 
     /// The cache.
@@ -146,7 +182,8 @@ impl Resolver {
     /// does for client-first handshakes; benchmarks and sync callers use it directly.
     pub fn lookup_host(&self, host: &str, key_algorithm: KeyAlgorithm) -> Result<Lookup, Error> {
         let host = HostRef::parse(host)?;
-        self.lookup(None, Some(&host), key_algorithm)
+        let minter = self.select(Some(&host))?;
+        self.lookup(&minter, None, Some(&host), key_algorithm)
     }
 
     /// The slow work for one connection, done before the handshake: parse the host and the
@@ -176,11 +213,12 @@ impl Resolver {
             Some(h) => Some(Host::parse(h)?),
             None => self.fallback_host.clone(),
         };
+        let minter = self.select(host.as_ref().map(HostRef::from).as_ref())?;
         let origin = match origin_chain.first() {
             None => None,
             Some(der) => {
                 let parsed = ParsedCert::parse(der.as_ref())?;
-                let needs_host = self.minter.policy().san_from_host
+                let needs_host = minter.policy().san_from_host
                     && parsed.extension(&oid::SUBJECT_ALT_NAME).is_none();
                 Some(OriginInfo {
                     fingerprint: crate::provider::sha256(der.as_ref()),
@@ -195,6 +233,7 @@ impl Resolver {
         }
         Ok(ConnectionResolver {
             resolver: self.clone(),
+            minter,
             host,
             origin,
         })
@@ -244,12 +283,13 @@ impl Resolver {
 
     fn lookup(
         &self,
+        minter: &Minter,
         origin: Option<&OriginInfo>,
         host: Option<&HostRef<'_>>,
         key_algorithm: KeyAlgorithm,
     ) -> Result<Lookup, Error> {
         let key = CacheKeyRef {
-            issuer: self.minter.issuer_id(),
+            issuer: minter.issuer_id(),
             origin: origin.map(|o| &o.fingerprint),
             host: match origin {
                 Some(o) if !o.needs_host => None,
@@ -269,7 +309,7 @@ impl Resolver {
                     key_algorithm: Some(key_algorithm),
                     now: Some(now),
                 };
-                self.minter.mint(&request)
+                minter.mint(&request)
             },
         )
     }
@@ -279,9 +319,10 @@ impl Resolver {
             Some(name) => HostRef::parse(name).ok()?,
             None => HostRef::from(self.fallback_host.as_ref()?),
         };
+        let minter = self.select(Some(&host)).ok()?;
         let alg = ClientKeySupport::from_schemes(hello.signature_schemes())
-            .choose(self.minter.policy().host_only_key)?;
-        match self.lookup(None, Some(&host), alg) {
+            .choose(minter.policy().host_only_key)?;
+        match self.lookup(&minter, None, Some(&host), alg) {
             Ok(found) => Some(found.certified_key),
             Err(e) => {
                 log::warn!("no certificate for the handshake: {e}");
@@ -321,6 +362,7 @@ struct OriginInfo {
 #[derive(Clone, Debug)]
 pub struct ConnectionResolver {
     resolver: Resolver,
+    minter: Arc<Minter>,
     host: Option<Host>,
     origin: Option<OriginInfo>,
 }
@@ -328,7 +370,7 @@ pub struct ConnectionResolver {
 impl ConnectionResolver {
     /// The leaf key algorithm for a client: the origin's family when the client supports it.
     pub fn choose_key(&self, client: ClientKeySupport) -> Option<KeyAlgorithm> {
-        let policy = self.resolver.minter.policy();
+        let policy = self.minter.policy();
         let preferred = match &self.origin {
             Some(o) => o.algorithm.unwrap_or(policy.fallback_key),
             None => policy.host_only_key,
@@ -339,8 +381,12 @@ impl ConnectionResolver {
     /// The chain for a leaf of `key_algorithm`, from the cache or minted.
     pub fn lookup(&self, key_algorithm: KeyAlgorithm) -> Result<Lookup, Error> {
         let host = self.host.as_ref().map(HostRef::from);
-        self.resolver
-            .lookup(self.origin.as_ref(), host.as_ref(), key_algorithm)
+        self.resolver.lookup(
+            &self.minter,
+            self.origin.as_ref(),
+            host.as_ref(),
+            key_algorithm,
+        )
     }
 }
 

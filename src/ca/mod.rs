@@ -7,6 +7,7 @@ mod pkcs11;
 mod rcgen_key;
 mod rotation;
 mod software;
+mod store;
 
 pub use issuer::{Issuer, IssuerOptions};
 #[cfg(feature = "pkcs11")]
@@ -14,6 +15,7 @@ pub use pkcs11::{Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE, PIN_ENV};
 pub use rcgen_key::RcgenKey;
 pub use rotation::{RotatingIssuer, RotationPolicy};
 pub use software::SoftwareSigner;
+pub use store::{CaHealth, CaInfo, CaRegistry, CaStore, SelectionRule, SingleCa};
 
 use std::fmt::Debug;
 
