@@ -70,6 +70,7 @@ mod host;
 pub mod inspect;
 mod key;
 mod mint;
+mod origin_trust;
 mod passphrase;
 mod pem;
 mod provider;
@@ -96,6 +97,7 @@ pub use mint::{
     Adjustments, KeyPool, KeyPoolConfig, KeyPoolStats, MintPolicy, MintRequest, MintedCert, Minter,
     ValidityPolicy, DEFAULT_CRL_BASE_URL, DEFAULT_MAX_ORIGIN_LEN, MAX_LIFETIME_DAYS, SERIAL_LEN,
 };
+pub use origin_trust::{OriginVerifier, UntrustedPolicy};
 pub use passphrase::{passphrase_from_sources, PASSPHRASE_ENV};
 pub use pem::{
     encode as pem_encode, encode_private_key as pem_encode_private_key, encrypt_private_key,

@@ -104,6 +104,15 @@ impl Drop for ProxyProcess {
 
 impl ProxyProcess {
     fn start(dir: &Path, ca: &ThrowawayCa, resolve: &[(&str, SocketAddr)]) -> Self {
+        Self::start_with(dir, ca, resolve, &[])
+    }
+
+    fn start_with(
+        dir: &Path,
+        ca: &ThrowawayCa,
+        resolve: &[(&str, SocketAddr)],
+        extra: &[&str],
+    ) -> Self {
         std::fs::write(
             dir.join("inter.pem"),
             certmint::pem_encode("CERTIFICATE", ca.intermediate.as_ref()),
@@ -139,6 +148,7 @@ impl ProxyProcess {
             cmd.arg("--resolve")
                 .arg(format!("{host}:{}:{}", addr.port(), addr.ip()));
         }
+        cmd.args(extra);
         let mut child = cmd.spawn().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
@@ -492,4 +502,131 @@ fn ctrl_c_shuts_the_proxy_down_cleanly() {
     };
     assert!(status.success(), "{status:?}");
     proxy.wait_for_log(&["shutting down"]);
+}
+
+/// Each kind of untrusted origin, under both policies.
+#[test]
+fn untrusted_origins_are_refused_or_minted_under_the_untrusted_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let untrusted = ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, "untrusted").unwrap();
+    std::fs::write(
+        tmp.path().join("untrusted.pem"),
+        certmint::pem_encode("CERTIFICATE", untrusted.intermediate.as_ref()),
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("untrusted-key.pem"),
+        certmint::pem_encode_private_key("PRIVATE KEY", &untrusted.intermediate_key).as_bytes(),
+    )
+    .unwrap();
+    let now = ::time::OffsetDateTime::now_utc();
+    let key = origin_key(KeyAlgorithm::EcdsaP256);
+    let rogue = ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, "rogue").unwrap();
+    let mut expired = params_for(&["expired.test"]);
+    expired.not_before = now - ::time::Duration::days(30);
+    expired.not_after = now - ::time::Duration::days(1);
+    let cases: Vec<(&str, CertificateDer<'static>, &str)> = vec![
+        (
+            "selfsigned.test",
+            params_for(&["selfsigned.test"])
+                .self_signed(&key)
+                .unwrap()
+                .der()
+                .clone(),
+            "unknownissuer",
+        ),
+        (
+            "rogue.test",
+            rogue.issue(&params_for(&["rogue.test"]), &key).unwrap(),
+            "unknownissuer",
+        ),
+        (
+            "expired.test",
+            expired
+                .signed_by(&key, &public_ca().issuer)
+                .unwrap()
+                .der()
+                .clone(),
+            "expired",
+        ),
+        (
+            "mismatch.test",
+            params_for(&["other.test"])
+                .signed_by(&key, &public_ca().issuer)
+                .unwrap()
+                .der()
+                .clone(),
+            "name",
+        ),
+    ];
+    let origins: Vec<(&str, Origin)> = cases
+        .iter()
+        .map(|(host, cert, _)| (*host, start_origin(origin_config(cert.clone(), &key, &[]))))
+        .collect();
+    let resolve: Vec<(&str, SocketAddr)> = origins.iter().map(|(h, o)| (*h, o.addr)).collect();
+
+    // Refuse (the default): no certificate at all, and the log says why.
+    let refusing = ProxyProcess::start(tmp.path(), &ca, &resolve);
+    for ((host, origin), (_, _, reason)) in origins.iter().zip(&cases) {
+        assert!(
+            fetch(refusing.addr, host, origin.addr.port(), &ca.root, &[]).is_err(),
+            "{host}"
+        );
+        let line = refusing.wait_for_log(&[host, "origin refused"]);
+        assert!(
+            line.to_lowercase().replace(' ', "").contains(reason),
+            "{host}: {line}"
+        );
+    }
+    assert_eq!(refusing.log_count("cache miss"), 0);
+
+    // Mirror distrust: minted under the untrusted CA, so a client trusting only the
+    // interception root fails, and a client trusting the untrusted root sees the origin's own
+    // problem (or, for an unknown issuer, the clone).
+    let mirroring = ProxyProcess::start_with(
+        tmp.path(),
+        &ca,
+        &resolve,
+        &[
+            "--untrusted",
+            "mirror",
+            "--untrusted-ca-cert",
+            "untrusted.pem",
+            "--untrusted-ca-key",
+            "untrusted-key.pem",
+        ],
+    );
+    for (host, origin) in &origins {
+        let err = fetch(mirroring.addr, host, origin.addr.port(), &ca.root, &[]).err();
+        assert!(
+            err.is_some(),
+            "{host}: the interception root must not vouch for it"
+        );
+        mirroring.wait_for_log(&[host, "untrusted CA"]);
+        let seen = fetch(
+            mirroring.addr,
+            host,
+            origin.addr.port(),
+            &untrusted.root,
+            &[],
+        );
+        match *host {
+            "selfsigned.test" | "rogue.test" => {
+                let fetched = seen.unwrap_or_else(|e| panic!("{host}: {e}"));
+                assert_eq!(
+                    fetched.chain[1], untrusted.intermediate,
+                    "{host}: issued by the untrusted CA"
+                );
+            }
+            "expired.test" => assert!(seen.err().unwrap().contains("xpired"), "{host}"),
+            _ => {
+                let err = seen.err().unwrap();
+                assert!(
+                    err.to_lowercase().contains("not valid for name"),
+                    "{host}: {err}"
+                );
+            }
+        }
+    }
 }

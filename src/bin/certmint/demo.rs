@@ -53,11 +53,12 @@ pub(crate) async fn run() -> DemoResult<()> {
     );
     let mut roots = RootCertStore::empty();
     roots.add(public.root.clone())?;
-    let proxy = Arc::new(Proxy {
-        resolver: Resolver::new(Arc::new(minter), Arc::new(CertCache::default())),
-        upstream: Proxy::upstream_config(roots)?,
-        overrides: HashMap::from([(format!("{ORIGIN_HOST}:{}", origin_addr.port()), origin_addr)]),
-    });
+    let proxy = Arc::new(Proxy::new(
+        Resolver::new(Arc::new(minter), Arc::new(CertCache::default())),
+        roots,
+        None,
+        HashMap::from([(format!("{ORIGIN_HOST}:{}", origin_addr.port()), origin_addr)]),
+    )?);
     let proxy_listener = TcpListener::bind("127.0.0.1:0").await?;
     let proxy_addr = proxy_listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -282,7 +283,7 @@ fn report(
         served.len()
     );
     println!("{:<20} {}", "ALPN", alpn.unwrap_or("-"));
-    let s = proxy.resolver.cache().stats();
+    let s = proxy.resolver().cache().stats();
     println!(
         "{:<20} {} mint(s), {:.2} ms",
         "cache",

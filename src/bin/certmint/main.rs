@@ -131,6 +131,17 @@ struct ProxyArgs {
     /// CRL base URL for minted leaves.
     #[arg(long)]
     crl_url: Option<String>,
+    /// What to do with an origin that fails validation: refuse it (abort the client's
+    /// handshake), or mirror the distrust by minting with --untrusted-ca-cert/--untrusted-ca-key,
+    /// a CA clients do not trust.
+    #[arg(long, value_enum, default_value_t = Untrusted::Refuse)]
+    untrusted: Untrusted,
+    /// The untrusted CA's certificate (for --untrusted mirror).
+    #[arg(long, required_if_eq("untrusted", "mirror"))]
+    untrusted_ca_cert: Option<PathBuf>,
+    /// The untrusted CA's key: a file or a `pkcs11:` URI (for --untrusted mirror).
+    #[arg(long, required_if_eq("untrusted", "mirror"))]
+    untrusted_ca_key: Option<PathBuf>,
     /// Cache size bound in MiB.
     #[arg(long, default_value_t = 64)]
     cache_mib: u64,
@@ -152,6 +163,12 @@ fn parse_resolve(s: &str) -> Result<(String, std::net::SocketAddr), String> {
         format!("{host}:{port}"),
         std::net::SocketAddr::new(ip, port),
     ))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Untrusted {
+    Refuse,
+    Mirror,
 }
 
 fn parse_key_type(s: &str) -> Result<KeyAlgorithm, String> {
@@ -234,11 +251,32 @@ async fn run_proxy(args: ProxyArgs) -> Result<(), Error> {
         }
     }
     let overrides = args.resolve.into_iter().collect();
-    let proxy = Arc::new(proxy::Proxy {
-        resolver: certmint::Resolver::new(Arc::new(minter), Arc::new(cache)),
-        upstream: proxy::Proxy::upstream_config(roots)?,
+    let cache = Arc::new(cache);
+    let untrusted = match (
+        args.untrusted,
+        &args.untrusted_ca_cert,
+        &args.untrusted_ca_key,
+    ) {
+        (Untrusted::Mirror, Some(cert), Some(key)) => {
+            let issuer = load_issuer(cert, key, None)?;
+            let minter = Minter::new(
+                Arc::new(issuer),
+                Arc::new(KeyPool::default()),
+                MintPolicy::default(),
+            );
+            Some(certmint::Resolver::new(
+                Arc::new(minter),
+                Arc::clone(&cache),
+            ))
+        }
+        _ => None,
+    };
+    let proxy = Arc::new(proxy::Proxy::new(
+        certmint::Resolver::new(Arc::new(minter), cache),
+        roots,
+        untrusted,
         overrides,
-    });
+    )?);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| Error::Io {

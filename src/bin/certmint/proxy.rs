@@ -12,9 +12,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certmint::rustls::pki_types::{CertificateDer, ServerName};
+use certmint::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use certmint::rustls::{self, ClientConfig, RootCertStore};
-use certmint::{Outcome, Resolver};
+use certmint::{OriginVerifier, Outcome, Resolver};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -25,23 +25,42 @@ const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
 /// What every connection shares.
 pub(crate) struct Proxy {
-    pub(crate) resolver: Resolver,
-    pub(crate) upstream: Arc<ClientConfig>,
+    resolver: Resolver,
+    /// Mints for origins that fail validation, under a CA clients do not trust; `None`
+    /// refuses such origins.
+    untrusted: Option<Resolver>,
+    verifier: OriginVerifier,
+    upstream: Arc<ClientConfig>,
     /// `host:port` → address, like curl's `--resolve`.
-    pub(crate) overrides: HashMap<String, SocketAddr>,
+    overrides: HashMap<String, SocketAddr>,
 }
 
 impl Proxy {
-    /// The upstream TLS client configuration: validates origins against `roots`.
-    pub(crate) fn upstream_config(
+    /// A proxy validating origins against `roots`.
+    pub(crate) fn new(
+        resolver: Resolver,
         roots: RootCertStore,
-    ) -> Result<Arc<ClientConfig>, rustls::Error> {
-        Ok(Arc::new(
-            ClientConfig::builder_with_provider(certmint::crypto_provider())
-                .with_safe_default_protocol_versions()?
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        ))
+        untrusted: Option<Resolver>,
+        overrides: HashMap<String, SocketAddr>,
+    ) -> Result<Self, certmint::Error> {
+        // The upstream handshake defers chain validation (it still checks the handshake
+        // signature) so the proxy can apply its untrusted-origin policy itself.
+        let upstream = ClientConfig::builder_with_provider(certmint::crypto_provider())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(OriginVerifier::deferred())
+            .with_no_client_auth();
+        Ok(Self {
+            resolver,
+            untrusted,
+            verifier: OriginVerifier::new(roots)?,
+            upstream: Arc::new(upstream),
+            overrides,
+        })
+    }
+
+    pub(crate) fn resolver(&self) -> &Resolver {
+        &self.resolver
     }
 
     /// Accepts connections until `shutdown` resolves.
@@ -116,7 +135,8 @@ impl Proxy {
         let server_name = ServerName::try_from(name.clone()).map_err(|e| format!("{name}: {e}"))?;
         let upstream = tokio::time::timeout(
             STEP_TIMEOUT,
-            tokio_rustls::TlsConnector::from(Arc::new(config)).connect(server_name, upstream_tcp),
+            tokio_rustls::TlsConnector::from(Arc::new(config))
+                .connect(server_name.clone(), upstream_tcp),
         )
         .await
         .map_err(|_| format!("{name}: origin handshake timed out"))?
@@ -134,7 +154,19 @@ impl Proxy {
             .alpn_protocol()
             .map_or("-".to_owned(), |p| String::from_utf8_lossy(p).into_owned());
 
-        let resolver = self.resolver.clone();
+        let resolver = match self
+            .verifier
+            .verify(&origin_chain, &server_name, UnixTime::now())
+        {
+            Ok(()) => self.resolver.clone(),
+            Err(e) => match &self.untrusted {
+                Some(untrusted) => {
+                    log::warn!("{name}: origin untrusted ({e}); minting with the untrusted CA");
+                    untrusted.clone()
+                }
+                None => return Err(format!("{name}: origin refused, not intercepting: {e}")),
+            },
+        };
         let host_for_mint = name.clone();
         let (server_config, lookup) = tokio::task::spawn_blocking(move || {
             resolver.prepare_server_config(
