@@ -33,6 +33,10 @@ pub enum Error {
     /// The CA registry refused an operation or has no CA to use.
     #[error("CA registry: {0}")]
     Registry(#[from] RegistryError),
+    /// The configuration file is invalid.
+    #[cfg(feature = "config")]
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
     /// A mint failed; the failure is shared with every lookup that waited for it, and
     /// remembered briefly so a failing site is not retried on every handshake.
     #[error("mint failed: {0}")]

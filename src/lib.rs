@@ -64,6 +64,8 @@ mod ca;
 pub mod cache;
 mod cert;
 mod clock;
+#[cfg(feature = "config")]
+pub mod config;
 mod error;
 mod ext;
 mod host;

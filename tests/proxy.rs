@@ -630,3 +630,194 @@ fn untrusted_origins_are_refused_or_minted_under_the_untrusted_ca() {
         }
     }
 }
+
+fn write_ca(dir: &Path, name: &str, ca: &ThrowawayCa, passphrase: Option<&str>) {
+    std::fs::write(
+        dir.join(format!("{name}.pem")),
+        certmint::pem_encode("CERTIFICATE", ca.intermediate.as_ref()),
+    )
+    .unwrap();
+    let key = match passphrase {
+        Some(p) => certmint::encrypt_private_key(&ca.intermediate_key, p.as_bytes()).unwrap(),
+        None => certmint::pem_encode_private_key("PRIVATE KEY", &ca.intermediate_key),
+    };
+    std::fs::write(dir.join(format!("{name}-key.pem")), key.as_bytes()).unwrap();
+}
+
+#[test]
+fn the_proxy_runs_from_a_configuration_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let corp = ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, "corp").unwrap();
+    let bank = ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, "bank").unwrap();
+    let untrusted = ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, "untrusted").unwrap();
+    write_ca(dir, "corp", &corp, Some("corp secret"));
+    write_ca(dir, "bank", &bank, None);
+    write_ca(dir, "untrusted", &untrusted, None);
+    std::fs::write(dir.join("corp-pass"), "corp secret\n").unwrap();
+    std::fs::write(
+        dir.join("public.pem"),
+        certmint::pem_encode("CERTIFICATE", public_ca().issuer.der().as_ref()),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("certmint.toml"),
+        r#"
+default_ca = "corp"
+[cache]
+max_mib = 16
+[untrusted]
+policy = "mirror"
+ca = "untrusted"
+[upstream]
+roots = ["public.pem"]
+
+[[ca]]
+id = "corp"
+cert = "corp.pem"
+key = "corp-key.pem"
+key_pass_file = "corp-pass"
+crl_base_url = "http://crl.corp.test"
+[ca.rotation]
+lifetime_days = 7
+renew_after_days = 6
+
+[[ca]]
+id = "bank"
+cert = "bank.pem"
+key = "bank-key.pem"
+
+[[ca]]
+id = "untrusted"
+cert = "untrusted.pem"
+key = "untrusted-key.pem"
+
+[[rule]]
+host = "*.bank.test"
+ca = "bank"
+"#,
+    )
+    .unwrap();
+    let key = origin_key(KeyAlgorithm::EcdsaP256);
+    let shop = start_origin(origin_config(
+        params_for(&["www.shop.test"])
+            .signed_by(&key, &public_ca().issuer)
+            .unwrap()
+            .der()
+            .clone(),
+        &key,
+        &[],
+    ));
+    let bank_origin = start_origin(origin_config(
+        params_for(&["www.bank.test"])
+            .signed_by(&key, &public_ca().issuer)
+            .unwrap()
+            .der()
+            .clone(),
+        &key,
+        &[],
+    ));
+    let rogue = start_origin(origin_config(
+        params_for(&["rogue.test"])
+            .self_signed(&key)
+            .unwrap()
+            .der()
+            .clone(),
+        &key,
+        &[],
+    ));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certmint"));
+    cmd.args([
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        "certmint.toml",
+    ])
+    .args([
+        "--resolve",
+        &format!("www.shop.test:{}:127.0.0.1", shop.addr.port()),
+    ])
+    .args([
+        "--resolve",
+        &format!("www.bank.test:{}:127.0.0.1", bank_origin.addr.port()),
+    ])
+    .args([
+        "--resolve",
+        &format!("rogue.test:{}:127.0.0.1", rogue.addr.port()),
+    ])
+    .current_dir(dir)
+    .env("RUST_LOG", "info")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: SocketAddr = match line.trim().strip_prefix("listening on ") {
+        Some(a) => a.parse().unwrap(),
+        None => {
+            let _ = child.kill();
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("proxy did not start: {line:?} {err}");
+        }
+    };
+    let proxy = ProxyProcess {
+        child,
+        addr,
+        log: Arc::new(Mutex::new(Vec::new())),
+    };
+
+    // The default CA, through its rotating sub-CA: leaf, sub-CA, corp intermediate.
+    let shop_fetch = fetch(
+        proxy.addr,
+        "www.shop.test",
+        shop.addr.port(),
+        &corp.root,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(shop_fetch.chain.len(), 3);
+    assert_eq!(shop_fetch.chain[2], corp.intermediate);
+    // The rule picks the bank CA.
+    let bank_fetch = fetch(
+        proxy.addr,
+        "www.bank.test",
+        bank_origin.addr.port(),
+        &bank.root,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(bank_fetch.chain[1], bank.intermediate);
+    // Mirror distrust with the untrusted CA.
+    assert!(fetch(proxy.addr, "rogue.test", rogue.addr.port(), &corp.root, &[]).is_err());
+    let mirrored = fetch(
+        proxy.addr,
+        "rogue.test",
+        rogue.addr.port(),
+        &untrusted.root,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(mirrored.chain[1], untrusted.intermediate);
+
+    // A bad file: exit 1, and the message names the line.
+    std::fs::write(
+        dir.join("bad.toml"),
+        "[cache]\nmax_mib = 16\nmax_entries = 3\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_certmint"))
+        .args(["proxy", "--listen", "127.0.0.1:0", "--config", "bad.toml"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 3") && err.contains("max_entries"),
+        "{err}"
+    );
+}

@@ -113,12 +113,16 @@ struct ProxyArgs {
     /// Address to listen on (port 0 picks one; the address is printed).
     #[arg(long)]
     listen: std::net::SocketAddr,
+    /// The deployment configuration file (TOML): CAs, rules, rotation, untrusted-origin
+    /// policy, cache. Replaces --ca-cert/--ca-key and the options below it covers.
+    #[arg(long, conflicts_with_all = ["ca_cert", "ca_key", "untrusted_ca_cert", "untrusted_ca_key"])]
+    config: Option<PathBuf>,
     /// The issuing CA certificate, optionally followed by its chain.
-    #[arg(long)]
-    ca_cert: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    ca_cert: Option<PathBuf>,
     /// The issuing CA's private key: a file or a `pkcs11:` URI.
-    #[arg(long)]
-    ca_key: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    ca_key: Option<PathBuf>,
     /// File holding the CA key's passphrase (else CERTMINT_CA_KEY_PASS).
     #[arg(long)]
     ca_key_pass_file: Option<PathBuf>,
@@ -226,57 +230,74 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 }
 
 async fn run_proxy(args: ProxyArgs) -> Result<(), Error> {
-    use certmint::rustls::RootCertStore;
-    let issuer = with_crl_url(
-        load_issuer(
-            &args.ca_cert,
-            &args.ca_key,
-            args.ca_key_pass_file.as_deref(),
-        )?,
-        args.crl_url.as_deref(),
-    );
-    let policy = MintPolicy::default();
-    let minter = Minter::new(Arc::new(issuer), Arc::new(KeyPool::default()), policy);
-    let cache = certmint::CertCache::new(certmint::CacheConfig {
-        max_weight: args.cache_mib * 1024 * 1024,
-        ..certmint::CacheConfig::default()
-    });
-    let mut roots = RootCertStore::empty();
-    if args.upstream_ca.is_empty() {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    }
-    for path in &args.upstream_ca {
-        for cert in certmint::parse_certificates(&read(path)?)? {
-            roots.add(cert)?;
+    let (resolver, untrusted, root_files) = match &args.config {
+        Some(path) => {
+            let deployment = certmint::config::Config::load(path)?.build()?;
+            let untrusted = match (deployment.untrusted_policy, deployment.untrusted_ca) {
+                (certmint::UntrustedPolicy::MirrorDistrust, Some(minter)) => Some(
+                    certmint::Resolver::new(minter, Arc::clone(&deployment.cache)),
+                ),
+                _ => None,
+            };
+            let resolver = certmint::Resolver::with_store(deployment.registry, deployment.cache);
+            let mut roots = deployment.upstream_roots;
+            roots.extend(args.upstream_ca.iter().cloned());
+            (resolver, untrusted, roots)
         }
-    }
-    let overrides = args.resolve.into_iter().collect();
-    let cache = Arc::new(cache);
-    let untrusted = match (
-        args.untrusted,
-        &args.untrusted_ca_cert,
-        &args.untrusted_ca_key,
-    ) {
-        (Untrusted::Mirror, Some(cert), Some(key)) => {
-            let issuer = load_issuer(cert, key, None)?;
+        None => {
+            let (Some(cert), Some(key)) = (&args.ca_cert, &args.ca_key) else {
+                unreachable!("clap requires --ca-cert and --ca-key without --config")
+            };
+            let issuer = with_crl_url(
+                load_issuer(cert, key, args.ca_key_pass_file.as_deref())?,
+                args.crl_url.as_deref(),
+            );
             let minter = Minter::new(
                 Arc::new(issuer),
                 Arc::new(KeyPool::default()),
                 MintPolicy::default(),
             );
-            Some(certmint::Resolver::new(
-                Arc::new(minter),
-                Arc::clone(&cache),
-            ))
+            let cache = Arc::new(certmint::CertCache::new(certmint::CacheConfig {
+                max_weight: args.cache_mib * 1024 * 1024,
+                ..certmint::CacheConfig::default()
+            }));
+            let untrusted = match (
+                args.untrusted,
+                &args.untrusted_ca_cert,
+                &args.untrusted_ca_key,
+            ) {
+                (Untrusted::Mirror, Some(cert), Some(key)) => {
+                    let issuer = load_issuer(cert, key, None)?;
+                    let minter = Minter::new(
+                        Arc::new(issuer),
+                        Arc::new(KeyPool::default()),
+                        MintPolicy::default(),
+                    );
+                    Some(certmint::Resolver::new(
+                        Arc::new(minter),
+                        Arc::clone(&cache),
+                    ))
+                }
+                _ => None,
+            };
+            (
+                certmint::Resolver::new(Arc::new(minter), cache),
+                untrusted,
+                args.upstream_ca.clone(),
+            )
         }
-        _ => None,
     };
-    let proxy = Arc::new(proxy::Proxy::new(
-        certmint::Resolver::new(Arc::new(minter), cache),
-        roots,
-        untrusted,
-        overrides,
-    )?);
+    let mut roots = certmint::rustls::RootCertStore::empty();
+    if root_files.is_empty() {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for path in &root_files {
+        for cert in certmint::parse_certificates(&read(path)?)? {
+            roots.add(cert)?;
+        }
+    }
+    let overrides = args.resolve.into_iter().collect();
+    let proxy = Arc::new(proxy::Proxy::new(resolver, roots, untrusted, overrides)?);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| Error::Io {
