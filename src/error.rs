@@ -27,6 +27,9 @@ pub enum Error {
     /// The CA's signer failed to produce a signature.
     #[error("signing failed: {0}")]
     Signing(String),
+    /// A distinguished name string was refused.
+    #[error(transparent)]
+    Dn(#[from] crate::ca::DnError),
     /// A PKCS#11 token or key could not be used.
     #[error("PKCS#11: {0}")]
     Pkcs11(#[from] Pkcs11Error),
@@ -198,6 +201,12 @@ pub enum IssuerError {
     /// extendedKeyUsage is present without serverAuth, so clients would reject the chain.
     #[error("extendedKeyUsage lacks serverAuth; clients would reject every leaf")]
     EkuWithoutServerAuth,
+    /// The chain does not end at a self-signed root.
+    #[error("the chain does not end at a self-signed root (give it with --chain)")]
+    NoRoot,
+    /// The chain does not verify.
+    #[error("the chain does not verify: {0}")]
+    ChainInvalid(String),
     /// basicConstraints pathLen 0 forbids the sub-CA that rotation needs.
     #[error("pathLen 0 forbids signing the rotating sub-CA (use pathLen 1 or more)")]
     PathLenTooShort,

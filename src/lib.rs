@@ -81,8 +81,9 @@ mod throwaway;
 mod time;
 
 pub use ca::{
-    CaHealth, CaInfo, CaRegistry, CaStore, Issuer, IssuerOptions, RcgenKey, RotatingIssuer,
-    RotationPolicy, SelectionRule, SignatureAlgorithm, Signer, SingleCa, SoftwareSigner,
+    certificate_request, check_import, parse_dn, CaHealth, CaInfo, CaRegistry, CaStore, DnError,
+    Issuer, IssuerOptions, RcgenKey, RotatingIssuer, RotationPolicy, SelectionRule,
+    SignatureAlgorithm, Signer, SingleCa, SoftwareSigner,
 };
 #[cfg(feature = "pkcs11")]
 pub use ca::{

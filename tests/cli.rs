@@ -368,3 +368,260 @@ fn encrypted_ca_keys_round_trip_through_the_cli() {
     assert!(ok.status.success(), "{}", stderr(&ok));
     assert_eq!(certs_in(&dir.join("leaf.pem")), 2);
 }
+
+#[test]
+fn an_intermediate_requested_by_csr_and_signed_by_openssl_imports_and_mints() {
+    if !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    assert!(certmint(&["ca", "init", "--dir", "org"], dir)
+        .status
+        .success());
+    std::fs::write(dir.join("pass"), "s3cret\n").unwrap();
+    let openssl = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let csr = |name: &str, path_len: &str| {
+        let o = certmint(
+            &[
+                "ca",
+                "csr",
+                "--subject",
+                "CN=Corp Interception CA,O=Example\\, Inc.,C=US",
+                "--key-out",
+                &format!("{name}-key.pem"),
+                "--ca-key-pass-file",
+                "pass",
+                "--path-len",
+                path_len,
+                "--out",
+                &format!("{name}.csr"),
+            ],
+            dir,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    csr("inter", "1");
+    let text = openssl(&["req", "-in", "inter.csr", "-noout", "-verify", "-text"]);
+    assert!(
+        text.contains("C = US, O = \"Example, Inc.\", CN = Corp Interception CA"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CA:TRUE, pathlen:1") && text.contains("Certificate Sign, CRL Sign"),
+        "{text}"
+    );
+    let key = std::fs::read_to_string(dir.join("inter-key.pem")).unwrap();
+    assert!(key.contains("ENCRYPTED PRIVATE KEY"));
+    #[cfg(unix)]
+    assert_eq!(mode(&dir.join("inter-key.pem")), 0o600);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "inter.csr",
+        "-CA",
+        "org/root.pem",
+        "-CAkey",
+        "org/root-key.pem",
+        "-copy_extensions",
+        "copyall",
+        "-days",
+        "30",
+        "-out",
+        "inter.pem",
+    ]);
+    let o = certmint(
+        &[
+            "ca",
+            "import",
+            "--cert",
+            "inter.pem",
+            "--ca-key",
+            "inter-key.pem",
+            "--chain",
+            "org/root.pem",
+            "--ca-key-pass-file",
+            "pass",
+            "--rotation",
+            "--id",
+            "corp",
+        ],
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let snippet = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        snippet.contains("[[ca]]")
+            && snippet.contains("id = \"corp\"")
+            && snippet.contains("[ca.rotation]"),
+        "{snippet}"
+    );
+    // It mints leaves that openssl verifies up to the organisation's root.
+    let o = mint(
+        &[
+            "--sni",
+            "imported.example",
+            "--out",
+            "leaf.pem",
+            "--key-out",
+            "leaf-key.pem",
+        ],
+        dir,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the default mint helper uses ca/, which does not exist here"
+    );
+    let o = certmint(
+        &[
+            "mint",
+            "--ca-cert",
+            "inter.pem",
+            "--ca-key",
+            "inter-key.pem",
+            "--ca-key-pass-file",
+            "pass",
+            "--sni",
+            "imported.example",
+            "--out",
+            "leaf.pem",
+            "--key-out",
+            "leaf-key.pem",
+        ],
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let chain =
+        certmint::parse_certificates(&std::fs::read(dir.join("leaf.pem")).unwrap()).unwrap();
+    let root = certmint::parse_certificates(&std::fs::read(dir.join("org/root.pem")).unwrap())
+        .unwrap()
+        .remove(0);
+    openssl_verify(&chain, &root, "imported.example", dir).unwrap();
+
+    // pathLen 0 cannot sign the rotating sub-CA: refused with --rotation.
+    csr("tight", "0");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "tight.csr",
+        "-CA",
+        "org/root.pem",
+        "-CAkey",
+        "org/root-key.pem",
+        "-copy_extensions",
+        "copyall",
+        "-days",
+        "30",
+        "-out",
+        "tight.pem",
+    ]);
+    let o = certmint(
+        &[
+            "ca",
+            "import",
+            "--cert",
+            "tight.pem",
+            "--ca-key",
+            "tight-key.pem",
+            "--chain",
+            "org/root.pem",
+            "--ca-key-pass-file",
+            "pass",
+            "--rotation",
+        ],
+        dir,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("pathLen"), "{}", stderr(&o));
+    // Signed without the requested extensions: not a CA.
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "inter.csr",
+        "-CA",
+        "org/root.pem",
+        "-CAkey",
+        "org/root-key.pem",
+        "-days",
+        "30",
+        "-out",
+        "plain.pem",
+    ]);
+    let o = certmint(
+        &[
+            "ca",
+            "import",
+            "--cert",
+            "plain.pem",
+            "--ca-key",
+            "inter-key.pem",
+            "--chain",
+            "org/root.pem",
+            "--ca-key-pass-file",
+            "pass",
+        ],
+        dir,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a CA"), "{}", stderr(&o));
+}
+
+#[test]
+fn csr_refuses_bad_input_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_certmint"))
+            .args(args)
+            .env_remove(certmint::PASSPHRASE_ENV)
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[
+        "ca",
+        "csr",
+        "--subject",
+        "CN=x",
+        "--key-out",
+        "k.pem",
+        "--out",
+        "r.csr",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("encrypted"), "{}", stderr(&o));
+    std::fs::write(dir.join("pass"), "p").unwrap();
+    for bad in ["CN", "XX=y", "C=USA", "CN=a+O=b", "CN=a,CN=b"] {
+        let o = run(&[
+            "ca",
+            "csr",
+            "--subject",
+            bad,
+            "--key-out",
+            "k.pem",
+            "--ca-key-pass-file",
+            "pass",
+            "--out",
+            "r.csr",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{bad}");
+        assert!(stderr(&o).contains("bad DN"), "{bad}: {}", stderr(&o));
+    }
+    assert!(!dir.join("k.pem").exists() && !dir.join("r.csr").exists());
+}

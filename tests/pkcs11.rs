@@ -390,3 +390,106 @@ fn the_cli_mints_with_a_pkcs11_uri_for_the_ca_key() {
     );
     assert!(!tmp.path().join("other.pem").exists());
 }
+
+#[test]
+#[cfg(feature = "cli")]
+fn a_csr_for_a_key_generated_in_the_token_imports_and_mints() {
+    if hsm().is_none() || !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_certmint"))
+            .args(args)
+            .env(certmint::PKCS11_PIN_ENV, PIN)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "certmint {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let openssl = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let key_uri = format!("pkcs11:token=t-ca;object=csr-issuing;type=private?module-path={MODULE}");
+    run(&["ca", "init", "--dir", "org"]);
+    run(&[
+        "ca",
+        "csr",
+        "--subject",
+        "CN=HSM Interception CA,O=Example,C=US",
+        "--key-out",
+        &key_uri,
+        "--key-type",
+        "p384",
+        "--out",
+        "hsm.csr",
+    ]);
+    let text = openssl(&["req", "-in", "hsm.csr", "-noout", "-verify", "-text"]);
+    assert!(
+        text.contains("CA:TRUE, pathlen:1") && text.contains("secp384r1"),
+        "{text}"
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "hsm.csr",
+        "-CA",
+        "org/root.pem",
+        "-CAkey",
+        "org/root-key.pem",
+        "-copy_extensions",
+        "copyall",
+        "-days",
+        "30",
+        "-out",
+        "hsm.pem",
+    ]);
+    let snippet = run(&[
+        "ca",
+        "import",
+        "--cert",
+        "hsm.pem",
+        "--ca-key",
+        &key_uri,
+        "--chain",
+        "org/root.pem",
+        "--rotation",
+    ]);
+    assert!(snippet.contains(&key_uri), "{snippet}");
+    run(&[
+        "mint",
+        "--ca-cert",
+        "hsm.pem",
+        "--ca-key",
+        &key_uri,
+        "--sni",
+        "hsm-csr.example",
+        "--out",
+        "leaf.pem",
+        "--key-out",
+        "leaf.key",
+    ]);
+    let chain =
+        certmint::parse_certificates(&std::fs::read(dir.join("leaf.pem")).unwrap()).unwrap();
+    let root = certmint::parse_certificates(&std::fs::read(dir.join("org/root.pem")).unwrap())
+        .unwrap()
+        .remove(0);
+    openssl_verify(&chain, &root, "hsm-csr.example", dir).unwrap();
+}

@@ -1,6 +1,7 @@
 //! Issuing CAs: the [`Signer`] trait (anything that can sign a TBSCertificate), the software
 //! signer, and [`Issuer`] (a signer plus its certificate and chain).
 
+mod csr;
 mod issuer;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
@@ -9,6 +10,7 @@ mod rotation;
 mod software;
 mod store;
 
+pub use csr::{certificate_request, check_import, parse_dn, DnError};
 pub use issuer::{Issuer, IssuerOptions};
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE, PIN_ENV};

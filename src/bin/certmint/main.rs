@@ -71,6 +71,52 @@ enum CaCommand {
         #[arg(long)]
         ca_key_pass_file: Option<PathBuf>,
     },
+    /// Generate an intermediate's key (encrypted file, or inside a PKCS#11 token) and a PKCS#10
+    /// request for the organisation's CA to sign.
+    Csr {
+        /// The subject, RFC 4514 (`CN=...,O=...,C=..`, most significant last).
+        #[arg(long)]
+        subject: String,
+        /// Where to write the key: a file (PKCS#8, encrypted with --ca-key-pass-file or
+        /// CERTMINT_CA_KEY_PASS) or a `pkcs11:` URI (generated in the token under its object
+        /// label).
+        #[arg(long)]
+        key_out: String,
+        /// p256, p384, rsa2048, rsa3072 or rsa4096.
+        #[arg(long, default_value = "p256", value_parser = parse_key_type)]
+        key_type: KeyAlgorithm,
+        /// basicConstraints pathLen to request (1 leaves room for the rotating sub-CA).
+        #[arg(long, default_value_t = 1)]
+        path_len: u8,
+        /// File holding the passphrase that encrypts a key file.
+        #[arg(long)]
+        ca_key_pass_file: Option<PathBuf>,
+        /// Where to write the request (PEM).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a certificate the organisation's CA signed, and print the configuration snippet
+    /// that adds it. Exit 0 only if it is usable as an issuing CA with that key.
+    Import {
+        /// The signed certificate.
+        #[arg(long)]
+        cert: PathBuf,
+        /// Its key: a file or a `pkcs11:` URI.
+        #[arg(long)]
+        ca_key: PathBuf,
+        /// The rest of the chain up to and including the root (PEM).
+        #[arg(long)]
+        chain: Option<PathBuf>,
+        /// File holding the key's passphrase.
+        #[arg(long)]
+        ca_key_pass_file: Option<PathBuf>,
+        /// Refuse a certificate whose pathLen forbids the rotating sub-CA.
+        #[arg(long)]
+        rotation: bool,
+        /// The id to use in the printed snippet.
+        #[arg(long, default_value = "imported")]
+        id: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -207,6 +253,42 @@ fn main() -> ExitCode {
                 },
         } => init_passphrase(encrypt, ca_key_pass_file.as_deref())
             .and_then(|pass| ca_init(&dir, key_type, force, pass.as_deref().map(|p| &p[..]))),
+        Command::Ca {
+            command:
+                CaCommand::Csr {
+                    subject,
+                    key_out,
+                    key_type,
+                    path_len,
+                    ca_key_pass_file,
+                    out,
+                },
+        } => ca_csr(
+            &subject,
+            &key_out,
+            key_type,
+            path_len,
+            ca_key_pass_file.as_deref(),
+            &out,
+        ),
+        Command::Ca {
+            command:
+                CaCommand::Import {
+                    cert,
+                    ca_key,
+                    chain,
+                    ca_key_pass_file,
+                    rotation,
+                    id,
+                },
+        } => ca_import(
+            &cert,
+            &ca_key,
+            chain.as_deref(),
+            ca_key_pass_file.as_deref(),
+            rotation,
+            &id,
+        ),
         Command::Mint(args) => mint(&args),
         Command::Inspect { file, json } => inspect(&file, json),
     };
@@ -413,6 +495,95 @@ fn ca_init(
         files::Output::secret(dir.join(names[3]), intermediate_key.as_bytes()),
     ])?;
     println!("wrote {} ({key_type}): {}", dir.display(), names.join(", "));
+    Ok(())
+}
+
+fn ca_csr(
+    subject: &str,
+    key_out: &str,
+    key_type: KeyAlgorithm,
+    path_len: u8,
+    pass_file: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> Result<(), Error> {
+    if key_type == KeyAlgorithm::Ed25519 {
+        return Err(certmint::KeyError::Unsupported.into());
+    }
+    let subject = certmint::parse_dn(subject)?;
+    if certmint::Pkcs11Uri::is_uri(key_out) {
+        let signer =
+            certmint::Pkcs11Signer::generate(&certmint::Pkcs11Uri::parse(key_out)?, key_type)?;
+        let csr = certmint::certificate_request(&signer, subject, path_len)?;
+        files::write_all(&[files::Output::public(out.to_owned(), csr.as_bytes())])?;
+        println!(
+            "key generated in the token; request written to {}",
+            out.display()
+        );
+        return Ok(());
+    }
+    let pass = certmint::passphrase_from_sources(pass_file)?.ok_or_else(|| {
+        certmint::KeyError::PassphraseSource(
+            "the key is written encrypted: give --ca-key-pass-file or CERTMINT_CA_KEY_PASS".into(),
+        )
+    })?;
+    let pkcs8 = key_type.generate_pkcs8()?;
+    let signer = certmint::SoftwareSigner::from_key_bytes(&pkcs8)?;
+    let csr = certmint::certificate_request(&signer, subject, path_len)?;
+    let key_pem = certmint::encrypt_private_key(&pkcs8, &pass)?;
+    files::write_all(&[
+        files::Output::secret(PathBuf::from(key_out), key_pem.as_bytes()),
+        files::Output::public(out.to_owned(), csr.as_bytes()),
+    ])?;
+    println!("wrote {key_out} (encrypted) and {}", out.display());
+    Ok(())
+}
+
+fn ca_import(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    chain: Option<&std::path::Path>,
+    pass_file: Option<&std::path::Path>,
+    rotation: bool,
+    id: &str,
+) -> Result<(), Error> {
+    let mut certs = certmint::parse_certificates(&read(cert)?)?;
+    if let Some(chain) = chain {
+        certs.extend(certmint::parse_certificates(&read(chain)?)?);
+    }
+    let signer: Arc<dyn certmint::Signer> =
+        match key.to_str().filter(|k| certmint::Pkcs11Uri::is_uri(k)) {
+            Some(uri) => Arc::new(certmint::Pkcs11Signer::open(&certmint::Pkcs11Uri::parse(
+                uri,
+            )?)?),
+            None => {
+                let pass = certmint::passphrase_from_sources(pass_file)?;
+                let bytes = zeroize::Zeroizing::new(read(key)?);
+                Arc::new(certmint::SoftwareSigner::from_key_bytes_with_passphrase(
+                    &bytes,
+                    pass.as_deref().map(|p| &p[..]),
+                )?)
+            }
+        };
+    let issuer = certmint::check_import(certs, signer, rotation)?;
+    println!(
+        "# {} is usable as an issuing CA. Add to the configuration file:",
+        cert.display()
+    );
+    println!("[[ca]]");
+    println!("id = {id:?}");
+    println!(
+        "cert = {:?}  # followed by its intermediates, if any",
+        cert.display().to_string()
+    );
+    println!("key = {:?}", key.display().to_string());
+    if let Some(pass) = pass_file {
+        println!("key_pass_file = {:?}", pass.display().to_string());
+    }
+    println!("enabled = true");
+    if rotation {
+        println!("[ca.rotation]\nlifetime_days = 7\nrenew_after_days = 6");
+    }
+    let _ = issuer;
     Ok(())
 }
 
