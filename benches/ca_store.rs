@@ -1,0 +1,128 @@
+//! `ca_store`: what the HSM costs a mint. Every mint in one process, same origin, same leaf key
+//! kind; only the issuer differs:
+//! - `software_store`: a software intermediate signs each leaf (the baseline);
+//! - `hsm_store_rotating_sub_ca`: the intermediate's key is in SoftHSM2 and signs only the
+//!   rotating sub-CA; leaves are signed by the in-memory sub-CA (target ≤ 1.1x the baseline);
+//! - `hsm_direct`: for contrast, each leaf signed by the SoftHSM2 key itself.
+//!
+//! Needs SoftHSM2 (`apt-get install softhsm2`). Run: `cargo bench --features pkcs11 --bench ca_store`
+
+use std::process::Command;
+use std::sync::Arc;
+
+use certmint::{
+    Issuer, IssuerOptions, KeyAlgorithm, KeyPool, LeafKey, MintPolicy, MintRequest, Minter,
+    Pkcs11Signer, Pkcs11Uri, RcgenKey, RotatingIssuer, RotationPolicy, SystemClock, ThrowawayCa,
+};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+fn hsm_signer(dir: &std::path::Path) -> Pkcs11Signer {
+    std::fs::create_dir_all(dir.join("tokens")).unwrap();
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            dir.join("tokens").display()
+        ),
+    )
+    .unwrap();
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let out = Command::new("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "bench",
+            "--so-pin",
+            "12345678",
+            "--pin",
+            "87654321",
+        ])
+        .output()
+        .expect("softhsm2-util (apt-get install softhsm2)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uri = Pkcs11Uri::parse(&format!(
+        "pkcs11:token=bench;object=issuing;type=private?module-path={MODULE}&pin-value=87654321"
+    ))
+    .unwrap();
+    Pkcs11Signer::generate(&uri, KeyAlgorithm::EcdsaP256).unwrap()
+}
+
+fn ca_cert_for(
+    signer: &Pkcs11Signer,
+    root: &ThrowawayCa,
+) -> certmint::rustls::pki_types::CertificateDer<'static> {
+    let mut p = rcgen::CertificateParams::default();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "HSM intermediate");
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(1));
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    p.key_identifier_method = rcgen::KeyIdMethod::Sha256;
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::hours(1);
+    p.not_after = now + time::Duration::days(365);
+    root.issue(&p, &RcgenKey::new(signer)).unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let tmp = tempfile::tempdir().unwrap();
+    let org = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let hsm = Arc::new(hsm_signer(tmp.path()));
+    let hsm_issuer = Arc::new(
+        Issuer::new(
+            vec![ca_cert_for(&hsm, &org), org.intermediate.clone()],
+            Arc::clone(&hsm) as _,
+            IssuerOptions::default(),
+        )
+        .unwrap(),
+    );
+    let keys = Arc::new(KeyPool::inline());
+    let software = Minter::new(
+        Arc::new(org.issuer().unwrap()),
+        Arc::clone(&keys),
+        MintPolicy::default(),
+    );
+    let rotating = RotatingIssuer::new(
+        Arc::clone(&hsm_issuer),
+        RotationPolicy::default(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let hsm_store = Minter::rotating(Arc::new(rotating), Arc::clone(&keys), MintPolicy::default());
+    let direct = Minter::new(hsm_issuer, keys, MintPolicy::default());
+
+    let origin = software
+        .mint(&MintRequest::for_host("www.bench.example"))
+        .unwrap()
+        .leaf()
+        .clone();
+    let request = MintRequest::clone_of(&origin);
+    let mut g = c.benchmark_group("ca_store");
+    for (name, minter) in [
+        ("software_store", &software),
+        ("hsm_store_rotating_sub_ca", &hsm_store),
+        ("hsm_direct", &direct),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || Arc::new(LeafKey::generate(KeyAlgorithm::EcdsaP256).unwrap()),
+                |key| minter.mint_with_key(&request, key).unwrap().certified_key(),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
