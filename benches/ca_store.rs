@@ -55,9 +55,11 @@ fn hsm_signer(dir: &std::path::Path) -> Pkcs11Signer {
     Pkcs11Signer::generate(&uri, KeyAlgorithm::EcdsaP256).unwrap()
 }
 
+/// The HSM key's CA certificate, directly under a root so the rotating sub-CA fits every
+/// pathLen constraint.
 fn ca_cert_for(
     signer: &Pkcs11Signer,
-    root: &ThrowawayCa,
+    root: &rcgen::CertifiedIssuer<'_, rcgen::KeyPair>,
 ) -> certmint::rustls::pki_types::CertificateDer<'static> {
     let mut p = rcgen::CertificateParams::default();
     p.distinguished_name
@@ -71,16 +73,29 @@ fn ca_cert_for(
     let now = time::OffsetDateTime::now_utc();
     p.not_before = now - time::Duration::hours(1);
     p.not_after = now + time::Duration::days(365);
-    root.issue(&p, &RcgenKey::new(signer)).unwrap()
+    p.signed_by(&RcgenKey::new(signer), root)
+        .unwrap()
+        .der()
+        .clone()
 }
 
 fn bench(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap();
     let org = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let hsm = Arc::new(hsm_signer(tmp.path()));
+    let mut rp = rcgen::CertificateParams::default();
+    rp.distinguished_name
+        .push(rcgen::DnType::CommonName, "bench root");
+    rp.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    rp.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let hsm_root =
+        rcgen::CertifiedIssuer::self_signed(rp, rcgen::KeyPair::generate().unwrap()).unwrap();
     let hsm_issuer = Arc::new(
         Issuer::new(
-            vec![ca_cert_for(&hsm, &org), org.intermediate.clone()],
+            vec![ca_cert_for(&hsm, &hsm_root)],
             Arc::clone(&hsm) as _,
             IssuerOptions::default(),
         )
@@ -107,6 +122,23 @@ fn bench(c: &mut Criterion) {
         .leaf()
         .clone();
     let request = MintRequest::clone_of(&origin);
+    // The measured chains are real: the HSM-backed one verifies up to its root.
+    let sample = hsm_store
+        .mint(&request.with_host("www.bench.example"))
+        .unwrap();
+    let anchor = webpki::anchor_from_trusted_cert(hsm_root.der()).unwrap();
+    webpki::EndEntityCert::try_from(sample.leaf())
+        .unwrap()
+        .verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &[anchor],
+            &sample.chain()[1..],
+            certmint::rustls::pki_types::UnixTime::now(),
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .expect("the HSM-backed chain verifies");
     let mut g = c.benchmark_group("ca_store");
     for (name, minter) in [
         ("software_store", &software),

@@ -493,3 +493,66 @@ fn a_csr_for_a_key_generated_in_the_token_imports_and_mints() {
         .remove(0);
     openssl_verify(&chain, &root, "hsm-csr.example", dir).unwrap();
 }
+
+#[test]
+#[cfg(feature = "config")]
+fn a_configuration_file_can_name_a_pkcs11_key_with_rotation() {
+    if hsm().is_none() {
+        return;
+    }
+    // The token's CA sits directly under a root, so the rotating sub-CA fits every pathLen.
+    let mut rp = rcgen::CertificateParams::default();
+    rp.distinguished_name
+        .push(rcgen::DnType::CommonName, "config test root");
+    rp.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    rp.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let root =
+        rcgen::CertifiedIssuer::self_signed(rp, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let signer =
+        Pkcs11Signer::generate(&uri("t-ca", "config-issuing", PIN), KeyAlgorithm::EcdsaP256)
+            .unwrap();
+    let mut p = rcgen::CertificateParams::default();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "HSM rotating parent");
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(1));
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    p.key_identifier_method = rcgen::KeyIdMethod::Sha256;
+    p.use_authority_key_identifier_extension = true;
+    let now = ::time::OffsetDateTime::now_utc();
+    p.not_before = now - ::time::Duration::hours(1);
+    p.not_after = now + ::time::Duration::days(30);
+    let cert = p
+        .signed_by(&RcgenKey::new(&signer), &root)
+        .unwrap()
+        .der()
+        .clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let pem = certmint::pem_encode("CERTIFICATE", cert.as_ref());
+    std::fs::write(tmp.path().join("hsm.pem"), pem).unwrap();
+    let text = format!(
+        "[[ca]]\nid = \"hsm\"\ncert = \"hsm.pem\"\nkey = \"pkcs11:token=t-ca;object=config-issuing;type=private?module-path={MODULE}&pin-value={PIN}\"\n[ca.rotation]\nlifetime_days = 7\nrenew_after_days = 6\n"
+    );
+    std::fs::write(tmp.path().join("certmint.toml"), text).unwrap();
+    let deployment = certmint::config::Config::load(&tmp.path().join("certmint.toml"))
+        .unwrap()
+        .build()
+        .unwrap();
+    let resolver = certmint::Resolver::with_store(deployment.registry, deployment.cache);
+    let found = resolver
+        .lookup_host("config.hsm.example", KeyAlgorithm::EcdsaP256)
+        .unwrap();
+    assert_eq!(found.certified_key.cert.len(), 3, "leaf, sub-CA, HSM CA");
+    webpki_verify(
+        &found.certified_key.cert,
+        root.der(),
+        "config.hsm.example",
+        UnixTime::now(),
+    )
+    .unwrap();
+}

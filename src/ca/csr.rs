@@ -126,7 +126,8 @@ pub fn certificate_request(
 /// Checks a certificate the organisation's CA signed for `signer`'s key: usable as an issuing
 /// CA (see [`Issuer::new`]), its pathLen allows the rotating sub-CA when `rotation` is on, and
 /// its chain (`chain`: the certificate, its intermediates, ending at a self-signed root)
-/// verifies: a probe leaf minted with it validates with rustls-webpki up to that root.
+/// verifies: a probe leaf minted with it (through a sub-CA when `rotation` is on, so every
+/// pathLen constraint above is exercised) validates with rustls-webpki up to that root.
 pub fn check_import(
     chain: Vec<CertificateDer<'static>>,
     signer: Arc<dyn Signer>,
