@@ -380,19 +380,7 @@ fn an_intermediate_requested_by_csr_and_signed_by_openssl_imports_and_mints() {
         .status
         .success());
     std::fs::write(dir.join("pass"), "s3cret\n").unwrap();
-    let openssl = |args: &[&str]| {
-        let o = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let openssl = |args: &[&str]| String::from_utf8_lossy(&openssl_ok(dir, args)).into_owned();
     let csr = |name: &str, path_len: &str| {
         let o = certmint(
             &[
@@ -427,22 +415,7 @@ fn an_intermediate_requested_by_csr_and_signed_by_openssl_imports_and_mints() {
     assert!(key.contains("ENCRYPTED PRIVATE KEY"));
     #[cfg(unix)]
     assert_eq!(mode(&dir.join("inter-key.pem")), 0o600);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "inter.csr",
-        "-CA",
-        "org/root.pem",
-        "-CAkey",
-        "org/root-key.pem",
-        "-copy_extensions",
-        "copyall",
-        "-days",
-        "30",
-        "-out",
-        "inter.pem",
-    ]);
+    openssl_sign_csr(dir, "inter.csr", "inter.pem", true);
     let o = certmint(
         &[
             "ca",
@@ -514,22 +487,7 @@ fn an_intermediate_requested_by_csr_and_signed_by_openssl_imports_and_mints() {
 
     // pathLen 0 cannot sign the rotating sub-CA: refused with --rotation.
     csr("tight", "0");
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "tight.csr",
-        "-CA",
-        "org/root.pem",
-        "-CAkey",
-        "org/root-key.pem",
-        "-copy_extensions",
-        "copyall",
-        "-days",
-        "30",
-        "-out",
-        "tight.pem",
-    ]);
+    openssl_sign_csr(dir, "tight.csr", "tight.pem", true);
     let o = certmint(
         &[
             "ca",
@@ -549,20 +507,7 @@ fn an_intermediate_requested_by_csr_and_signed_by_openssl_imports_and_mints() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("pathLen"), "{}", stderr(&o));
     // Signed without the requested extensions: not a CA.
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "inter.csr",
-        "-CA",
-        "org/root.pem",
-        "-CAkey",
-        "org/root-key.pem",
-        "-days",
-        "30",
-        "-out",
-        "plain.pem",
-    ]);
+    openssl_sign_csr(dir, "inter.csr", "plain.pem", false);
     let o = certmint(
         &[
             "ca",

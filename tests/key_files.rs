@@ -3,23 +3,11 @@
 
 mod common;
 
-use std::process::Command;
-
 use certmint::{Error, KeyAlgorithm, KeyError, Signer, SoftwareSigner};
 use common::*;
 
 fn openssl(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    openssl_ok(dir, args)
 }
 
 #[test]

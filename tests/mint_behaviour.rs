@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -387,19 +386,7 @@ fn ca_keys_in_every_openssl_format_are_read() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
+    let run = |args: &[&str]| openssl_ok(dir.path(), args);
     let cases: &[(&str, &[&str], KeyAlgorithm, &str)] = &[
         (
             "p256.pem",

@@ -91,19 +91,7 @@ fn ca_for(
     signer: &Pkcs11Signer,
     root: &ThrowawayCa,
 ) -> certmint::rustls::pki_types::CertificateDer<'static> {
-    let mut p = rcgen::CertificateParams::default();
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, "HSM issuing CA");
-    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    p.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-    ];
-    p.key_identifier_method = rcgen::KeyIdMethod::Sha256;
-    p.use_authority_key_identifier_extension = true;
-    let now = ::time::OffsetDateTime::now_utc();
-    p.not_before = now - ::time::Duration::hours(1);
-    p.not_after = now + ::time::Duration::days(30);
+    let p = ca_params("HSM issuing CA", Some(0));
     root.issue(&p, &RcgenKey::new(signer)).unwrap()
 }
 
@@ -413,19 +401,7 @@ fn a_csr_for_a_key_generated_in_the_token_imports_and_mints() {
         );
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    let openssl = |args: &[&str]| {
-        let o = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let openssl = |args: &[&str]| String::from_utf8_lossy(&openssl_ok(dir, args)).into_owned();
     let key_uri = format!("pkcs11:token=t-ca;object=csr-issuing;type=private?module-path={MODULE}");
     run(&["ca", "init", "--dir", "org"]);
     run(&[
@@ -445,22 +421,7 @@ fn a_csr_for_a_key_generated_in_the_token_imports_and_mints() {
         text.contains("CA:TRUE, pathlen:1") && text.contains("secp384r1"),
         "{text}"
     );
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "hsm.csr",
-        "-CA",
-        "org/root.pem",
-        "-CAkey",
-        "org/root-key.pem",
-        "-copy_extensions",
-        "copyall",
-        "-days",
-        "30",
-        "-out",
-        "hsm.pem",
-    ]);
+    openssl_sign_csr(dir, "hsm.csr", "hsm.pem", true);
     let snippet = run(&[
         "ca",
         "import",
@@ -501,32 +462,13 @@ fn a_configuration_file_can_name_a_pkcs11_key_with_rotation() {
         return;
     }
     // The token's CA sits directly under a root, so the rotating sub-CA fits every pathLen.
-    let mut rp = rcgen::CertificateParams::default();
-    rp.distinguished_name
-        .push(rcgen::DnType::CommonName, "config test root");
-    rp.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    rp.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-    ];
+    let rp = ca_params("config test root", None);
     let root =
         rcgen::CertifiedIssuer::self_signed(rp, rcgen::KeyPair::generate().unwrap()).unwrap();
     let signer =
         Pkcs11Signer::generate(&uri("t-ca", "config-issuing", PIN), KeyAlgorithm::EcdsaP256)
             .unwrap();
-    let mut p = rcgen::CertificateParams::default();
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, "HSM rotating parent");
-    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(1));
-    p.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-    ];
-    p.key_identifier_method = rcgen::KeyIdMethod::Sha256;
-    p.use_authority_key_identifier_extension = true;
-    let now = ::time::OffsetDateTime::now_utc();
-    p.not_before = now - ::time::Duration::hours(1);
-    p.not_after = now + ::time::Duration::days(30);
+    let p = ca_params("HSM rotating parent", Some(1));
     let cert = p
         .signed_by(&RcgenKey::new(&signer), &root)
         .unwrap()

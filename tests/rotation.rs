@@ -292,18 +292,7 @@ fn a_failed_rotation_keeps_the_current_sub_ca_until_it_expires() {
 fn a_parent_with_path_len_zero_is_refused() {
     let root = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
-    let mut p = rcgen::CertificateParams::default();
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, "pathlen 0");
-    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    p.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-    ];
-    p.key_identifier_method = rcgen::KeyIdMethod::Sha256;
-    let now = ::time::OffsetDateTime::now_utc();
-    p.not_before = now - ::time::Duration::hours(1);
-    p.not_after = now + ::time::Duration::days(3);
+    let p = ca_params("pathlen 0", Some(0));
     let cert = root.issue(&p, &key).unwrap();
     let signer = certmint::SoftwareSigner::from_key_bytes(&key.serialize_der()).unwrap();
     let parent = Issuer::new(vec![cert], Arc::new(signer), IssuerOptions::default()).unwrap();

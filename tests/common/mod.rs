@@ -217,6 +217,59 @@ pub fn webpki_verify(
     ee.verify_is_valid_for_subject_name(&name)
 }
 
+/// Runs openssl in `dir`, asserting success; returns its standard output.
+pub fn openssl_ok(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Has openssl sign `csr` with `org/root.pem` (as `certmint ca init --dir org` writes it) into
+/// `out`, copying the requested extensions when `copy_extensions`.
+pub fn openssl_sign_csr(dir: &Path, csr: &str, out: &str, copy_extensions: bool) {
+    let mut args = vec![
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        "org/root.pem",
+        "-CAkey",
+        "org/root-key.pem",
+    ];
+    if copy_extensions {
+        args.extend(["-copy_extensions", "copyall"]);
+    }
+    args.extend(["-days", "30", "-out", out]);
+    openssl_ok(dir, &args);
+}
+
+/// Parameters of a CA certificate: keyCertSign + cRLSign, SKI and AKI, valid from an hour ago
+/// for 30 days.
+pub fn ca_params(cn: &str, path_len: Option<u8>) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.is_ca = IsCa::Ca(match path_len {
+        Some(n) => BasicConstraints::Constrained(n),
+        None => BasicConstraints::Unconstrained,
+    });
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.key_identifier_method = rcgen::KeyIdMethod::Sha256;
+    p.use_authority_key_identifier_extension = true;
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::hours(1);
+    p.not_after = now + time::Duration::days(30);
+    p
+}
+
 pub fn openssl_available() -> bool {
     Command::new("openssl")
         .arg("version")
