@@ -48,7 +48,10 @@
 //! ## Cargo features
 //! - `aws-lc-rs`: use aws-lc-rs instead of ring for signing, hashing and key generation (it signs
 //!   RSA-2048 about 2.3x and P-384 about 5x faster than ring); ring stays the default.
-//! - `cli`: the `certmint` command-line tool (pulls in clap).
+//! - `pkcs11`: CA keys in PKCS#11 tokens ([`Pkcs11Signer`], `pkcs11:` URIs).
+//! - `config`: the TOML deployment configuration ([`config`]).
+//! - `cli`: the `certmint` command-line tool (enables `pkcs11` and `config`; pulls in clap and
+//!   tokio).
 
 #![forbid(unsafe_code, unused_must_use)]
 #![deny(
