@@ -1,0 +1,17 @@
+//! Every parser that takes untrusted bytes: certificate files, key files (with and without a
+//! passphrase), host names, DNs, PKCS#11 URIs and configuration files. None may panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = certmint::parse_certificates(data);
+    let _ = certmint::SoftwareSigner::from_key_bytes(data);
+    let _ = certmint::SoftwareSigner::from_key_bytes_with_passphrase(data, Some(b"pw"));
+    let _ = certmint::inspect::CertificateInfo::parse(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = certmint::Host::parse(text);
+        let _ = certmint::parse_dn(text);
+        let _ = certmint::config::Config::parse(text, "fuzz");
+    }
+});
