@@ -236,12 +236,28 @@ fn main() -> ExitCode {
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
         .init();
-    let result = match cli.command {
+    let result: Result<(), CliError> = match cli.command {
         Command::Demo => runtime().and_then(|rt| {
             rt.block_on(demo::run())
-                .map_err(|e| Error::Signing(format!("demo failed: {e}")))
+                .map_err(|e| CliError::Demo(e.to_string()))
         }),
-        Command::Proxy(args) => runtime().and_then(|rt| rt.block_on(run_proxy(args))),
+        Command::Proxy(args) => {
+            runtime().and_then(|rt| rt.block_on(run_proxy(args)).map_err(CliError::from))
+        }
+        command => run_command(command).map_err(CliError::from),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("certmint: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The commands that need no async runtime.
+fn run_command(command: Command) -> Result<(), Error> {
+    match command {
         Command::Ca {
             command:
                 CaCommand::Init {
@@ -291,24 +307,26 @@ fn main() -> ExitCode {
         ),
         Command::Mint(args) => mint(&args),
         Command::Inspect { file, json } => inspect(&file, json),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("certmint: {e}");
-            ExitCode::from(1)
-        }
+        Command::Demo | Command::Proxy(_) => unreachable!("run on the async runtime"),
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+/// Why a command failed: a library error, or the demo's own failure.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Certmint(#[from] Error),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("demo failed: {0}")]
+    Demo(String),
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|source| Error::Io {
-            path: PathBuf::from("<tokio runtime>"),
-            source,
-        })
+        .map_err(CliError::Runtime)
 }
 
 async fn run_proxy(args: ProxyArgs) -> Result<(), Error> {
