@@ -358,21 +358,23 @@ impl CertCache {
     }
 
     fn answer(&self, entry: &Entry, outcome: Outcome) -> Result<Lookup, Error> {
-        match (&entry.outcome, outcome) {
-            (Err(_), _) => self.counters.cached_failures.fetch_add(1, Relaxed),
-            (Ok(_), Outcome::Coalesced) => self.counters.coalesced.fetch_add(1, Relaxed),
-            (Ok(_), _) => {
-                self.counters.hits.add(1);
-                0
-            }
-        };
         match &entry.outcome {
-            Ok(ck) => Ok(Lookup {
-                certified_key: Arc::clone(ck),
-                outcome,
-                mint_time: None,
-            }),
-            Err(e) => Err(Error::MintFailed(Arc::clone(e))),
+            Ok(ck) => {
+                if outcome == Outcome::Coalesced {
+                    self.counters.coalesced.fetch_add(1, Relaxed);
+                } else {
+                    self.counters.hits.add(1);
+                }
+                Ok(Lookup {
+                    certified_key: Arc::clone(ck),
+                    outcome,
+                    mint_time: None,
+                })
+            }
+            Err(e) => {
+                self.counters.cached_failures.fetch_add(1, Relaxed);
+                Err(Error::MintFailed(Arc::clone(e)))
+            }
         }
     }
 
