@@ -48,8 +48,8 @@
 //! ## Cargo features
 //! - `aws-lc-rs`: use aws-lc-rs instead of ring for signing, hashing and key generation (it signs
 //!   RSA-2048 about 2.3x and P-384 about 5x faster than ring); ring stays the default.
-//! - `pkcs11`: CA keys in PKCS#11 tokens ([`Pkcs11Signer`], `pkcs11:` URIs).
-//! - `config`: the TOML deployment configuration ([`config`]).
+//! - `pkcs11`: CA keys in PKCS#11 tokens (`Pkcs11Signer`, `pkcs11:` URIs).
+//! - `config`: the TOML deployment configuration (module `config`).
 //! - `cli`: the `certmint` command-line tool (enables `pkcs11` and `config`; pulls in clap and
 //!   tokio).
 
