@@ -408,11 +408,22 @@ async fn run_proxy(args: ProxyArgs) -> Result<(), Error> {
         path: PathBuf::from(args.listen.to_string()),
         source,
     })?;
+    // Install the Ctrl-C handler before announcing the address, so a SIGINT that follows the
+    // announcement always finds it (tokio's ctrl_c() registers only when first polled).
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|source| Error::Io {
+        path: PathBuf::from("SIGINT handler"),
+        source,
+    })?;
     println!("listening on {addr}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     proxy
-        .serve(listener, async {
+        .serve(listener, async move {
+            #[cfg(unix)]
+            interrupt.recv().await;
+            #[cfg(not(unix))]
             let _ = tokio::signal::ctrl_c().await;
         })
         .await;
