@@ -46,6 +46,16 @@ pub(crate) struct IssuedExtensions {
 }
 
 impl IssuedExtensions {
+    /// Appends authorityKeyIdentifier, cRLDistributionPoints and (when configured)
+    /// authorityInfoAccess: what every certificate this issuer signs carries.
+    pub(crate) fn append_to(&self, extensions: &mut Vec<u8>) {
+        extensions.extend_from_slice(&self.authority_key_id);
+        extensions.extend_from_slice(&self.crl_distribution_points);
+        if let Some(aia) = &self.authority_info_access {
+            extensions.extend_from_slice(aia);
+        }
+    }
+
     fn new(key_id: &[u8], options: &IssuerOptions) -> Self {
         let crl_url = format!(
             "{}/{}.crl",
@@ -121,7 +131,7 @@ impl Issuer {
             .and_then(|e| ext::decode_basic_constraints(e.value))
             .and_then(|(_, path_len)| path_len);
         let subject = cert.subject.raw.to_vec();
-        let key_id_for_ext = key_id.clone();
+        let issued = IssuedExtensions::new(&key_id, &options);
         let (not_before, not_after) = (cert.not_before, cert.not_after);
         let fingerprint = crate::provider::sha256(first.as_ref());
         let algorithm_identifier = signer.algorithm().algorithm_identifier();
@@ -138,7 +148,7 @@ impl Issuer {
             not_before,
             not_after,
             algorithm_identifier,
-            issued: IssuedExtensions::new(&key_id_for_ext, &options),
+            issued,
             fingerprint,
             path_len,
         })

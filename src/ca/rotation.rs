@@ -182,6 +182,14 @@ fn make_sub_ca(parent: &Issuer, policy: &RotationPolicy, now: UnixTime) -> Resul
     let t = now.as_secs() as Seconds;
     let key = LeafKey::generate(policy.key_algorithm)?;
     let signer = SoftwareSigner::from_key_bytes(key.pkcs8_der().secret_pkcs8_der())?;
+    let spki = key.subject_public_key_info().to_vec();
+    let mut extensions = ext::basic_constraints_ca(0);
+    extensions.extend(ext::key_usage(
+        KeyUsage(KeyUsage::KEY_CERT_SIGN | KeyUsage::CRL_SIGN | KeyUsage::DIGITAL_SIGNATURE),
+        true,
+    ));
+    extensions.extend(ext::subject_key_id(key.key_id()));
+    parent.issued().append_to(&mut extensions);
     drop(key); // wipes the PKCS#8 copy; the signer keeps the parsed key
     let (not_before, not_after) = clamp(
         t - policy.backdate.as_secs() as Seconds,
@@ -190,20 +198,6 @@ fn make_sub_ca(parent: &Issuer, policy: &RotationPolicy, now: UnixTime) -> Resul
     );
     let subject =
         ext::name_with_common_name(&format!("certmint issuing CA {}", crate::time::rfc3339(t)));
-    let spki = crate::Signer::subject_public_key_info(&signer).to_vec();
-    let key_id = crate::key::key_identifier(&spki).ok_or(crate::error::KeyError::Unsupported)?;
-    let issued = parent.issued();
-    let mut extensions = ext::basic_constraints_ca(0);
-    extensions.extend(ext::key_usage(
-        KeyUsage(KeyUsage::KEY_CERT_SIGN | KeyUsage::CRL_SIGN | KeyUsage::DIGITAL_SIGNATURE),
-        true,
-    ));
-    extensions.extend(ext::subject_key_id(&key_id));
-    extensions.extend_from_slice(&issued.authority_key_id);
-    extensions.extend_from_slice(&issued.crl_distribution_points);
-    if let Some(aia) = &issued.authority_info_access {
-        extensions.extend_from_slice(aia);
-    }
     let (cert, _) = crate::mint::tbs::sign_certificate(
         parent,
         &subject,

@@ -20,19 +20,12 @@ use std::borrow::Cow;
 use super::policy::{MintPolicy, ValidityPolicy};
 use super::Adjustments;
 use crate::asn1::oid;
+use crate::ca::Issuer;
 use crate::cert::{Extension, ParsedCert};
 use crate::ext::{self, KeyUsage};
 use crate::host::Host;
 use crate::key::{KeyAlgorithm, LeafKey};
 use crate::time::{self, Seconds};
-
-/// Issuer-side parts shared by every leaf, computed once.
-pub(super) struct IssuerParts<'a> {
-    pub(super) authority_key_id: &'a [u8],
-    pub(super) crl_distribution_points: &'a [u8],
-    pub(super) authority_info_access: Option<&'a [u8]>,
-    pub(super) validity: (Seconds, Seconds),
-}
 
 /// The parts of a leaf's TBS that depend on the origin or host.
 pub(super) struct LeafFields<'a> {
@@ -97,7 +90,7 @@ pub(super) fn clone_fields<'a>(
     host: Option<&Host>,
     key: &LeafKey,
     origin_key: Option<KeyAlgorithm>,
-    issuer: &IssuerParts<'_>,
+    issuer: &Issuer,
     policy: &MintPolicy,
     now: Seconds,
 ) -> LeafFields<'a> {
@@ -136,7 +129,7 @@ pub(super) fn clone_fields<'a>(
             }
             Rule::ReplaceAuthorityKeyId => {
                 if first(&mut aki) {
-                    out.extend_from_slice(issuer.authority_key_id);
+                    out.extend_from_slice(&issuer.issued().authority_key_id);
                 } else {
                     adjustments |= Adjustments::DROPPED_DUPLICATE;
                 }
@@ -144,13 +137,13 @@ pub(super) fn clone_fields<'a>(
             Rule::ReplaceCrlDistributionPoints => {
                 adjustments |= Adjustments::DROPPED_ORIGIN_CDP;
                 if first(&mut cdp) {
-                    out.extend_from_slice(issuer.crl_distribution_points);
+                    out.extend_from_slice(&issuer.issued().crl_distribution_points);
                 }
             }
             Rule::ReplaceAuthorityInfoAccess => {
                 adjustments |= Adjustments::DROPPED_ORIGIN_AIA;
                 if first(&mut aia) {
-                    if let Some(ours) = issuer.authority_info_access {
+                    if let Some(ours) = &issuer.issued().authority_info_access {
                         out.extend_from_slice(ours);
                     }
                 }
@@ -207,12 +200,12 @@ pub(super) fn clone_fields<'a>(
         out.extend(ext::subject_key_id(key.key_id()));
     }
     if !aki {
-        out.extend_from_slice(issuer.authority_key_id);
+        out.extend_from_slice(&issuer.issued().authority_key_id);
     }
     if !cdp {
-        out.extend_from_slice(issuer.crl_distribution_points);
+        out.extend_from_slice(&issuer.issued().crl_distribution_points);
     }
-    if let (false, Some(ours)) = (aia, issuer.authority_info_access) {
+    if let (false, Some(ours)) = (aia, &issuer.issued().authority_info_access) {
         out.extend_from_slice(ours);
     }
     let has = |o: &der::asn1::ObjectIdentifier| origin.extension(o).is_some();
@@ -253,7 +246,7 @@ pub(super) fn derived_key_usage(alg: KeyAlgorithm) -> KeyUsage {
 
 fn clone_validity<'a>(
     origin: &ParsedCert<'a>,
-    issuer: &IssuerParts<'_>,
+    issuer: &Issuer,
     policy: &MintPolicy,
     now: Seconds,
 ) -> (Seconds, Seconds, Cow<'a, [u8]>) {
@@ -266,7 +259,7 @@ fn clone_validity<'a>(
             )
         }
         ValidityPolicy::Mirror { max_lifetime } => {
-            let (mut nb, mut na) = clamp(origin.not_before, origin.not_after, issuer.validity);
+            let (mut nb, mut na) = clamp(origin.not_before, origin.not_after, issuer.validity());
             let max = max_lifetime.as_secs() as Seconds;
             if na - nb > max {
                 let hour_ago = now - now.rem_euclid(3600) - 3600;
@@ -278,7 +271,7 @@ fn clone_validity<'a>(
         ValidityPolicy::Fixed { backdate, lifetime } => clamp(
             now - backdate.as_secs() as Seconds,
             now + lifetime.as_secs() as Seconds,
-            issuer.validity,
+            issuer.validity(),
         ),
     };
     if (nb, na) == (origin.not_before, origin.not_after) {
@@ -311,14 +304,14 @@ pub(crate) fn encode_validity(not_before: Seconds, not_after: Seconds) -> Vec<u8
 pub(super) fn host_only_fields(
     host: &Host,
     key: &LeafKey,
-    issuer: &IssuerParts<'_>,
+    issuer: &Issuer,
     policy: &MintPolicy,
     now: Seconds,
 ) -> LeafFields<'static> {
     let (not_before, not_after) = clamp(
         now - policy.host_only_backdate.as_secs() as Seconds,
         now + policy.host_only_lifetime.as_secs() as Seconds,
-        issuer.validity,
+        issuer.validity(),
     );
     let text = host.to_string();
     // ub-common-name is 64 characters; a longer host lives in the SAN alone, under an empty
@@ -334,11 +327,7 @@ pub(super) fn host_only_fields(
     out.extend(ext::ext_key_usage_server_auth());
     out.extend(ext::subject_alt_name(host, text.len() > 64));
     out.extend(ext::subject_key_id(key.key_id()));
-    out.extend_from_slice(issuer.authority_key_id);
-    out.extend_from_slice(issuer.crl_distribution_points);
-    if let Some(aia) = issuer.authority_info_access {
-        out.extend_from_slice(aia);
-    }
+    issuer.issued().append_to(&mut out);
     LeafFields {
         subject: Cow::Owned(subject),
         validity: Cow::Owned(encode_validity(not_before, not_after)),

@@ -267,13 +267,6 @@ impl Minter {
         let now = request.now.unwrap_or_else(UnixTime::now).as_secs() as Seconds;
         let host = request.host.map(Host::parse).transpose()?;
         let issuer = self.issuer()?;
-        let issued = issuer.issued();
-        let issuer_parts = clone::IssuerParts {
-            authority_key_id: &issued.authority_key_id,
-            crl_distribution_points: &issued.crl_distribution_points,
-            authority_info_access: issued.authority_info_access.as_deref(),
-            validity: issuer.validity(),
-        };
         let (key, fields) = match (request.origin, &host) {
             (Some(origin), _) => {
                 let der = origin.as_ref();
@@ -296,7 +289,7 @@ impl Minter {
                     host.as_ref(),
                     &key,
                     origin_key,
-                    &issuer_parts,
+                    &issuer,
                     &self.policy,
                     now,
                 );
@@ -308,7 +301,7 @@ impl Minter {
             (None, Some(host)) => {
                 let wanted = request.key_algorithm.unwrap_or(self.policy.host_only_key);
                 let key = self.leaf_key(&issuer, key, wanted)?;
-                let fields = clone::host_only_fields(host, &key, &issuer_parts, &self.policy, now);
+                let fields = clone::host_only_fields(host, &key, &issuer, &self.policy, now);
                 (key, fields)
             }
             (None, None) => return Err(Error::NothingToMint),
