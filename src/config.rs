@@ -323,10 +323,7 @@ impl Config {
     }
 
     fn minter(&self, ca: &CaSection, keys: Arc<KeyPool>) -> Result<Minter, Error> {
-        let cert = std::fs::read(self.path(&ca.cert)).map_err(|source| Error::Io {
-            path: self.path(&ca.cert),
-            source,
-        })?;
+        let cert = crate::ca::read_file(&self.path(&ca.cert))?;
         let chain = crate::pem::parse_certificates(&cert)?;
         let signer = self.signer(ca)?;
         let options = IssuerOptions {
@@ -358,29 +355,18 @@ impl Config {
     }
 
     fn signer(&self, ca: &CaSection) -> Result<Arc<dyn crate::Signer>, Error> {
-        if ca.key.starts_with("pkcs11:") {
-            #[cfg(feature = "pkcs11")]
-            {
-                let uri = crate::ca::Pkcs11Uri::parse(&ca.key)?;
-                return Ok(Arc::new(crate::ca::Pkcs11Signer::open(&uri)?));
+        let key = if ca.key.starts_with("pkcs11:") {
+            if cfg!(not(feature = "pkcs11")) {
+                return Err(
+                    self.error_at(ca.id.span(), "pkcs11: keys need the pkcs11 feature".into())
+                );
             }
-            #[cfg(not(feature = "pkcs11"))]
-            return Err(self.error_at(ca.id.span(), "pkcs11: keys need the pkcs11 feature".into()));
-        }
-        let key_path = self.path(Path::new(&ca.key));
-        let key =
-            zeroize::Zeroizing::new(std::fs::read(&key_path).map_err(|source| Error::Io {
-                path: key_path.clone(),
-                source,
-            })?);
+            PathBuf::from(&ca.key)
+        } else {
+            self.path(Path::new(&ca.key))
+        };
         let pass_file = ca.key_pass_file.as_ref().map(|p| self.path(p));
-        let pass = crate::passphrase::passphrase_from_sources(pass_file.as_deref())?;
-        Ok(Arc::new(
-            crate::ca::SoftwareSigner::from_key_bytes_with_passphrase(
-                &key,
-                pass.as_deref().map(|p| &p[..]),
-            )?,
-        ))
+        crate::ca::load_signer(&key, pass_file.as_deref())
     }
 }
 

@@ -84,9 +84,9 @@ mod throwaway;
 mod time;
 
 pub use ca::{
-    certificate_request, check_import, parse_dn, CaHealth, CaInfo, CaRegistry, CaStore, DnError,
-    Issuer, IssuerOptions, RcgenKey, RotatingIssuer, RotationPolicy, SelectionRule,
-    SignatureAlgorithm, Signer, SingleCa, SoftwareSigner,
+    certificate_request, check_import, load_signer, parse_dn, CaHealth, CaInfo, CaRegistry,
+    CaStore, DnError, Issuer, IssuerOptions, RcgenKey, RotatingIssuer, RotationPolicy,
+    SelectionRule, SignatureAlgorithm, Signer, SingleCa, SoftwareSigner,
 };
 #[cfg(feature = "pkcs11")]
 pub use ca::{

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, UnixTime};
 
-use super::{SignatureAlgorithm, Signer, SoftwareSigner};
+use super::{read_file, SignatureAlgorithm, Signer, SoftwareSigner};
 use crate::asn1::oid;
 use crate::cert::ParsedCert;
 use crate::error::{Error, IssuerError};
@@ -272,13 +272,6 @@ impl std::fmt::Debug for Issuer {
             .field("chain_len", &self.chain.len())
             .finish_non_exhaustive()
     }
-}
-
-fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })
 }
 
 fn check_issuing_certificate(

@@ -3,6 +3,7 @@
 
 mod csr;
 mod issuer;
+mod key_source;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod rcgen_key;
@@ -12,6 +13,8 @@ mod store;
 
 pub use csr::{certificate_request, check_import, parse_dn, DnError};
 pub use issuer::{Issuer, IssuerOptions};
+pub use key_source::load_signer;
+pub(crate) use key_source::read_file;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE, PIN_ENV};
 pub use rcgen_key::RcgenKey;

@@ -472,13 +472,9 @@ fn load_issuer(
     key: &std::path::Path,
     pass_file: Option<&std::path::Path>,
 ) -> Result<Issuer, Error> {
-    if let Some(uri) = key.to_str().filter(|k| certmint::Pkcs11Uri::is_uri(k)) {
-        let signer = certmint::Pkcs11Signer::open(&certmint::Pkcs11Uri::parse(uri)?)?;
-        let chain = certmint::parse_certificates(&read(cert)?)?;
-        return Issuer::new(chain, Arc::new(signer), certmint::IssuerOptions::default());
-    }
-    let pass = certmint::passphrase_from_sources(pass_file)?;
-    Issuer::from_files_with_passphrase(cert, key, pass.as_deref().map(|p| &p[..]))
+    let chain = certmint::parse_certificates(&read(cert)?)?;
+    let signer = certmint::load_signer(key, pass_file)?;
+    Issuer::new(chain, signer, certmint::IssuerOptions::default())
 }
 
 fn ca_init(
@@ -579,20 +575,7 @@ fn ca_import(
     if let Some(chain) = chain {
         certs.extend(certmint::parse_certificates(&read(chain)?)?);
     }
-    let signer: Arc<dyn certmint::Signer> =
-        match key.to_str().filter(|k| certmint::Pkcs11Uri::is_uri(k)) {
-            Some(uri) => Arc::new(certmint::Pkcs11Signer::open(&certmint::Pkcs11Uri::parse(
-                uri,
-            )?)?),
-            None => {
-                let pass = certmint::passphrase_from_sources(pass_file)?;
-                let bytes = zeroize::Zeroizing::new(read(key)?);
-                Arc::new(certmint::SoftwareSigner::from_key_bytes_with_passphrase(
-                    &bytes,
-                    pass.as_deref().map(|p| &p[..]),
-                )?)
-            }
-        };
+    let signer = certmint::load_signer(key, pass_file)?;
     let issuer = certmint::check_import(certs, signer, rotation)?;
     println!(
         "# {} is usable as an issuing CA. Add to the configuration file:",
