@@ -264,6 +264,15 @@ fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, Pkcs11Error> {
     })
 }
 
+/// The module, the token's slot, the PIN and a logged-in session for `uri`.
+fn connect(uri: &Pkcs11Uri) -> Result<(Arc<Pkcs11>, Slot, AuthPin, Session), Error> {
+    let ctx = context(uri.module())?;
+    let slot = find_slot(&ctx, uri)?;
+    let pin = AuthPin::from(uri.pin()?.to_string());
+    let session = open_session(&ctx, slot, &pin)?;
+    Ok((ctx, slot, pin, session))
+}
+
 /// A logged-in session on `slot`.
 fn open_session(ctx: &Pkcs11, slot: Slot, pin: &AuthPin) -> Result<Session, Pkcs11Error> {
     let session = ctx.open_rw_session(slot).map_err(device)?;
@@ -315,10 +324,19 @@ impl Pkcs11Signer {
     /// Opens the key named by `uri`: loads the module (once per process), finds the token, logs
     /// in, finds the private key and reads its public half.
     pub fn open(uri: &Pkcs11Uri) -> Result<Self, Error> {
-        let ctx = context(uri.module())?;
-        let slot = find_slot(&ctx, uri)?;
-        let pin = AuthPin::from(uri.pin()?.to_string());
-        let session = open_session(&ctx, slot, &pin)?;
+        let (ctx, slot, pin, session) = connect(uri)?;
+        Self::from_session(uri, ctx, slot, pin, session)
+    }
+
+    /// Finds the private key named by `uri` through a logged-in `session` and reads its public
+    /// half; the session becomes the first of the pool.
+    fn from_session(
+        uri: &Pkcs11Uri,
+        ctx: Arc<Pkcs11>,
+        slot: Slot,
+        pin: AuthPin,
+        session: Session,
+    ) -> Result<Self, Error> {
         let key = *session
             .find_objects(&uri.key_template(ObjectClass::PRIVATE_KEY))
             .map_err(device)?
@@ -347,10 +365,7 @@ impl Pkcs11Signer {
     /// Generates a key pair inside the token (private half sensitive and not extractable),
     /// labelled and identified as `uri` says, and opens it.
     pub fn generate(uri: &Pkcs11Uri, algorithm: KeyAlgorithm) -> Result<Self, Error> {
-        let ctx = context(uri.module())?;
-        let slot = find_slot(&ctx, uri)?;
-        let pin = AuthPin::from(uri.pin()?.to_string());
-        let session = open_session(&ctx, slot, &pin)?;
+        let (ctx, slot, pin, session) = connect(uri)?;
         let mut common = Vec::new();
         if let Some(label) = &uri.object {
             common.push(Attribute::Label(label.as_bytes().to_vec()));
@@ -393,8 +408,7 @@ impl Pkcs11Signer {
         session
             .generate_key_pair(&mechanism, &public, &private)
             .map_err(device)?;
-        drop(session);
-        Self::open(uri)
+        Self::from_session(uri, ctx, slot, pin, session)
     }
 
     /// The key's algorithm.
