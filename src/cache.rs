@@ -216,6 +216,20 @@ struct Entry {
     sequence: u64,
 }
 
+impl Entry {
+    /// The chain (or the remembered failure) as a lookup's answer.
+    fn lookup(&self, outcome: Outcome, mint_time: Option<Duration>) -> Result<Lookup, Error> {
+        match &self.outcome {
+            Ok(ck) => Ok(Lookup {
+                certified_key: Arc::clone(ck),
+                outcome,
+                mint_time,
+            }),
+            Err(e) => Err(Error::MintFailed(Arc::clone(e))),
+        }
+    }
+}
+
 #[derive(Clone)]
 struct EntryWeighter;
 
@@ -357,25 +371,18 @@ impl CertCache {
         self.finish(entry)
     }
 
+    /// Counts a lookup answered from the cache, and answers it.
     fn answer(&self, entry: &Entry, outcome: Outcome) -> Result<Lookup, Error> {
-        match &entry.outcome {
-            Ok(ck) => {
-                if outcome == Outcome::Coalesced {
-                    self.counters.coalesced.fetch_add(1, Relaxed);
-                } else {
-                    self.counters.hits.add(1);
-                }
-                Ok(Lookup {
-                    certified_key: Arc::clone(ck),
-                    outcome,
-                    mint_time: None,
-                })
+        let counter = match (&entry.outcome, outcome) {
+            (Err(_), _) => &self.counters.cached_failures,
+            (Ok(_), Outcome::Coalesced) => &self.counters.coalesced,
+            (Ok(_), _) => {
+                self.counters.hits.add(1);
+                return entry.lookup(outcome, None);
             }
-            Err(e) => {
-                self.counters.cached_failures.fetch_add(1, Relaxed);
-                Err(Error::MintFailed(Arc::clone(e)))
-            }
-        }
+        };
+        counter.fetch_add(1, Relaxed);
+        entry.lookup(outcome, None)
     }
 
     /// Runs `mint` and wraps its outcome as an entry.
@@ -427,14 +434,7 @@ impl CertCache {
     }
 
     fn finish(&self, (entry, took): (Arc<Entry>, Duration)) -> Result<Lookup, Error> {
-        match &entry.outcome {
-            Ok(ck) => Ok(Lookup {
-                certified_key: Arc::clone(ck),
-                outcome: Outcome::Minted,
-                mint_time: Some(took),
-            }),
-            Err(e) => Err(Error::MintFailed(Arc::clone(e))),
-        }
+        entry.lookup(Outcome::Minted, Some(took))
     }
 
     fn record_mint(&self, took: Duration) {

@@ -313,8 +313,10 @@ impl Resolver {
             },
         )
     }
+}
 
-    fn resolve_host(&self, hello: &ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+impl ResolvesServerCert for Resolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let host = match hello.server_name() {
             Some(name) => HostRef::parse(name).ok()?,
             None => HostRef::from(self.fallback_host.as_ref()?),
@@ -322,19 +324,19 @@ impl Resolver {
         let minter = self.select(Some(&host)).ok()?;
         let alg = ClientKeySupport::from_schemes(hello.signature_schemes())
             .choose(minter.policy().host_only_key)?;
-        match self.lookup(&minter, None, Some(&host), alg) {
-            Ok(found) => Some(found.certified_key),
-            Err(e) => {
-                log::warn!("no certificate for the handshake: {e}");
-                None
-            }
-        }
+        served(self.lookup(&minter, None, Some(&host), alg))
     }
 }
 
-impl ResolvesServerCert for Resolver {
-    fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.resolve_host(&client_hello)
+/// What `resolve()` hands rustls: the chain, or `None` (the handshake fails) with the reason
+/// logged.
+fn served(lookup: Result<Lookup, Error>) -> Option<Arc<CertifiedKey>> {
+    match lookup {
+        Ok(found) => Some(found.certified_key),
+        Err(e) => {
+            log::warn!("no certificate for the handshake: {e}");
+            None
+        }
     }
 }
 
@@ -395,13 +397,7 @@ impl ResolvesServerCert for ConnectionResolver {
         let alg = self.choose_key(ClientKeySupport::from_schemes(
             client_hello.signature_schemes(),
         ))?;
-        match self.lookup(alg) {
-            Ok(found) => Some(found.certified_key),
-            Err(e) => {
-                log::warn!("no certificate for the handshake: {e}");
-                None
-            }
-        }
+        served(self.lookup(alg))
     }
 }
 
