@@ -352,11 +352,9 @@ async fn run_proxy(args: ProxyArgs) -> Result<(), Error> {
                 load_issuer(cert, key, args.ca_key_pass_file.as_deref())?,
                 args.crl_url.as_deref(),
             );
-            let minter = Minter::new(
-                Arc::new(issuer),
-                Arc::new(KeyPool::default()),
-                MintPolicy::default(),
-            );
+            // One key pool (one background generator) for the trusted and untrusted CAs.
+            let keys = Arc::new(KeyPool::default());
+            let minter = Minter::new(Arc::new(issuer), Arc::clone(&keys), MintPolicy::default());
             let cache = Arc::new(certmint::CertCache::new(certmint::CacheConfig {
                 max_weight: args.cache_mib * 1024 * 1024,
                 ..certmint::CacheConfig::default()
@@ -368,11 +366,7 @@ async fn run_proxy(args: ProxyArgs) -> Result<(), Error> {
             ) {
                 (Untrusted::Mirror, Some(cert), Some(key)) => {
                     let issuer = load_issuer(cert, key, None)?;
-                    let minter = Minter::new(
-                        Arc::new(issuer),
-                        Arc::new(KeyPool::default()),
-                        MintPolicy::default(),
-                    );
+                    let minter = Minter::new(Arc::new(issuer), keys, MintPolicy::default());
                     Some(certmint::Resolver::new(
                         Arc::new(minter),
                         Arc::clone(&cache),
