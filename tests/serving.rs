@@ -216,24 +216,30 @@ fn different_issuers_never_share_leaves() {
     .unwrap();
 }
 
+/// 64 threads released at once, each looking `host` up; their answers.
+fn stampede(resolver: &Arc<Resolver>, host: &'static str) -> Vec<Result<certmint::Lookup, Error>> {
+    let barrier = Arc::new(Barrier::new(64));
+    let threads: Vec<_> = (0..64)
+        .map(|_| {
+            let (resolver, barrier) = (Arc::clone(resolver), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                resolver.lookup_host(host, KeyAlgorithm::EcdsaP256)
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
 #[test]
 fn sixty_four_threads_asking_for_one_new_host_mint_once() {
     let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let (minter, signer) = flaky_minter(&ca, Duration::from_millis(50));
     let resolver = Arc::new(Resolver::new(minter, Arc::new(CertCache::default())));
-    let barrier = Arc::new(Barrier::new(64));
-    let threads: Vec<_> = (0..64)
-        .map(|_| {
-            let (resolver, barrier) = (Arc::clone(&resolver), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                barrier.wait();
-                resolver
-                    .lookup_host("stampede.example", KeyAlgorithm::EcdsaP256)
-                    .unwrap()
-            })
-        })
+    let results: Vec<_> = stampede(&resolver, "stampede.example")
+        .into_iter()
+        .map(Result::unwrap)
         .collect();
-    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     assert_eq!(signer.calls.load(SeqCst), 1, "exactly one mint");
     let first = &results[0].certified_key.cert[0];
     assert!(results.iter().all(|r| &r.certified_key.cert[0] == first));
@@ -252,18 +258,8 @@ fn a_failing_mint_is_attempted_once_and_remembered_briefly() {
     let clock = Arc::new(ManualClock::starting_now());
     let cache = CertCache::with_clock(CacheConfig::default(), Arc::clone(&clock) as _);
     let resolver = Arc::new(Resolver::new(minter, Arc::new(cache)));
-    let barrier = Arc::new(Barrier::new(64));
-    let threads: Vec<_> = (0..64)
-        .map(|_| {
-            let (resolver, barrier) = (Arc::clone(&resolver), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                barrier.wait();
-                resolver.lookup_host("failing.example", KeyAlgorithm::EcdsaP256)
-            })
-        })
-        .collect();
-    for t in threads {
-        match t.join().unwrap() {
+    for result in stampede(&resolver, "failing.example") {
+        match result {
             Err(Error::MintFailed(inner)) => assert!(matches!(*inner, Error::Signing(_))),
             other => panic!("{other:?}"),
         }
