@@ -416,23 +416,26 @@ fn an_intermediate_requested_by_csr_and_signed_by_openssl_imports_and_mints() {
     #[cfg(unix)]
     assert_eq!(mode(&dir.join("inter-key.pem")), 0o600);
     openssl_sign_csr(dir, "inter.csr", "inter.pem", true);
-    let o = certmint(
-        &[
+    // `ca import` of a certificate signed by org/root.pem, for a key encrypted with `pass`.
+    let import = |cert: &str, key: &str, extra: &[&str]| {
+        let mut args = vec![
             "ca",
             "import",
             "--cert",
-            "inter.pem",
+            cert,
             "--ca-key",
-            "inter-key.pem",
+            key,
             "--chain",
             "org/root.pem",
-            "--ca-key-pass-file",
-            "pass",
-            "--rotation",
-            "--id",
-            "corp",
-        ],
-        dir,
+        ];
+        args.extend(["--ca-key-pass-file", "pass"]);
+        args.extend_from_slice(extra);
+        certmint(&args, dir)
+    };
+    let o = import(
+        "inter.pem",
+        "inter-key.pem",
+        &["--rotation", "--id", "corp"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let snippet = String::from_utf8_lossy(&o.stdout);
@@ -488,41 +491,12 @@ fn an_intermediate_requested_by_csr_and_signed_by_openssl_imports_and_mints() {
     // pathLen 0 cannot sign the rotating sub-CA: refused with --rotation.
     csr("tight", "0");
     openssl_sign_csr(dir, "tight.csr", "tight.pem", true);
-    let o = certmint(
-        &[
-            "ca",
-            "import",
-            "--cert",
-            "tight.pem",
-            "--ca-key",
-            "tight-key.pem",
-            "--chain",
-            "org/root.pem",
-            "--ca-key-pass-file",
-            "pass",
-            "--rotation",
-        ],
-        dir,
-    );
+    let o = import("tight.pem", "tight-key.pem", &["--rotation"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("pathLen"), "{}", stderr(&o));
     // Signed without the requested extensions: not a CA.
     openssl_sign_csr(dir, "inter.csr", "plain.pem", false);
-    let o = certmint(
-        &[
-            "ca",
-            "import",
-            "--cert",
-            "plain.pem",
-            "--ca-key",
-            "inter-key.pem",
-            "--chain",
-            "org/root.pem",
-            "--ca-key-pass-file",
-            "pass",
-        ],
-        dir,
-    );
+    let o = import("plain.pem", "inter-key.pem", &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not a CA"), "{}", stderr(&o));
 }

@@ -323,24 +323,32 @@ fn the_cli_mints_with_a_pkcs11_uri_for_the_ca_key() {
         .collect::<String>();
     std::fs::write(tmp.path().join("hsm-ca.pem"), chain).unwrap();
     let key_uri = format!("pkcs11:token=t-ca;object=cli-issuing;type=private?module-path={MODULE}");
-    let out = Command::new(env!("CARGO_BIN_EXE_certmint"))
-        .args([
-            "mint",
-            "--ca-cert",
-            "hsm-ca.pem",
-            "--ca-key",
-            &key_uri,
-            "--sni",
-            "cli.hsm.example",
-            "--out",
-            "leaf.pem",
-            "--key-out",
-            "leaf.key",
-        ])
-        .env(certmint::PKCS11_PIN_ENV, PIN)
-        .current_dir(tmp.path())
-        .output()
-        .unwrap();
+    // `certmint mint` with the token's key, for `sni`, into `out`, logging in with `pin`.
+    let mint = |sni: &str, out: &str, pin: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_certmint"))
+            .args([
+                "mint",
+                "--ca-cert",
+                "hsm-ca.pem",
+                "--ca-key",
+                &key_uri,
+                "--sni",
+                sni,
+                "--out",
+                out,
+            ])
+            .args(extra)
+            .env(certmint::PKCS11_PIN_ENV, pin)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap()
+    };
+    let out = mint(
+        "cli.hsm.example",
+        "leaf.pem",
+        PIN,
+        &["--key-out", "leaf.key"],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -354,22 +362,7 @@ fn the_cli_mints_with_a_pkcs11_uri_for_the_ca_key() {
         openssl_verify(&chain, &root.root, "cli.hsm.example", tmp.path()).unwrap();
     }
     // A wrong PIN: exit 1, one line, nothing written.
-    let out = Command::new(env!("CARGO_BIN_EXE_certmint"))
-        .args([
-            "mint",
-            "--ca-cert",
-            "hsm-ca.pem",
-            "--ca-key",
-            &key_uri,
-            "--sni",
-            "x.example",
-            "--out",
-            "other.pem",
-        ])
-        .env(certmint::PKCS11_PIN_ENV, "11111111")
-        .current_dir(tmp.path())
-        .output()
-        .unwrap();
+    let out = mint("x.example", "other.pem", "11111111", &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

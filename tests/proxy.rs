@@ -279,14 +279,17 @@ fn a_rustls_client_gets_a_verified_clone_then_a_cache_hit_then_a_new_mint_after_
     let origin = start_origin(origin_config(cert.clone(), &key, &[b"http/1.1"]));
     let proxy = ProxyProcess::start(tmp.path(), &ca, &[("www.a.test", origin.addr)]);
 
-    let first = fetch(
-        proxy.addr,
-        "www.a.test",
-        origin.addr.port(),
-        &ca.root,
-        &[b"http/1.1"],
-    )
-    .unwrap();
+    let fetch_a = || {
+        fetch(
+            proxy.addr,
+            "www.a.test",
+            origin.addr.port(),
+            &ca.root,
+            &[b"http/1.1"],
+        )
+        .unwrap()
+    };
+    let first = fetch_a();
     assert!(
         first.response.ends_with("origin says hi over http/1.1\n"),
         "{}",
@@ -300,14 +303,7 @@ fn a_rustls_client_gets_a_verified_clone_then_a_cache_hit_then_a_new_mint_after_
     let line = proxy.wait_for_log(&["www.a.test", "cache miss", "minted in"]);
     assert!(line.contains("INFO"), "{line}");
 
-    let second = fetch(
-        proxy.addr,
-        "www.a.test",
-        origin.addr.port(),
-        &ca.root,
-        &[b"http/1.1"],
-    )
-    .unwrap();
+    let second = fetch_a();
     assert_eq!(second.chain[0], first.chain[0]);
     proxy.wait_for_log(&["www.a.test", "cache hit"]);
 
@@ -317,14 +313,7 @@ fn a_rustls_client_gets_a_verified_clone_then_a_cache_hit_then_a_new_mint_after_
         KeyAlgorithm::EcdsaP256,
     );
     *origin.config.lock().unwrap() = origin_config(cert2, &key2, &[b"http/1.1"]);
-    let third = fetch(
-        proxy.addr,
-        "www.a.test",
-        origin.addr.port(),
-        &ca.root,
-        &[b"http/1.1"],
-    )
-    .unwrap();
+    let third = fetch_a();
     assert_ne!(third.chain[0], first.chain[0]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while proxy.log_count("cache miss") < 2 {
