@@ -10,9 +10,17 @@
 use std::process::Command;
 use std::sync::Arc;
 
+#[path = "../tests/common/mod.rs"]
+#[allow(unused_imports)]
+mod common;
+
 use certmint::{
-    Issuer, IssuerOptions, KeyAlgorithm, KeyPool, LeafKey, MintPolicy, MintRequest, Minter,
-    Pkcs11Signer, Pkcs11Uri, RcgenKey, RotatingIssuer, RotationPolicy, SystemClock, ThrowawayCa,
+    ca::{Issuer, IssuerOptions, Pkcs11Signer, Pkcs11Uri, RotatingIssuer, RotationPolicy},
+    clock::SystemClock,
+    keys::{KeyPool, LeafKey},
+    mint::MintPolicy,
+    testing::ThrowawayCa,
+    KeyAlgorithm, MintRequest, Minter,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
@@ -73,7 +81,7 @@ fn ca_cert_for(
     let now = time::OffsetDateTime::now_utc();
     p.not_before = now - time::Duration::hours(1);
     p.not_after = now + time::Duration::days(365);
-    p.signed_by(&RcgenKey::new(signer), root)
+    p.signed_by(&common::SpkiKey::new(signer), root)
         .unwrap()
         .der()
         .clone()

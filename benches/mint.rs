@@ -6,7 +6,12 @@
 use std::sync::Arc;
 
 use certmint::rustls::pki_types::CertificateDer;
-use certmint::{KeyAlgorithm, KeyPool, LeafKey, MintPolicy, MintRequest, Minter, ThrowawayCa};
+use certmint::{
+    keys::{KeyPool, LeafKey},
+    mint::MintPolicy,
+    testing::ThrowawayCa,
+    KeyAlgorithm, MintRequest, Minter,
+};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
 /// A realistic origin: an RSA-2048 leaf minted by a throwaway "public" CA, with several SANs.

@@ -16,7 +16,8 @@ use certmint::rustls::pki_types::ServerName;
 use certmint::rustls::sign::SingleCertAndKey;
 use certmint::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 use certmint::{
-    CacheKey, CertCache, Host, KeyAlgorithm, KeyPool, MintPolicy, Minter, Resolver, ThrowawayCa,
+    cache::CacheKey, keys::KeyPool, mint::MintPolicy, testing::ThrowawayCa, CertCache, Host,
+    KeyAlgorithm, Minter, Resolver,
 };
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -37,12 +38,12 @@ fn lookup_hit(c: &mut Criterion) {
         .lookup_host("www.hit.example", KeyAlgorithm::EcdsaP256)
         .unwrap();
     let raw: quick_cache::sync::Cache<CacheKey, Arc<u64>> = quick_cache::sync::Cache::new(1024);
-    let key = CacheKey {
-        issuer: [7; 32],
-        origin: None,
-        host: Some(Host::parse("www.hit.example").unwrap()),
-        key_algorithm: KeyAlgorithm::EcdsaP256,
-    };
+    let key = CacheKey::new(
+        [7; 32],
+        None,
+        Some(Host::parse("www.hit.example").unwrap()),
+        KeyAlgorithm::EcdsaP256,
+    );
     raw.insert(key.clone(), Arc::new(1));
     let mut g = c.benchmark_group("lookup_hit");
     g.bench_function("baseline_quick_cache_get", |b| {

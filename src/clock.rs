@@ -20,6 +20,7 @@ pub trait Clock: std::fmt::Debug + Send + Sync {
 /// (`certmint-clock`, started on first use) refreshes every 100 ms. Expiry decisions are made
 /// in whole seconds with hour-long margins, so 100 ms of staleness is immaterial.
 #[derive(Clone, Copy, Debug, Default)]
+#[allow(clippy::exhaustive_structs)] // a unit value; it has nothing to grow
 pub struct SystemClock;
 
 fn wall_secs() -> u64 {
@@ -58,7 +59,7 @@ impl Clock for SystemClock {
 /// A clock that moves only when told to (for tests).
 ///
 /// ```
-/// use certmint::{Clock, ManualClock};
+/// use certmint::clock::{Clock, ManualClock};
 /// let clock = ManualClock::starting_now();
 /// let before = clock.now();
 /// clock.advance(std::time::Duration::from_secs(3600));

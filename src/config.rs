@@ -36,33 +36,35 @@
 //! ```
 //!
 //! Unknown keys and bad values are errors that name the line. Relative paths are relative to
-//! the configuration file's directory.
+//! the configuration file's directory; configuration text given in memory must use absolute
+//! paths.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::ca::{CaRegistry, Issuer, IssuerOptions, RotatingIssuer, RotationPolicy, SelectionRule};
-use crate::cache::{CacheConfig, CertCache};
-use crate::clock::{Clock, SystemClock};
-use crate::error::Error;
-use crate::mint::{KeyPool, MintPolicy, Minter};
+use crate::ca::{IssuerOptions, RotationPolicy, DEFAULT_CRL_BASE_URL};
+use crate::deployment::{CaSpec, Deployment, DeploymentBuilder};
+use crate::error::{ConfigError, ConfigErrorKind, Error};
 use crate::origin_trust::UntrustedPolicy;
+use crate::registry::SelectionRule;
 
-/// Why the configuration file was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct ConfigError {
-    /// The file (or `<string>`).
-    pub path: String,
-    /// What is wrong, with the line.
-    pub message: String,
+/// The deployment a configuration file describes: [`Config::load`], then
+/// [`Config::into_builder`], then [`DeploymentBuilder::build`]. Relative paths in the file are
+/// relative to its directory.
+pub fn load(path: &Path) -> Result<Deployment, Error> {
+    Config::load(path)?.into_builder()?.build()
 }
 
-/// The parsed file.
+/// The deployment configuration text describes; every path in it must be absolute.
+pub fn from_text(text: &str) -> Result<Deployment, Error> {
+    Config::from_text(text)?.into_builder()?.build()
+}
+
+/// A parsed, checked configuration. Build the [`Deployment`] with [`Config::into_builder`]
+/// (or in one call with [`load`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -80,10 +82,12 @@ pub struct Config {
     rules: Vec<RuleSection>,
     #[serde(skip)]
     text: String,
+    /// The file, or `None` for text.
     #[serde(skip)]
-    origin: String,
+    path: Option<PathBuf>,
+    /// Where relative paths start; `None` for text (relative paths are refused).
     #[serde(skip)]
-    base_dir: PathBuf,
+    base_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,53 +148,55 @@ struct RuleSection {
     ca: Spanned<String>,
 }
 
-/// What a configuration file builds: everything a proxy needs.
-#[derive(Debug)]
-pub struct Deployment {
-    /// The trusted CAs, with the default and the selection rules.
-    pub registry: Arc<CaRegistry>,
-    /// The cache, attached to the registry.
-    pub cache: Arc<CertCache>,
-    /// What to do with untrusted origins.
-    pub untrusted_policy: UntrustedPolicy,
-    /// The CA for mirrored distrust.
-    pub untrusted_ca: Option<Arc<Minter>>,
-    /// PEM files of roots to validate origins against (empty: the Mozilla roots).
-    pub upstream_roots: Vec<PathBuf>,
-}
-
 impl Config {
-    /// Reads and checks a file.
+    /// Reads and checks a file. Relative paths in it are relative to its directory.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut config = Self::parse(&text, &path.display().to_string())?;
-        config.base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        Ok(config)
+        let text = std::fs::read_to_string(path).map_err(|source| Error::io(path, source))?;
+        let base = path.parent().map(Path::to_owned).unwrap_or_default();
+        Self::parse(&text, Some(path.to_owned()), Some(base))
     }
 
-    /// Parses and checks TOML text (relative paths are relative to the working directory).
-    pub fn parse(text: &str, origin: &str) -> Result<Self, Error> {
-        let mut config: Self = toml::from_str(text).map_err(|e| ConfigError {
-            path: origin.to_owned(),
-            message: e.to_string().trim_end().replace('\n', " "),
+    /// Parses and checks configuration text held in memory. Every path in it must be absolute.
+    pub fn from_text(text: &str) -> Result<Self, Error> {
+        Self::parse(text, None, None)
+    }
+
+    fn parse(text: &str, path: Option<PathBuf>, base_dir: Option<PathBuf>) -> Result<Self, Error> {
+        let mut config: Self = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            ConfigError {
+                path: path.clone(),
+                line,
+                kind: ConfigErrorKind::Syntax(e.message().to_owned()),
+            }
         })?;
         config.text = text.to_owned();
-        config.origin = origin.to_owned();
+        config.path = path;
+        config.base_dir = base_dir;
         config.check()?;
         Ok(config)
     }
 
-    fn error_at(&self, span: std::ops::Range<usize>, message: String) -> Error {
+    fn error_at(&self, span: std::ops::Range<usize>, kind: ConfigErrorKind) -> Error {
         let line = self.text[..span.start.min(self.text.len())]
             .matches('\n')
             .count()
             + 1;
         ConfigError {
-            path: self.origin.clone(),
-            message: format!("line {line}: {message}"),
+            path: self.path.clone(),
+            line: Some(line),
+            kind,
+        }
+        .into()
+    }
+
+    fn error(&self, kind: ConfigErrorKind) -> Error {
+        ConfigError {
+            path: self.path.clone(),
+            line: None,
+            kind,
         }
         .into()
     }
@@ -201,7 +207,7 @@ impl Config {
             if ids[..i].contains(&ca.id.get_ref().as_str()) {
                 return Err(self.error_at(
                     ca.id.span(),
-                    format!("duplicate CA id {:?}", ca.id.get_ref()),
+                    ConfigErrorKind::DuplicateCa(ca.id.get_ref().clone()),
                 ));
             }
         }
@@ -209,7 +215,7 @@ impl Config {
             if ids.contains(&s.get_ref().as_str()) {
                 Ok(())
             } else {
-                Err(self.error_at(s.span(), format!("no [[ca]] with id {:?}", s.get_ref())))
+                Err(self.error_at(s.span(), ConfigErrorKind::UnknownCa(s.get_ref().clone())))
             }
         };
         if let Some(d) = &self.default_ca {
@@ -218,10 +224,9 @@ impl Config {
         for rule in &self.rules {
             known(&rule.ca)?;
             if rule.host.is_some() == rule.tenant.is_some() {
-                return Err(self.error_at(
-                    rule.ca.span(),
-                    "a [[rule]] needs exactly one of host or tenant".into(),
-                ));
+                return Err(
+                    self.error_at(rule.ca.span(), ConfigErrorKind::RuleNeedsOneOfHostOrTenant)
+                );
             }
         }
         match self
@@ -233,15 +238,12 @@ impl Config {
             None | Some(("refuse", _)) => {}
             Some(("mirror", span)) => match &self.untrusted.ca {
                 Some(ca) => known(ca)?,
-                None => {
-                    return Err(self.error_at(span, "policy \"mirror\" needs [untrusted] ca".into()))
-                }
+                None => return Err(self.error_at(span, ConfigErrorKind::MirrorNeedsCa)),
             },
             Some((other, span)) => {
-                return Err(self.error_at(
-                    span,
-                    format!("policy must be \"refuse\" or \"mirror\", not {other:?}"),
-                ))
+                return Err(
+                    self.error_at(span, ConfigErrorKind::BadUntrustedPolicy(other.to_owned()))
+                )
             }
         }
         for ca in &self.cas {
@@ -251,50 +253,47 @@ impl Config {
                     r.renew_after_days.unwrap_or(6),
                 );
                 if renew == 0 || renew >= life {
-                    return Err(self.error_at(
-                        ca.id.span(),
-                        "rotation: renew_after_days must be between 1 and lifetime_days - 1".into(),
-                    ));
+                    return Err(self.error_at(ca.id.span(), ConfigErrorKind::BadRotation));
                 }
             }
+        }
+        if self.cas.is_empty() {
+            return Err(self.error(ConfigErrorKind::NoCa));
         }
         Ok(())
     }
 
-    fn path(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() {
-            p.to_owned()
-        } else {
-            self.base_dir.join(p)
+    fn path(&self, p: &Path) -> Result<PathBuf, Error> {
+        match &self.base_dir {
+            _ if p.is_absolute() => Ok(p.to_owned()),
+            Some(base) => Ok(base.join(p)),
+            None => Err(self.error(ConfigErrorKind::RelativePath(p.to_owned()))),
         }
     }
 
-    /// Loads every CA (keys from files or tokens), and builds the registry, cache and policy.
-    pub fn build(&self) -> Result<Deployment, Error> {
-        let mut cache_config = CacheConfig::default();
+    /// The deployment this configuration describes, as a builder (the same builder the CLI's
+    /// flags fill in). Nothing is loaded yet: keys are opened by
+    /// [`DeploymentBuilder::build`].
+    pub fn into_builder(self) -> Result<DeploymentBuilder, Error> {
+        let mut builder = DeploymentBuilder::new();
         if let Some(mib) = self.cache.max_mib {
-            cache_config.max_weight = mib * 1024 * 1024;
+            builder.cache_config_mut().max_weight = mib.saturating_mul(1024 * 1024);
         }
         if let Some(margin) = self.cache.expiry_margin_secs {
-            cache_config.expiry_margin = Duration::from_secs(margin);
+            builder.cache_config_mut().expiry_margin = Duration::from_secs(margin);
         }
-        let cache = Arc::new(CertCache::new(cache_config));
-        let registry = Arc::new(CaRegistry::new());
-        registry.attach_cache(Arc::clone(&cache));
-        let keys = Arc::new(KeyPool::default());
         let untrusted_id = self.untrusted.ca.as_ref().map(|s| s.get_ref().as_str());
-        let mut untrusted_ca = None;
         for ca in &self.cas {
-            let minter = Arc::new(self.minter(ca, Arc::clone(&keys))?);
+            let spec = self.ca_spec(ca)?;
             if Some(ca.id.get_ref().as_str()) == untrusted_id {
-                untrusted_ca = Some(minter);
-                continue;
+                builder = builder.untrusted_ca(spec);
+            } else {
+                builder = builder.ca(spec);
             }
-            registry.add(ca.id.get_ref(), minter, ca.enabled)?;
         }
         for rule in &self.rules {
             let ca = rule.ca.get_ref().clone();
-            registry.add_rule(match (&rule.host, &rule.tenant) {
+            let rule = match (&rule.host, &rule.tenant) {
                 (Some(host), _) => SelectionRule::Host {
                     pattern: host.to_ascii_lowercase(),
                     ca,
@@ -303,71 +302,65 @@ impl Config {
                     tenant: tenant.clone(),
                     ca,
                 },
-                _ => unreachable!("checked at parse time"),
-            })?;
+                (None, None) => {
+                    return Err(
+                        self.error_at(rule.ca.span(), ConfigErrorKind::RuleNeedsOneOfHostOrTenant)
+                    )
+                }
+            };
+            builder = builder.rule(rule);
         }
         if let Some(d) = &self.default_ca {
-            registry.set_default(d.get_ref())?;
+            builder = builder.default_ca(d.get_ref());
         }
-        let untrusted_policy = match self.untrusted.policy.as_ref().map(|p| p.get_ref().as_str()) {
-            Some("mirror") => UntrustedPolicy::MirrorDistrust,
-            _ => UntrustedPolicy::Refuse,
-        };
-        Ok(Deployment {
-            registry,
-            cache,
-            untrusted_policy,
-            untrusted_ca,
-            upstream_roots: self.upstream.roots.iter().map(|p| self.path(p)).collect(),
-        })
+        if self.untrusted.policy.as_ref().map(|p| p.get_ref().as_str()) == Some("mirror") {
+            builder = builder.untrusted_policy(UntrustedPolicy::MirrorDistrust);
+        }
+        for root in &self.upstream.roots {
+            builder = builder.upstream_roots_file(self.path(root)?);
+        }
+        Ok(builder)
     }
 
-    fn minter(&self, ca: &CaSection, keys: Arc<KeyPool>) -> Result<Minter, Error> {
-        let cert = crate::ca::read_file(&self.path(&ca.cert))?;
-        let chain = crate::pem::parse_certificates(&cert)?;
-        let signer = self.signer(ca)?;
-        let options = IssuerOptions {
-            crl_base_url: ca
-                .crl_base_url
-                .clone()
-                .unwrap_or_else(|| crate::DEFAULT_CRL_BASE_URL.to_owned()),
-            ocsp_urls: ca.ocsp_urls.clone(),
-            ca_issuers_urls: ca.ca_issuers_urls.clone(),
-        };
-        let issuer = Arc::new(Issuer::new(chain, signer, options.clone())?);
-        Ok(match &ca.rotation {
-            None => Minter::new(issuer, keys, MintPolicy::default()),
-            Some(r) => {
-                let policy = RotationPolicy {
-                    lifetime: Duration::from_secs(r.lifetime_days.unwrap_or(7) * 86_400),
-                    renew_after: Duration::from_secs(r.renew_after_days.unwrap_or(6) * 86_400),
-                    options,
-                    ..RotationPolicy::default()
-                };
-                let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-                Minter::rotating(
-                    Arc::new(RotatingIssuer::new(issuer, policy, clock)?),
-                    keys,
-                    MintPolicy::default(),
-                )
-            }
-        })
-    }
-
-    fn signer(&self, ca: &CaSection) -> Result<Arc<dyn crate::Signer>, Error> {
+    fn ca_spec(&self, ca: &CaSection) -> Result<CaSpec, Error> {
         let key = if ca.key.starts_with("pkcs11:") {
             if cfg!(not(feature = "pkcs11")) {
-                return Err(
-                    self.error_at(ca.id.span(), "pkcs11: keys need the pkcs11 feature".into())
-                );
+                return Err(self.error_at(ca.id.span(), ConfigErrorKind::Pkcs11Unavailable));
             }
             PathBuf::from(&ca.key)
         } else {
-            self.path(Path::new(&ca.key))
+            self.path(Path::new(&ca.key))?
         };
-        let pass_file = ca.key_pass_file.as_ref().map(|p| self.path(p));
-        crate::ca::load_signer(&key, pass_file.as_deref())
+        let mut spec = CaSpec::from_files(ca.id.get_ref(), self.path(&ca.cert)?, key);
+        if let Some(pass) = &ca.key_pass_file {
+            spec = spec.with_passphrase_file(self.path(pass)?);
+        }
+        spec = spec.with_options(
+            IssuerOptions::default()
+                .with_crl_base_url(
+                    ca.crl_base_url
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_CRL_BASE_URL.to_owned()),
+                )
+                .with_ocsp_urls(ca.ocsp_urls.clone())
+                .with_ca_issuers_urls(ca.ca_issuers_urls.clone()),
+        );
+        if let Some(r) = &ca.rotation {
+            spec = spec.with_rotation(RotationPolicy {
+                lifetime: days(r.lifetime_days.unwrap_or(7)),
+                renew_after: days(r.renew_after_days.unwrap_or(6)),
+                ..RotationPolicy::default()
+            });
+        }
+        if !ca.enabled {
+            spec = spec.disabled();
+        }
+        Ok(spec)
     }
+}
+
+fn days(n: u64) -> Duration {
+    Duration::from_secs(n.saturating_mul(86_400))
 }
 
 #[cfg(test)]
@@ -375,10 +368,10 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
-        Config::parse(text, "t.toml").unwrap_err().to_string()
+        Config::from_text(text).unwrap_err().to_string()
     }
 
-    const CA: &str = "[[ca]]\nid = \"a\"\ncert = \"a.pem\"\nkey = \"a-key.pem\"\n";
+    const CA: &str = "[[ca]]\nid = \"a\"\ncert = \"/a.pem\"\nkey = \"/a-key.pem\"\n";
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_line() {
@@ -407,8 +400,18 @@ mod tests {
     #[test]
     fn a_valid_file_parses() {
         let text = format!("default_ca = \"a\"\n{CA}enabled = true\n[ca.rotation]\nlifetime_days = 7\n\n[[rule]]\ntenant = \"t\"\nca = \"a\"\n");
-        let config = Config::parse(&text, "t.toml").unwrap();
+        let config = Config::from_text(&text).unwrap();
         assert_eq!(config.cas.len(), 1);
         assert_eq!(config.rules.len(), 1);
+    }
+
+    #[test]
+    fn text_configurations_need_absolute_paths() {
+        let text = "[[ca]]\nid = \"a\"\ncert = \"a.pem\"\nkey = \"/k.pem\"\n";
+        let e = Config::from_text(text).unwrap().into_builder().unwrap_err();
+        assert!(
+            matches!(&e, Error::Config(ConfigError { kind: ConfigErrorKind::RelativePath(p), .. }) if p == Path::new("a.pem")),
+            "{e}"
+        );
     }
 }

@@ -1,12 +1,27 @@
 //! The one public error type, [`Error`], and the nested enums for each layer.
 //!
-//! Error text never contains key material, passphrases or the bytes of a bad input beyond a
-//! position or a length.
+//! Error text never contains key material, passphrases, PINs or the bytes of a bad input beyond
+//! a position or a length.
+//!
+//! This module sits at the bottom of the crate: it names a few vocabulary types (the key
+//! algorithm, rustls and pki-types types) and nothing above them.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::UnixTime;
+
+use crate::x509::KeyAlgorithm;
 
 /// Everything that can go wrong in certmint.
-#[derive(Debug, thiserror::Error)]
+///
+/// Errors are cheap to clone (foreign errors are shared behind an `Arc`), so a failed mint
+/// that the cache remembers, or that several waiting handshakes share, comes back to each caller
+/// as the same root cause: `matches!(e, Error::Origin(_))` works whether the error was fresh or
+/// remembered.
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The origin certificate could not be used.
@@ -24,29 +39,36 @@ pub enum Error {
     /// A PEM or DER container could not be read.
     #[error("encoding: {0}")]
     Encoding(#[from] EncodingError),
-    /// The CA's signer failed to produce a signature.
+    /// The CA's signer failed to produce a signature; the signer's own error is the source.
     #[error("signing failed: {0}")]
-    Signing(String),
+    Signing(OtherError),
     /// A distinguished name string was refused.
-    #[error(transparent)]
-    Dn(#[from] crate::ca::DnError),
+    #[error("bad distinguished name: {0}")]
+    Dn(#[from] DnError),
     /// A PKCS#11 token or key could not be used.
     #[error("PKCS#11: {0}")]
     Pkcs11(#[from] Pkcs11Error),
     /// The CA registry refused an operation or has no CA to use.
     #[error("CA registry: {0}")]
     Registry(#[from] RegistryError),
-    /// The configuration file is invalid.
-    #[cfg(feature = "config")]
+    /// The configuration is invalid.
     #[error("configuration: {0}")]
-    Config(#[from] crate::config::ConfigError),
-    /// A mint failed; the failure is shared with every lookup that waited for it, and
-    /// remembered briefly so a failing site is not retried on every handshake.
-    #[error("mint failed: {0}")]
-    MintFailed(std::sync::Arc<Error>),
+    Config(#[from] ConfigError),
     /// rustls refused a configuration.
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
+    /// The origin's chain does not validate for the host, and the untrusted-origin policy is to
+    /// refuse it. The source says why (unknown issuer, expired, not valid for the name...).
+    #[error("origin not trusted: {0}")]
+    UntrustedOrigin(rustls::Error),
+    /// A bounded wait ran out: another thread's mint of the same site, for example.
+    #[error("gave up waiting for {what} after {} ms", waited.as_millis())]
+    Timeout {
+        /// What was waited for.
+        what: Wait,
+        /// How long.
+        waited: Duration,
+    },
     /// The client offers no signature scheme for any key certmint can mint.
     #[error("the client offers no signature scheme certmint can serve")]
     NoCommonKeyAlgorithm,
@@ -59,9 +81,88 @@ pub enum Error {
         /// The file concerned.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 }
+
+impl Error {
+    /// A file error.
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_owned(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// A signer's failure, keeping its error as the source.
+    pub(crate) fn signing(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Signing(OtherError::new(e))
+    }
+}
+
+/// What a bounded wait was waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Wait {
+    /// Another thread minting the same site.
+    ConcurrentMint,
+}
+
+impl fmt::Display for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ConcurrentMint => "another thread's mint of this site",
+        })
+    }
+}
+
+/// A foreign error (from a signer, a token, a parser certmint uses), kept whole as the source.
+#[derive(Clone)]
+#[allow(clippy::exhaustive_structs)] // a wrapper by design, as rustls' `OtherError`
+pub struct OtherError(pub Arc<dyn std::error::Error + Send + Sync>);
+
+impl OtherError {
+    /// Wraps `e`.
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(e))
+    }
+
+    #[cfg_attr(not(feature = "pkcs11"), allow(dead_code))]
+    pub(crate) fn msg(text: &'static str) -> Self {
+        Self::new(Message(text))
+    }
+}
+
+impl fmt::Debug for OtherError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for OtherError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for OtherError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// A fixed message as an error.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "pkcs11"), allow(dead_code))]
+struct Message(&'static str);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Message {}
 
 /// Why an origin certificate was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,9 +245,17 @@ pub enum KeyError {
     /// HMAC-SHA1, DES).
     #[error("unsupported key encryption algorithm (use PBES2 with PBKDF2-HMAC-SHA256 or scrypt, and AES)")]
     UnsupportedEncryption,
-    /// No passphrase could be read from its source.
-    #[error("cannot read the passphrase: {0}")]
-    PassphraseSource(String),
+    /// The passphrase file could not be read.
+    #[error("cannot read the passphrase from {}: {kind}", path.display())]
+    PassphraseSource {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        kind: std::io::ErrorKind,
+    },
+    /// A passphrase is needed (to write an encrypted key) and none was given.
+    #[error("keys are written encrypted and no passphrase was given: give a passphrase file or set CERTMINT_CA_KEY_PASS")]
+    NoPassphrase,
     /// The key's algorithm or parameters are not supported.
     #[error("unsupported key algorithm or size")]
     Unsupported,
@@ -158,7 +267,7 @@ pub enum KeyError {
     #[error("no {algorithm} key became available within {waited_ms} ms")]
     PoolExhausted {
         /// The requested algorithm.
-        algorithm: crate::KeyAlgorithm,
+        algorithm: KeyAlgorithm,
         /// How long the caller waited.
         waited_ms: u128,
     },
@@ -184,16 +293,16 @@ pub enum IssuerError {
     #[error("no subjectKeyIdentifier extension (RFC 5280 requires one on CA certificates)")]
     NoSubjectKeyIdentifier,
     /// The certificate has expired.
-    #[error("expired at {not_after}")]
+    #[error("expired at {} (Unix time)", not_after.as_secs())]
     Expired {
-        /// Its notAfter, RFC 3339.
-        not_after: String,
+        /// Its notAfter.
+        not_after: UnixTime,
     },
     /// The certificate is not valid yet.
-    #[error("not valid before {not_before}")]
+    #[error("not valid before {} (Unix time)", not_before.as_secs())]
     NotYetValid {
-        /// Its notBefore, RFC 3339.
-        not_before: String,
+        /// Its notBefore.
+        not_before: UnixTime,
     },
     /// The private key does not belong to the certificate.
     #[error("the private key does not match the certificate's public key")]
@@ -206,13 +315,126 @@ pub enum IssuerError {
     NoRoot,
     /// The chain does not verify.
     #[error("the chain does not verify: {0}")]
-    ChainInvalid(String),
+    ChainInvalid(ChainError),
     /// basicConstraints pathLen 0 forbids the sub-CA that rotation needs.
     #[error("pathLen 0 forbids signing the rotating sub-CA (use pathLen 1 or more)")]
     PathLenTooShort,
     /// The CA's key algorithm cannot sign certificates here.
     #[error("unsupported CA key algorithm")]
     UnsupportedKey,
+}
+
+/// Why a CA's chain did not verify (a probe leaf checked with rustls-webpki).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// No certificate in the chain leads to the root.
+    #[error("unknown issuer")]
+    UnknownIssuer,
+    /// A certificate in the chain has expired.
+    #[error("a certificate has expired")]
+    Expired,
+    /// A certificate in the chain is not valid yet.
+    #[error("a certificate is not valid yet")]
+    NotValidYet,
+    /// A basicConstraints pathLen in the chain is exceeded.
+    #[error("path length constraint exceeded")]
+    PathLenConstraintViolated,
+    /// A signature in the chain does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// The probe leaf is not valid for its name (name constraints).
+    #[error("not valid for the probe's name")]
+    NameMismatch,
+    /// The root is not a usable trust anchor.
+    #[error("the root cannot be a trust anchor")]
+    BadRoot,
+    /// Another reason, as rustls-webpki names it.
+    #[error("{0}")]
+    Other(&'static str),
+}
+
+/// Why a distinguished name string was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnError {
+    /// A backslash ends the text.
+    #[error("dangling backslash")]
+    DanglingBackslash,
+    /// A `+` joins attributes into one RDN.
+    #[error("multi-valued RDNs are not supported")]
+    MultiValuedRdn,
+    /// An RDN is not `TYPE=value`.
+    #[error("an RDN is not TYPE=value")]
+    NotTypeValue,
+    /// The attribute type is not one certmint writes (CN, O, OU, C, ST, L, DC, serialNumber).
+    #[error("unsupported attribute type {0:?}")]
+    UnsupportedAttribute(String),
+    /// An attribute has no value.
+    #[error("{0} is empty")]
+    EmptyValue(String),
+    /// An attribute appears twice.
+    #[error("{0} appears twice")]
+    Repeated(String),
+    /// countryName is not two letters.
+    #[error("C must be a two-letter country code")]
+    BadCountry,
+}
+
+/// Why a configuration was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+#[error("{}{}{kind}", source_name(.path), .line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The file, or `None` for in-memory text.
+    pub path: Option<PathBuf>,
+    /// The 1-based line, when the problem is on one line.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub kind: ConfigErrorKind,
+}
+
+fn source_name(path: &Option<PathBuf>) -> String {
+    match path {
+        Some(p) => format!("{}: ", p.display()),
+        None => "<text>: ".to_owned(),
+    }
+}
+
+/// What is wrong with a configuration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// The TOML does not parse, or a key is unknown or of the wrong type (the parser's words).
+    #[error("{0}")]
+    Syntax(String),
+    /// Two CAs share an id.
+    #[error("duplicate CA id {0:?}")]
+    DuplicateCa(String),
+    /// A reference to a CA id that no `[[ca]]` has.
+    #[error("no [[ca]] with id {0:?}")]
+    UnknownCa(String),
+    /// A `[[rule]]` needs exactly one of `host` or `tenant`.
+    #[error("a [[rule]] needs exactly one of host or tenant")]
+    RuleNeedsOneOfHostOrTenant,
+    /// `[untrusted] policy` is not `refuse` or `mirror`.
+    #[error("policy must be \"refuse\" or \"mirror\", not {0:?}")]
+    BadUntrustedPolicy(String),
+    /// `policy = "mirror"` without `[untrusted] ca`.
+    #[error("policy \"mirror\" needs [untrusted] ca")]
+    MirrorNeedsCa,
+    /// Rotation periods that cannot work.
+    #[error("rotation: renew_after_days must be between 1 and lifetime_days - 1")]
+    BadRotation,
+    /// A relative path in configuration text that has no directory to be relative to.
+    #[error("relative path {0:?} in configuration text: give an absolute path")]
+    RelativePath(PathBuf),
+    /// A `pkcs11:` key without the `pkcs11` feature.
+    #[error("pkcs11: keys need the pkcs11 feature")]
+    Pkcs11Unavailable,
+    /// No CA is configured.
+    #[error("no CA configured")]
+    NoCa,
 }
 
 /// Why a PEM or DER container could not be read.
@@ -243,26 +465,31 @@ impl From<OriginError> for IssuerError {
 }
 
 /// Why a PKCS#11 key could not be used. Never contains the PIN.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Pkcs11Error {
     /// The `pkcs11:` URI is malformed or incomplete.
     #[error("bad URI: {0}")]
-    BadUri(String),
+    BadUri(&'static str),
     /// The module could not be loaded or initialised.
-    #[error("cannot load module {}: {reason}", path.display())]
+    #[error("cannot load module {}: {source}", path.display())]
     ModuleLoad {
         /// The module's path.
         path: PathBuf,
-        /// Why.
-        reason: String,
+        /// The loader's or the module's error.
+        source: OtherError,
     },
     /// No PIN: neither in the URI nor in `CERTMINT_PKCS11_PIN`.
     #[error("no PIN: give pin-value or pin-source in the URI, or set CERTMINT_PKCS11_PIN")]
     NoPin,
     /// The PIN file could not be read.
-    #[error("cannot read the PIN: {0}")]
-    PinSource(String),
+    #[error("cannot read the PIN from {}: {kind}", path.display())]
+    PinSource {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        kind: std::io::ErrorKind,
+    },
     /// The token rejected the PIN. Not retried: tokens lock after a few failures.
     #[error("the token rejected the PIN (not retried)")]
     WrongPin,
@@ -284,9 +511,9 @@ pub enum Pkcs11Error {
     /// The key's type or parameters are not supported.
     #[error("unsupported key type")]
     UnsupportedKey,
-    /// The token failed an operation.
+    /// The token failed an operation; the module's error is the source.
     #[error("token error: {0}")]
-    Device(String),
+    Device(OtherError),
     /// The token returned a signature that does not verify; it was discarded.
     #[error("the token returned a signature that does not verify")]
     BadSignature,

@@ -17,6 +17,7 @@ use crate::error::HostError;
 /// assert!(Host::parse("a.example, DNS:evil.example").is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[allow(clippy::exhaustive_enums)] // a host is a DNS name or an IP address; there is no third kind
 pub enum Host {
     /// A DNS name.
     Dns(String),

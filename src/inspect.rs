@@ -2,7 +2,7 @@
 //! demo and tests.
 //!
 //! ```
-//! # use certmint::{KeyAlgorithm, ThrowawayCa};
+//! # use certmint::{testing::ThrowawayCa, KeyAlgorithm};
 //! let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
 //! let info = certmint::inspect::CertificateInfo::parse(&ca.root)?;
 //! assert!(info.subject.contains("CN=certmint throwaway root CA"));
@@ -14,13 +14,13 @@ use std::fmt::Write as _;
 
 use der::asn1::ObjectIdentifier;
 
-use crate::asn1::{self, oid, TlvReader, OID};
-use crate::cert::ParsedCert;
 use crate::error::Error;
-use crate::ext::{self, KeyUsage};
-use crate::key::KeyAlgorithm;
-use crate::mint::hex;
-use crate::time;
+use crate::x509::asn1_time;
+use crate::x509::cert::ParsedCert;
+use crate::x509::ext::{self, KeyUsage};
+use crate::x509::name::rfc4514;
+use crate::x509::tlv::{self, TlvReader, OID};
+use crate::x509::{hex, oid, KeyAlgorithm};
 
 /// The fields of one certificate, as text.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -65,19 +65,19 @@ impl CertificateInfo {
     pub fn parse(der: &[u8]) -> Result<Self, Error> {
         let c = ParsedCert::parse(der)?;
         let find = |o: &ObjectIdentifier| c.extension(o).map(|e| e.value);
-        let names = |list: Vec<&[u8]>| list.into_iter().map(oid_name).collect::<Vec<_>>();
+        let names = |list: Vec<&[u8]>| list.into_iter().map(oid::display).collect::<Vec<_>>();
         Ok(Self {
             version: format!("v{}", c.version + 1),
             subject: rfc4514(c.subject.raw),
             issuer: rfc4514(c.issuer.raw),
             serial: hex(c.serial),
-            not_before: time::rfc3339(c.not_before),
-            not_after: time::rfc3339(c.not_after),
+            not_before: asn1_time::rfc3339(c.not_before),
+            not_after: asn1_time::rfc3339(c.not_after),
             key: KeyAlgorithm::from_spki(c.spki).map_or("unknown".into(), |k| k.to_string()),
-            signature_algorithm: asn1::single(c.signature_algorithm)
+            signature_algorithm: tlv::single(c.signature_algorithm)
                 .ok()
                 .and_then(|seq| TlvReader::new(seq.content).ok()?.expect(OID).ok())
-                .map_or("unknown".into(), |o| oid_name(o.content)),
+                .map_or("unknown".into(), |o| oid::display(o.content)),
             subject_alt_names: find(&oid::SUBJECT_ALT_NAME)
                 .and_then(ext::decode_general_names)
                 .map(|v| v.iter().map(ToString::to_string).collect())
@@ -110,8 +110,8 @@ impl CertificateInfo {
                 .extensions
                 .iter()
                 .map(|e| {
-                    let name = oid_name(e.oid);
-                    let dotted = dotted(e.oid);
+                    let name = oid::display(e.oid);
+                    let dotted = oid::dotted(e.oid);
                     let mut s = if name == dotted {
                         dotted
                     } else {
@@ -123,7 +123,7 @@ impl CertificateInfo {
                     s
                 })
                 .collect(),
-            sha256: hex(&crate::provider::sha256(der)),
+            sha256: hex(&crate::crypto::sha256(der)),
         })
     }
 
@@ -213,122 +213,9 @@ fn json_string(v: &str) -> String {
     out
 }
 
-fn dotted(content: &[u8]) -> String {
-    ObjectIdentifier::from_bytes(content)
-        .map_or_else(|_| format!("#{}", hex(content)), |o| o.to_string())
-}
-
-/// A short name for well-known OIDs, the dotted form otherwise.
-fn oid_name(content: &[u8]) -> String {
-    let known: &[(&ObjectIdentifier, &str)] = &[
-        (&oid::SUBJECT_KEY_IDENTIFIER, "subjectKeyIdentifier"),
-        (&oid::KEY_USAGE, "keyUsage"),
-        (&oid::SUBJECT_ALT_NAME, "subjectAltName"),
-        (&oid::ISSUER_ALT_NAME, "issuerAltName"),
-        (&oid::BASIC_CONSTRAINTS, "basicConstraints"),
-        (&oid::NAME_CONSTRAINTS, "nameConstraints"),
-        (&oid::CRL_DISTRIBUTION_POINTS, "cRLDistributionPoints"),
-        (&oid::CERTIFICATE_POLICIES, "certificatePolicies"),
-        (&oid::POLICY_MAPPINGS, "policyMappings"),
-        (&oid::AUTHORITY_KEY_IDENTIFIER, "authorityKeyIdentifier"),
-        (&oid::POLICY_CONSTRAINTS, "policyConstraints"),
-        (&oid::EXT_KEY_USAGE, "extendedKeyUsage"),
-        (&oid::FRESHEST_CRL, "freshestCRL"),
-        (&oid::INHIBIT_ANY_POLICY, "inhibitAnyPolicy"),
-        (&oid::AUTHORITY_INFO_ACCESS, "authorityInfoAccess"),
-        (&oid::TLS_FEATURE, "tlsFeature"),
-        (&oid::SCT_LIST, "ctSCTList"),
-        (&oid::CT_POISON, "ctPoison"),
-        (&oid::SERVER_AUTH, "serverAuth"),
-        (&oid::CLIENT_AUTH, "clientAuth"),
-        (&oid::ANY_EXTENDED_KEY_USAGE, "anyExtendedKeyUsage"),
-        (&oid::ECDSA_WITH_SHA256, "ecdsa-with-SHA256"),
-        (&oid::ECDSA_WITH_SHA384, "ecdsa-with-SHA384"),
-        (&oid::ED25519, "Ed25519"),
-        (&oid::SHA256_WITH_RSA, "sha256WithRSAEncryption"),
-        (&oid::SHA384_WITH_RSA, "sha384WithRSAEncryption"),
-        (&oid::SHA512_WITH_RSA, "sha512WithRSAEncryption"),
-    ];
-    known
-        .iter()
-        .find(|(o, _)| o.as_bytes() == content)
-        .map_or_else(|| dotted(content), |(_, name)| (*name).to_owned())
-}
-
-/// RFC 4514 string of a DER Name (RDNs in reverse order, multi-valued RDNs joined by `+`).
-pub(crate) fn rfc4514(name: &[u8]) -> String {
-    let Some(rdns) = ext::name_attributes(name) else {
-        return format!("#{}", hex(name));
-    };
-    let mut parts: Vec<String> = rdns
-        .iter()
-        .map(|rdn| {
-            rdn.iter()
-                .map(|(ty, value)| format!("{}={}", attribute_name(ty), attribute_value(*value)))
-                .collect::<Vec<_>>()
-                .join("+")
-        })
-        .collect();
-    parts.reverse();
-    parts.join(",")
-}
-
-fn attribute_name(content: &[u8]) -> String {
-    let d = dotted(content);
-    match d.as_str() {
-        "2.5.4.3" => "CN",
-        "2.5.4.6" => "C",
-        "2.5.4.7" => "L",
-        "2.5.4.8" => "ST",
-        "2.5.4.9" => "STREET",
-        "2.5.4.10" => "O",
-        "2.5.4.11" => "OU",
-        "2.5.4.5" => "serialNumber",
-        "0.9.2342.19200300.100.1.25" => "DC",
-        "0.9.2342.19200300.100.1.1" => "UID",
-        "1.2.840.113549.1.9.1" => "emailAddress",
-        _ => return d,
-    }
-    .to_owned()
-}
-
-fn attribute_value(value: asn1::Tlv<'_>) -> String {
-    let Some(text) = ext::directory_string(value) else {
-        return format!("#{}", hex(value.raw));
-    };
-    let mut out = String::with_capacity(text.len());
-    let last = text.chars().count().saturating_sub(1);
-    for (i, c) in text.chars().enumerate() {
-        let escape = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
-            || (i == 0 && matches!(c, '#' | ' '))
-            || (i == last && c == ' ');
-        if escape {
-            out.push('\\');
-            out.push(c);
-        } else if c.is_control() {
-            let _ = write!(out, "\\{:02X}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::asn1::{SEQUENCE, SET};
-
-    #[test]
-    fn names_print_most_significant_last_with_escapes() {
-        let mut atv_c = asn1::tlv(OID, &[0x55, 4, 6]);
-        asn1::write_tlv(&mut atv_c, asn1::PRINTABLE_STRING, b"US");
-        let mut atv_cn = asn1::tlv(OID, oid::COMMON_NAME.as_bytes());
-        asn1::write_tlv(&mut atv_cn, asn1::UTF8_STRING, b"a,b");
-        let mut body = asn1::tlv(SET, &asn1::tlv(SEQUENCE, &atv_c));
-        body.extend(asn1::tlv(SET, &asn1::tlv(SEQUENCE, &atv_cn)));
-        assert_eq!(rfc4514(&asn1::tlv(SEQUENCE, &body)), "CN=a\\,b,C=US");
-    }
 
     #[test]
     fn json_strings_are_escaped() {

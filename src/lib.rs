@@ -21,37 +21,73 @@
 //! [`MintedCert::adjustments`] reports what was changed beyond the fields that always change.
 //!
 //! ## Getting started
+//! The front door is a [`Deployment`]: your CAs (files, PEM bytes or PKCS#11 URIs; several, one
+//! default, rules), the roots origins are validated against, the untrusted-origin policy, the key
+//! pool and the per-site cache. Build it from the TOML configuration (feature `config`) or from a
+//! [`DeploymentBuilder`]; then, per connection, [`Deployment::lookup`] gives the chain and its key.
+//!
 //! ```
 //! use std::sync::Arc;
-//! use certmint::{KeyAlgorithm, KeyPool, MintPolicy, MintRequest, Minter, ThrowawayCa};
+//! use certmint::{testing::ThrowawayCa, CaSpec, ClientKeySupport, Deployment, KeyAlgorithm};
 //!
-//! // A throwaway root + intermediate; in production load yours with `Issuer::from_files`.
+//! // A throwaway root + intermediate; in production: `CaSpec::from_files("corp", cert, key)`.
 //! let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
-//! let minter = Minter::new(Arc::new(ca.issuer()?), Arc::new(KeyPool::default()), MintPolicy::default());
+//! let deployment = Deployment::builder()
+//!     .ca(CaSpec::from_issuer("corp", Arc::new(ca.issuer()?)))
+//!     .build()?;
 //!
-//! // Client-first: from the SNI alone.
-//! let minted = minter.mint(&MintRequest::for_host("www.example.com"))?;
-//! // Server-first: clone what the origin presented.
-//! let clone = minter.mint(&MintRequest::clone_of(minted.leaf()).with_host("www.example.com"))?;
-//! let certified_key = clone.certified_key(); // serve it with rustls
-//! assert_eq!(certified_key.cert.len(), 2);
+//! // Client-first: from the SNI alone. Server-first proxies pass the origin's chain, which is
+//! // validated for the host before it is cloned.
+//! let found = deployment.lookup(Some("www.example.com"), &[], ClientKeySupport::all())?;
+//! assert_eq!(found.certified_key.cert.len(), 2); // leaf + intermediate, never the root
+//! let _pkcs8 = found.key.private_key().pkcs8(); // for C servers that load the key themselves
+//! # deployment.shutdown();
 //! # Ok::<(), certmint::Error>(())
 //! ```
 //!
+//! Lower down, [`Minter`] mints one leaf (a clone, or from the host alone), [`CertCache`] keeps
+//! them per site, [`Resolver`] serves them to rustls, and [`CaRegistry`] holds several CAs
+//! behind the [`CaStore`] trait.
+//!
+//! ## Layers
+//! From the bottom up, each importing only what lies below it: the error vocabulary
+//! ([`Error`]); X.509 reading and writing (DER, names, times, extensions); keys ([`keys`]); CA
+//! signing ([`ca`]: signers, issuers, the TBS writer, PKCS#11, rotation, CSRs); minting
+//! ([`mint`], [`Minter`]); serving ([`cache`], [`registry`], [`OriginVerifier`], [`Resolver`]); the
+//! configuration ([`config`]) and the front door ([`Deployment`]).
+//!
+//! ## Async servers and blocking
+//! A cache hit costs about 100 ns, but a miss mints on the calling thread (and an HSM-backed CA
+//! without a rotating sub-CA makes a token round trip). `Resolver`'s `resolve()` runs inside the
+//! rustls handshake on the caller's thread; async servers should read the ClientHello first
+//! (tokio-rustls' `LazyConfigAcceptor`) and call [`Deployment::lookup`] or
+//! [`Resolver::prepare_server_config`] on a blocking pool. Every wait inside certmint is bounded:
+//! a concurrent mint of the same site ([`cache::CacheConfig::wait_timeout`], then
+//! [`Error::Timeout`]) and an RSA key from the pool ([`keys::KeyPoolConfig::rsa_wait`], then
+//! [`KeyError::PoolExhausted`]).
+//!
+//! ## rustls provider
+//! certmint signs with ring (or aws-lc-rs, feature `aws-lc-rs`). Build rustls configurations
+//! with [`server_config_builder`] or `builder_with_provider(`[`crypto_provider`]`())`:
+//! `ServerConfig::builder()` panics when a program links both providers without installing a
+//! process default.
+//!
 //! ## Keys and secrets
 //! Raw private key bytes that pass through certmint (files read, keys generated, PKCS#8
-//! documents) live in [`zeroize::Zeroizing`] buffers and are wiped when dropped. The crypto
-//! backend's parsed key objects (ring's `EcdsaKeyPair`, `RsaKeyPair`, `Ed25519KeyPair`, held by
-//! rustls signing keys and by [`SoftwareSigner`]) offer no way to wipe them: their expanded
-//! scalars stay in memory until it is reused. Where that matters, keep CA keys in an HSM.
+//! documents, passphrases) live in buffers wiped on drop ([`keys::PrivateKey`],
+//! [`keys::Secret`]). The crypto backend's parsed key objects (ring's `EcdsaKeyPair`,
+//! `RsaKeyPair`, `Ed25519KeyPair`, held by rustls signing keys and by
+//! [`ca::SoftwareSigner`]) offer no way to wipe them: their expanded scalars stay in memory
+//! until it is reused. Where that matters, keep CA keys in an HSM.
 //!
 //! ## Cargo features
 //! - `aws-lc-rs`: use aws-lc-rs instead of ring for signing, hashing and key generation (it signs
 //!   RSA-2048 about 2.3x and P-384 about 5x faster than ring); ring stays the default.
-//! - `pkcs11`: CA keys in PKCS#11 tokens (`Pkcs11Signer`, `pkcs11:` URIs).
-//! - `config`: the TOML deployment configuration (module `config`).
-//! - `cli`: the `certmint` command-line tool (enables `pkcs11` and `config`; pulls in clap and
-//!   tokio).
+//! - `pkcs11`: CA keys in PKCS#11 tokens ([`ca::Pkcs11Signer`], `pkcs11:` URIs).
+//! - `config`: the TOML deployment configuration ([`config`]).
+//! - `testing`: [`testing::ThrowawayCa`], an in-memory test hierarchy.
+//! - `cli`: the `certmint` command-line tool (enables `pkcs11`, `config` and `testing`; pulls in
+//!   clap and tokio).
 
 #![forbid(unsafe_code, unused_must_use)]
 #![deny(
@@ -61,57 +97,62 @@
     trivial_casts,
     unused_qualifications
 )]
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
-mod asn1;
-mod ca;
+// Floor 0: the error vocabulary and X.509 plumbing.
+mod error;
+mod x509;
+// Floor 1: primitives every layer above uses.
+pub mod clock;
+mod crypto;
+mod file;
+mod host;
+pub mod pem;
+// Floor 2: keys.
+pub mod keys;
+// Floor 3: CA signing.
+pub mod ca;
+// Floor 4: minting.
+pub mod mint;
+// Floor 5: serving.
 pub mod cache;
-mod cert;
-mod clock;
+mod origin_trust;
+pub mod registry;
+mod resolver;
+// Floor 6: configuration and the front door.
 #[cfg(feature = "config")]
 pub mod config;
-mod error;
-mod ext;
-mod host;
+mod deployment;
+// Beside the floors: describing certificates, dangerous options, test support.
+pub mod danger;
 pub mod inspect;
-mod key;
-mod mint;
-mod origin_trust;
-mod passphrase;
-mod pem;
-mod provider;
-mod resolver;
-mod throwaway;
-mod time;
+#[cfg(feature = "testing")]
+pub mod testing;
 
-pub use ca::{
-    certificate_request, check_import, load_signer, parse_dn, CaHealth, CaInfo, CaRegistry,
-    CaStore, DnError, Issuer, IssuerOptions, RcgenKey, RotatingIssuer, RotationPolicy,
-    SelectionRule, SignatureAlgorithm, Signer, SingleCa, SoftwareSigner,
-};
-#[cfg(feature = "pkcs11")]
-pub use ca::{
-    Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE as PKCS11_DEFAULT_MODULE, PIN_ENV as PKCS11_PIN_ENV,
-};
-pub use cache::{CacheConfig, CacheKey, CacheStats, CertCache, Lookup, Outcome};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use cache::store::CertCache;
+pub use crypto::crypto_provider;
+pub use deployment::{CaSpec, Deployment, DeploymentBuilder};
 pub use error::{
-    EncodingError, Error, HostError, IssuerError, KeyError, OriginError, Pkcs11Error, RegistryError,
+    ChainError, ConfigError, ConfigErrorKind, DnError, EncodingError, Error, HostError,
+    IssuerError, KeyError, OriginError, OtherError, Pkcs11Error, RegistryError, Wait,
 };
 pub use host::{Host, MAX_HOST_LEN};
-pub use key::{KeyAlgorithm, LeafKey};
-pub use mint::{
-    Adjustments, KeyPool, KeyPoolConfig, KeyPoolStats, MintPolicy, MintRequest, MintedCert, Minter,
-    ValidityPolicy, DEFAULT_CRL_BASE_URL, DEFAULT_MAX_ORIGIN_LEN, MAX_LIFETIME_DAYS, SERIAL_LEN,
-};
+pub use mint::minter::{MintRequest, MintedCert, Minter};
 pub use origin_trust::{OriginVerifier, UntrustedPolicy};
-pub use passphrase::{passphrase_from_sources, PASSPHRASE_ENV};
-pub use pem::{
-    encode as pem_encode, encode_private_key as pem_encode_private_key, encrypt_private_key,
-    parse_certificates, PBKDF2_ITERATIONS,
-};
-pub use provider::crypto_provider;
-pub use resolver::{ClientKeySupport, ConnectionResolver, Resolver};
-pub use throwaway::ThrowawayCa;
+pub use registry::store::{CaRegistry, CaStore};
+pub use resolver::{server_config_builder, ClientKeySupport, ConnectionResolver, Resolver};
+pub use x509::{KeyAlgorithm, UnknownKeyAlgorithm};
 
 /// Re-exported so callers use the same versions certmint does.
 pub use rustls;

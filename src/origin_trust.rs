@@ -8,16 +8,16 @@
 
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::RootCertStore;
 
 use crate::error::Error;
 
 /// What to do with an origin whose chain does not validate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UntrustedPolicy {
     /// Abort the client's handshake (default).
     #[default]
@@ -35,11 +35,28 @@ pub struct OriginVerifier {
 impl OriginVerifier {
     /// A verifier trusting `roots`.
     pub fn new(roots: RootCertStore) -> Result<Self, Error> {
-        let inner =
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), crate::crypto_provider())
-                .build()
-                .map_err(|e| Error::Tls(rustls::Error::General(e.to_string())))?;
+        let inner = WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            crate::crypto::crypto_provider(),
+        )
+        .build()
+        .map_err(|e| Error::Tls(rustls::Error::General(e.to_string())))?;
         Ok(Self { inner })
+    }
+
+    /// A verifier trusting the Mozilla root program's roots (as packaged by `webpki-roots`):
+    /// the default wherever certmint validates origins and no roots are configured (library,
+    /// CLI and C ABI alike), so behaviour does not depend on the host's trust store.
+    pub fn mozilla_roots() -> Result<Self, Error> {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Self::new(roots)
+    }
+
+    /// The verifier as a rustls [`ServerCertVerifier`].
+    pub fn as_server_cert_verifier(&self) -> Arc<dyn ServerCertVerifier> {
+        let verifier: Arc<WebPkiServerVerifier> = Arc::clone(&self.inner);
+        verifier
     }
 
     /// Checks `chain` (end-entity first) for `server_name` at `now`: the error says why it is
@@ -56,66 +73,5 @@ impl OriginVerifier {
         self.inner
             .verify_server_cert(end_entity, intermediates, server_name, &[], now)
             .map(|_| ())
-    }
-
-    /// A rustls certificate verifier for the upstream handshake that accepts any chain (the
-    /// proxy then calls [`OriginVerifier::verify`] and applies its [`UntrustedPolicy`]) but
-    /// still checks the handshake signature, so the origin proves it holds the key.
-    pub fn deferred() -> Arc<dyn ServerCertVerifier> {
-        Arc::new(Deferred {
-            provider: crate::crypto_provider(),
-        })
-    }
-}
-
-#[derive(Debug)]
-struct Deferred {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for Deferred {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }

@@ -10,13 +10,12 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use certmint::{CertCache, KeyAlgorithm, KeyPool, MintPolicy, Minter, Resolver, ThrowawayCa};
+//! use certmint::{keys::KeyPool, mint::MintPolicy, testing::ThrowawayCa};
+//! use certmint::{CertCache, KeyAlgorithm, Minter, Resolver};
 //! # let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
 //! let minter = Arc::new(Minter::new(Arc::new(ca.issuer()?), Arc::new(KeyPool::default()), MintPolicy::default()));
 //! let resolver = Arc::new(Resolver::new(minter, Arc::new(CertCache::default())));
-//! let config = rustls::ServerConfig::builder_with_provider(certmint::crypto_provider())
-//!     .with_safe_default_protocol_versions()
-//!     .unwrap()
+//! let config = certmint::server_config_builder()?
 //!     .with_no_client_auth()
 //!     .with_cert_resolver(resolver);
 //! # Ok::<(), certmint::Error>(())
@@ -24,22 +23,39 @@
 
 use std::sync::Arc;
 
-use rustls::pki_types::CertificateDer;
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::server::{ClientHello, ResolvesServerCert, WantsServerCert};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
-use rustls::{ServerConfig, SignatureScheme};
+use rustls::{ConfigBuilder, ServerConfig, SignatureScheme, WantsVerifier};
 
-use crate::asn1::oid;
-use crate::ca::{CaStore, SingleCa};
-use crate::cache::{CacheKeyRef, CertCache, Lookup};
-use crate::cert::ParsedCert;
-use crate::error::Error;
+use crate::cache::store::CertCache;
+use crate::cache::{CacheKeyRef, Lookup, OriginVerdict};
+use crate::error::{Error, HostError};
 use crate::host::{Host, HostRef};
-use crate::key::KeyAlgorithm;
-use crate::mint::{MintRequest, Minter};
+use crate::mint::minter::{MintRequest, Minter};
+use crate::origin_trust::OriginVerifier;
+use crate::registry::store::CaStore;
+use crate::registry::SingleCa;
+use crate::x509::cert::ParsedCert;
+use crate::x509::{oid, KeyAlgorithm};
+
+/// A rustls server configuration builder with certmint's crypto provider and rustls' safe
+/// default protocol versions.
+///
+/// Use this (or `ServerConfig::builder_with_provider(certmint::crypto_provider())`) rather than
+/// `ServerConfig::builder()`, which panics when a program links both ring and aws-lc-rs (as one
+/// does that uses certmint beside tokio-rustls' default features) and has not installed a
+/// process-wide default provider.
+pub fn server_config_builder() -> Result<ConfigBuilder<ServerConfig, WantsVerifier>, Error> {
+    Ok(
+        ServerConfig::builder_with_provider(crate::crypto::crypto_provider())
+            .with_safe_default_protocol_versions()?,
+    )
+}
 
 /// Which leaf key families a client can verify, from its signature schemes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientKeySupport {
     /// ECDSA with P-256.
     pub p256: bool,
@@ -115,12 +131,14 @@ pub struct Resolver {
     cache: Arc<CertCache>,
     fallback_host: Option<Host>,
     tenant: Option<Arc<str>>,
+    /// The configuration per-connection server configs start from.
+    base_config: Option<Arc<ServerConfig>>,
 }
 
 impl Resolver {
     /// A resolver minting with one `minter` and caching in `cache`.
     pub fn new(minter: Arc<Minter>, cache: Arc<CertCache>) -> Self {
-        Self::with_store(Arc::new(SingleCa(minter)), cache)
+        Self::with_store(Arc::new(SingleCa::new(minter)), cache)
     }
 
     /// A resolver minting through a CA store (for example a [`CaRegistry`](crate::CaRegistry),
@@ -131,11 +149,21 @@ impl Resolver {
             cache,
             fallback_host: None,
             tenant: None,
+            base_config: None,
         }
     }
 
+    /// Per-connection server configurations ([`Resolver::prepare_server_config`]) start from
+    /// a copy of `config` (its protocol versions, session storage, key log...), with the
+    /// certificate resolver and ALPN replaced. Without it they start from
+    /// [`server_config_builder`].
+    pub fn with_base_server_config(mut self, config: Arc<ServerConfig>) -> Self {
+        self.base_config = Some(config);
+        self
+    }
+
     /// The same resolver, selecting CAs for `tenant` (see
-    /// [`SelectionRule::Tenant`](crate::SelectionRule::Tenant)).
+    /// [`SelectionRule::Tenant`](crate::registry::SelectionRule::Tenant)).
     pub fn for_tenant(&self, tenant: &str) -> Self {
         Self {
             tenant: Some(Arc::from(tenant)),
@@ -183,7 +211,7 @@ impl Resolver {
     pub fn lookup_host(&self, host: &str, key_algorithm: KeyAlgorithm) -> Result<Lookup, Error> {
         let host = HostRef::parse(host)?;
         let minter = self.select(Some(&host))?;
-        self.lookup(&minter, None, Some(&host), key_algorithm)
+        self.lookup(&minter, None, Some(&host), key_algorithm, None)
     }
 
     /// The slow work for one connection, done before the handshake: parse the host and the
@@ -221,7 +249,7 @@ impl Resolver {
                 let needs_host = minter.policy().san_from_host
                     && parsed.extension(&oid::SUBJECT_ALT_NAME).is_none();
                 Some(OriginInfo {
-                    fingerprint: crate::provider::sha256(der.as_ref()),
+                    fingerprint: crate::crypto::sha256(der.as_ref()),
                     algorithm: KeyAlgorithm::from_spki(parsed.spki),
                     needs_host,
                     der: CertificateDer::from(der.as_ref().to_vec()),
@@ -240,18 +268,36 @@ impl Resolver {
     }
 
     /// A rustls server configuration serving one connection's clone (resolved per handshake
-    /// from the client's signature schemes), offering `alpn`.
+    /// from the client's signature schemes), offering `alpn` (or no ALPN).
     pub fn server_config_for(
         &self,
         connection: ConnectionResolver,
-        alpn: Vec<Vec<u8>>,
+        alpn: Option<&[u8]>,
     ) -> Result<Arc<ServerConfig>, Error> {
-        server_config(Arc::new(connection), alpn)
+        self.server_config(Arc::new(connection), alpn)
+    }
+
+    fn server_config(
+        &self,
+        resolver: Arc<dyn ResolvesServerCert>,
+        alpn: Option<&[u8]>,
+    ) -> Result<Arc<ServerConfig>, Error> {
+        let mut config = match &self.base_config {
+            Some(base) => {
+                let mut config = (**base).clone();
+                config.cert_resolver = resolver;
+                config
+            }
+            None => with_resolver(server_config_builder()?.with_no_client_auth(), resolver),
+        };
+        config.alpn_protocols = alpn.map(|p| vec![p.to_vec()]).unwrap_or_default();
+        Ok(Arc::new(config))
     }
 
     /// Everything an async proxy needs after reading the ClientHello, in one call (run it on a
     /// blocking pool): the prepared chain (see [`Resolver::prepare`]) and a ready server
-    /// configuration serving exactly it, offering `alpn` (the protocol the origin chose).
+    /// configuration serving exactly it, offering `alpn` (the protocol the origin chose, or
+    /// `None`). The configuration starts from [`Resolver::with_base_server_config`]'s, if set.
     ///
     /// ```no_run
     /// # async fn f(resolver: certmint::Resolver, tcp: tokio::net::TcpStream,
@@ -262,7 +308,7 @@ impl Resolver {
     /// let sni = hello.server_name().map(str::to_owned);
     /// let schemes = hello.signature_schemes().to_vec();
     /// let (config, _lookup) = tokio::task::spawn_blocking(move || {
-    ///     resolver.prepare_server_config(sni.as_deref(), &origin_chain, &schemes, vec![])
+    ///     resolver.prepare_server_config(sni.as_deref(), &origin_chain, &schemes, None)
     /// })
     /// .await?
     /// .map_err(std::io::Error::other)?;
@@ -274,11 +320,21 @@ impl Resolver {
         host: Option<&str>,
         origin_chain: &[CertificateDer<'_>],
         client_schemes: &[SignatureScheme],
-        alpn: Vec<Vec<u8>>,
+        alpn: Option<&[u8]>,
     ) -> Result<(Arc<ServerConfig>, Lookup), Error> {
         let lookup = self.prepare(host, origin_chain, client_schemes)?;
+        Ok((self.server_config_serving(&lookup, alpn)?, lookup))
+    }
+
+    /// A server configuration serving exactly `lookup`'s chain, offering `alpn` (or no ALPN);
+    /// it starts from [`Resolver::with_base_server_config`]'s configuration, if set.
+    pub fn server_config_serving(
+        &self,
+        lookup: &Lookup,
+        alpn: Option<&[u8]>,
+    ) -> Result<Arc<ServerConfig>, Error> {
         let single = SingleCertAndKey::from(Arc::clone(&lookup.certified_key));
-        Ok((server_config(Arc::new(single), alpn)?, lookup))
+        self.server_config(Arc::new(single), alpn)
     }
 
     fn lookup(
@@ -287,12 +343,14 @@ impl Resolver {
         origin: Option<&OriginInfo>,
         host: Option<&HostRef<'_>>,
         key_algorithm: KeyAlgorithm,
+        check: Option<&OriginCheck<'_>>,
     ) -> Result<Lookup, Error> {
         let key = CacheKeyRef {
             issuer: minter.issuer_id(),
             origin: origin.map(|o| &o.fingerprint),
+            // A checked origin is judged for its host, so the host is always part of the key.
             host: match origin {
-                Some(o) if !o.needs_host => None,
+                Some(o) if !o.needs_host && check.is_none() => None,
                 _ => host,
             },
             key_algorithm,
@@ -302,6 +360,10 @@ impl Resolver {
             || key.to_key(),
             || {
                 let now = self.cache.clock().now();
+                let (minter, verdict) = match check {
+                    None => (minter, OriginVerdict::NotChecked),
+                    Some(check) => check.judge(minter, host, now)?,
+                };
                 let host_text = host.map(ToString::to_string);
                 let request = MintRequest {
                     origin: origin.map(|o| &o.der),
@@ -309,7 +371,7 @@ impl Resolver {
                     key_algorithm: Some(key_algorithm),
                     now: Some(now),
                 };
-                minter.mint(&request)
+                minter.mint(&request).map(|m| (m, verdict))
             },
         )
     }
@@ -324,7 +386,7 @@ impl ResolvesServerCert for Resolver {
         let minter = self.select(Some(&host)).ok()?;
         let alg = ClientKeySupport::from_schemes(hello.signature_schemes())
             .choose(minter.policy().host_only_key)?;
-        served(self.lookup(&minter, None, Some(&host), alg))
+        served(self.lookup(&minter, None, Some(&host), alg, None))
     }
 }
 
@@ -340,16 +402,50 @@ fn served(lookup: Result<Lookup, Error>) -> Option<Arc<CertifiedKey>> {
     }
 }
 
-fn server_config(
+fn with_resolver(
+    builder: ConfigBuilder<ServerConfig, WantsServerCert>,
     resolver: Arc<dyn ResolvesServerCert>,
-    alpn: Vec<Vec<u8>>,
-) -> Result<Arc<ServerConfig>, Error> {
-    let mut config = ServerConfig::builder_with_provider(crate::crypto_provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_cert_resolver(resolver);
-    config.alpn_protocols = alpn;
-    Ok(Arc::new(config))
+) -> ServerConfig {
+    builder.with_cert_resolver(resolver)
+}
+
+/// How an origin's chain is judged before its clone is minted.
+pub(crate) struct OriginCheck<'a> {
+    /// The origin's chain, end-entity first.
+    pub(crate) chain: &'a [CertificateDer<'a>],
+    pub(crate) verifier: &'a OriginVerifier,
+    /// The CA that mirrors distrust; `None` refuses untrusted origins.
+    pub(crate) untrusted: Option<&'a Minter>,
+}
+
+impl OriginCheck<'_> {
+    /// The minter to use and the verdict, or the refusal.
+    fn judge<'m>(
+        &'m self,
+        trusted: &'m Minter,
+        host: Option<&HostRef<'_>>,
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<(&'m Minter, OriginVerdict), Error> {
+        let host = host.ok_or(HostError::Empty)?;
+        let name = match host {
+            // A normalised host is always a valid DNS name for rustls.
+            HostRef::Dns(name) => ServerName::try_from(name.to_string())
+                .map_err(|_| Error::UntrustedOrigin(rustls::Error::General("bad name".into())))?,
+            HostRef::Ip(ip) => ServerName::IpAddress((*ip).into()),
+        };
+        match self.verifier.verify(self.chain, &name, now) {
+            Ok(()) => Ok((trusted, OriginVerdict::Trusted)),
+            Err(reason) => match self.untrusted {
+                Some(untrusted) => {
+                    log::warn!(
+                        "{host}: origin untrusted ({reason}); minting with the untrusted CA"
+                    );
+                    Ok((untrusted, OriginVerdict::Untrusted))
+                }
+                None => Err(Error::UntrustedOrigin(reason)),
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -380,14 +476,35 @@ impl ConnectionResolver {
         client.choose(preferred)
     }
 
-    /// The chain for a leaf of `key_algorithm`, from the cache or minted.
+    /// The chain for a leaf of `key_algorithm`, from the cache or minted. The origin is not
+    /// validated here (the caller has done it, or mints host-only leaves);
+    /// [`Deployment::lookup`](crate::Deployment::lookup) validates.
     pub fn lookup(&self, key_algorithm: KeyAlgorithm) -> Result<Lookup, Error> {
+        self.lookup_inner(key_algorithm, None)
+    }
+
+    /// As [`ConnectionResolver::lookup`], judging the origin's chain on a miss; the verdict is
+    /// cached with the leaf.
+    pub(crate) fn lookup_checked(
+        &self,
+        key_algorithm: KeyAlgorithm,
+        check: &OriginCheck<'_>,
+    ) -> Result<Lookup, Error> {
+        self.lookup_inner(key_algorithm, Some(check))
+    }
+
+    fn lookup_inner(
+        &self,
+        key_algorithm: KeyAlgorithm,
+        check: Option<&OriginCheck<'_>>,
+    ) -> Result<Lookup, Error> {
         let host = self.host.as_ref().map(HostRef::from);
         self.resolver.lookup(
             &self.minter,
             self.origin.as_ref(),
             host.as_ref(),
             key_algorithm,
+            check.filter(|_| self.origin.is_some()),
         )
     }
 }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use certmint::rustls::pki_types::CertificateDer;
 use certmint::{
-    Adjustments, EncodingError, Error, HostError, Issuer, IssuerError, IssuerOptions, KeyAlgorithm,
-    KeyError, MintRequest, OriginError, SoftwareSigner,
+    ca::{Issuer, IssuerOptions, SoftwareSigner},
+    mint::Adjustments,
+    EncodingError, Error, HostError, IssuerError, KeyAlgorithm, KeyError, MintRequest, OriginError,
 };
 use common::*;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyIdMethod, KeyUsagePurpose};
@@ -79,7 +80,7 @@ fn oversized_origin_is_refused() {
         .collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let der = origin(&params_for(&refs), KeyAlgorithm::EcdsaP256);
-    assert!(der.len() > certmint::DEFAULT_MAX_ORIGIN_LEN);
+    assert!(der.len() > certmint::mint::DEFAULT_MAX_ORIGIN_LEN);
     match mint_origin(&der) {
         Err(Error::Origin(OriginError::TooLarge { len, max })) => {
             assert_eq!((len, max), (der.len(), 64 * 1024));
@@ -196,7 +197,7 @@ fn ca_params() -> CertificateParams {
 }
 
 fn issuer_from(params: &CertificateParams) -> Result<Issuer, Error> {
-    let pkcs8 = KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap();
+    let pkcs8 = KeyAlgorithm::EcdsaP256.generate_test_key();
     let key = rcgen::KeyPair::try_from(&pkcs8[..]).unwrap();
     let cert = params.self_signed(&key).unwrap().der().clone();
     let signer = SoftwareSigner::from_key_bytes(&pkcs8).unwrap();
@@ -245,7 +246,7 @@ fn a_ca_without_key_cert_sign_is_refused() {
 fn a_ca_without_subject_key_identifier_is_refused() {
     // rcgen always writes an SKI for CAs; remove it by surgery (self-signature left broken: the
     // check under test does not verify it).
-    let pkcs8 = KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap();
+    let pkcs8 = KeyAlgorithm::EcdsaP256.generate_test_key();
     let key = rcgen::KeyPair::try_from(&pkcs8[..]).unwrap();
     let der = ca_params().self_signed(&key).unwrap().der().to_vec();
     let cert = split(content(&der));
@@ -294,11 +295,11 @@ fn a_ca_whose_eku_lacks_server_auth_is_refused() {
 
 #[test]
 fn a_key_that_does_not_match_the_ca_is_refused() {
-    let pkcs8 = KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap();
+    let pkcs8 = KeyAlgorithm::EcdsaP256.generate_test_key();
     let key = rcgen::KeyPair::try_from(&pkcs8[..]).unwrap();
     let cert = ca_params().self_signed(&key).unwrap().der().clone();
     let other =
-        SoftwareSigner::from_key_bytes(&KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap()).unwrap();
+        SoftwareSigner::from_key_bytes(&KeyAlgorithm::EcdsaP256.generate_test_key()).unwrap();
     match Issuer::new(vec![cert], Arc::new(other), IssuerOptions::default()) {
         Err(Error::Issuer(IssuerError::KeyMismatch)) => {}
         other => panic!("{other:?}"),
@@ -308,7 +309,7 @@ fn a_key_that_does_not_match_the_ca_is_refused() {
 #[test]
 fn no_certificate_is_refused() {
     let signer =
-        SoftwareSigner::from_key_bytes(&KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap()).unwrap();
+        SoftwareSigner::from_key_bytes(&KeyAlgorithm::EcdsaP256.generate_test_key()).unwrap();
     assert!(matches!(
         Issuer::new(vec![], Arc::new(signer), IssuerOptions::default()),
         Err(Error::Issuer(IssuerError::NoCertificate))
@@ -330,14 +331,14 @@ fn bad_key_files_get_typed_errors_without_key_material() {
         SoftwareSigner::from_key_bytes(encrypted.as_bytes()),
         Err(Error::Key(KeyError::Encrypted))
     ));
-    let cert_only = certmint::pem_encode("CERTIFICATE", good_origin().as_ref());
+    let cert_only = test_cert_pem(good_origin().as_ref());
     assert!(matches!(
         SoftwareSigner::from_key_bytes(cert_only.as_bytes()),
         Err(Error::Encoding(EncodingError::NoPrivateKey))
     ));
-    let pkcs8 = KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap();
-    let one = certmint::pem_encode_private_key("PRIVATE KEY", &pkcs8);
-    let two = format!("{}{}", *one, *one);
+    let pkcs8 = KeyAlgorithm::EcdsaP256.generate_test_key();
+    let one = test_key_pem(&pkcs8);
+    let two = format!("{one}{one}");
     assert!(matches!(
         SoftwareSigner::from_key_bytes(two.as_bytes()),
         Err(Error::Encoding(EncodingError::SeveralPrivateKeys))
@@ -376,7 +377,7 @@ fn pkcs8_with_curve(curve: &[u8]) -> Vec<u8> {
 fn bad_pem_is_a_typed_error() {
     let text = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
     assert_eq!(
-        certmint::parse_certificates(text.as_bytes()),
+        certmint::pem::parse_certificates(text.as_bytes()),
         Err(EncodingError::Pem { index: 0 })
     );
 }

@@ -39,7 +39,7 @@ fn mint(extra: &[&str], dir: &Path) -> Output {
 }
 
 fn certs_in(path: &Path) -> usize {
-    certmint::parse_certificates(&std::fs::read(path).unwrap())
+    certmint::pem::parse_certificates(&std::fs::read(path).unwrap())
         .unwrap()
         .len()
 }
@@ -96,11 +96,7 @@ fn mint_clones_an_origin_and_openssl_verifies_the_output() {
         &params_for(&["cli.example", "www.cli.example"]),
         certmint::KeyAlgorithm::Rsa2048,
     );
-    std::fs::write(
-        dir.join("origin.pem"),
-        certmint::pem_encode("CERTIFICATE", origin.as_ref()),
-    )
-    .unwrap();
+    std::fs::write(dir.join("origin.pem"), test_cert_pem(origin.as_ref())).unwrap();
     let o = mint(
         &[
             "--origin",
@@ -131,10 +127,12 @@ fn mint_clones_an_origin_and_openssl_verifies_the_output() {
     assert!(info.contains("key: RSA-2048"));
     if have_openssl() {
         let chain =
-            certmint::parse_certificates(&std::fs::read(dir.join("leaf.pem")).unwrap()).unwrap();
-        let root = certmint::parse_certificates(&std::fs::read(dir.join("ca/root.pem")).unwrap())
-            .unwrap()
-            .remove(0);
+            certmint::pem::parse_certificates(&std::fs::read(dir.join("leaf.pem")).unwrap())
+                .unwrap();
+        let root =
+            certmint::pem::parse_certificates(&std::fs::read(dir.join("ca/root.pem")).unwrap())
+                .unwrap()
+                .remove(0);
         openssl_verify(&chain, &root, "www.cli.example", dir).unwrap();
         // The key file matches the leaf.
         let leaf_pub = Command::new("openssl")
@@ -307,7 +305,7 @@ fn encrypted_ca_keys_round_trip_through_the_cli() {
     // --encrypt without a passphrase: refused, nothing written.
     let o = Command::new(env!("CARGO_BIN_EXE_certmint"))
         .args(["ca", "init", "--dir", "enc", "--encrypt"])
-        .env_remove(certmint::PASSPHRASE_ENV)
+        .env_remove(certmint::keys::PASSPHRASE_ENV)
         .current_dir(dir)
         .output()
         .unwrap();
@@ -321,7 +319,7 @@ fn encrypted_ca_keys_round_trip_through_the_cli() {
     // From the environment.
     let o = Command::new(env!("CARGO_BIN_EXE_certmint"))
         .args(["ca", "init", "--dir", "ca", "--encrypt"])
-        .env(certmint::PASSPHRASE_ENV, "env secret")
+        .env(certmint::keys::PASSPHRASE_ENV, "env secret")
         .current_dir(dir)
         .output()
         .unwrap();
@@ -347,7 +345,7 @@ fn encrypted_ca_keys_round_trip_through_the_cli() {
         args.extend_from_slice(extra);
         Command::new(env!("CARGO_BIN_EXE_certmint"))
             .args(&args)
-            .env_remove(certmint::PASSPHRASE_ENV)
+            .env_remove(certmint::keys::PASSPHRASE_ENV)
             .current_dir(dir)
             .output()
             .unwrap()
@@ -482,8 +480,8 @@ fn an_intermediate_requested_by_csr_and_signed_by_openssl_imports_and_mints() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let chain =
-        certmint::parse_certificates(&std::fs::read(dir.join("leaf.pem")).unwrap()).unwrap();
-    let root = certmint::parse_certificates(&std::fs::read(dir.join("org/root.pem")).unwrap())
+        certmint::pem::parse_certificates(&std::fs::read(dir.join("leaf.pem")).unwrap()).unwrap();
+    let root = certmint::pem::parse_certificates(&std::fs::read(dir.join("org/root.pem")).unwrap())
         .unwrap()
         .remove(0);
     openssl_verify(&chain, &root, "imported.example", dir).unwrap();
@@ -508,7 +506,7 @@ fn csr_refuses_bad_input_and_writes_nothing() {
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_certmint"))
             .args(args)
-            .env_remove(certmint::PASSPHRASE_ENV)
+            .env_remove(certmint::keys::PASSPHRASE_ENV)
             .current_dir(dir)
             .output()
             .unwrap()
@@ -540,7 +538,11 @@ fn csr_refuses_bad_input_and_writes_nothing() {
             "r.csr",
         ]);
         assert_eq!(o.status.code(), Some(1), "{bad}");
-        assert!(stderr(&o).contains("bad DN"), "{bad}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("bad distinguished name"),
+            "{bad}: {}",
+            stderr(&o)
+        );
     }
     assert!(!dir.join("k.pem").exists() && !dir.join("r.csr").exists());
 }

@@ -3,7 +3,11 @@
 
 mod common;
 
-use certmint::{Error, KeyAlgorithm, KeyError, Signer, SoftwareSigner};
+use certmint::keys::Secret;
+use certmint::{
+    ca::{Signer, SoftwareSigner},
+    Error, KeyAlgorithm, KeyError,
+};
 use common::*;
 
 fn openssl(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
@@ -54,8 +58,11 @@ fn keys_encrypted_by_openssl_are_read_and_bad_passphrases_are_typed_errors() {
         openssl(dir, &args);
         let pem = std::fs::read(dir.join(file)).unwrap();
         assert!(String::from_utf8_lossy(&pem).contains("ENCRYPTED PRIVATE KEY"));
-        let signer =
-            SoftwareSigner::from_key_bytes_with_passphrase(&pem, Some(secret.as_bytes())).unwrap();
+        let signer = SoftwareSigner::from_key_bytes_with_passphrase(
+            &pem,
+            Some(&Secret::from(secret.as_bytes().to_vec())),
+        )
+        .unwrap();
         assert_eq!(signer.key_algorithm(), alg, "{file}");
         let expected = openssl(
             dir,
@@ -63,7 +70,11 @@ fn keys_encrypted_by_openssl_are_read_and_bad_passphrases_are_typed_errors() {
                 "pkey", "-in", file, "-passin", &pass, "-pubout", "-outform", "DER",
             ],
         );
-        assert_eq!(signer.subject_public_key_info(), &expected[..], "{file}");
+        assert_eq!(
+            signer.subject_public_key_info().as_ref(),
+            &expected[..],
+            "{file}"
+        );
         // DER works too.
         let der = openssl(
             dir,
@@ -82,15 +93,22 @@ fn keys_encrypted_by_openssl_are_read_and_bad_passphrases_are_typed_errors() {
                 "DER",
             ],
         );
-        SoftwareSigner::from_key_bytes_with_passphrase(&der, Some(secret.as_bytes())).unwrap();
+        SoftwareSigner::from_key_bytes_with_passphrase(
+            &der,
+            Some(&Secret::from(secret.as_bytes().to_vec())),
+        )
+        .unwrap();
 
         let none = SoftwareSigner::from_key_bytes(&pem).unwrap_err();
         assert!(
             matches!(none, Error::Key(KeyError::Encrypted)),
             "{file}: {none:?}"
         );
-        let wrong =
-            SoftwareSigner::from_key_bytes_with_passphrase(&pem, Some(b"Tr0ub4dor&3")).unwrap_err();
+        let wrong = SoftwareSigner::from_key_bytes_with_passphrase(
+            &pem,
+            Some(&Secret::from("Tr0ub4dor&3")),
+        )
+        .unwrap_err();
         assert!(
             matches!(wrong, Error::Key(KeyError::WrongPassphrase)),
             "{file}: {wrong:?}"
@@ -122,7 +140,8 @@ fn keys_encrypted_by_openssl_are_read_and_bad_passphrases_are_typed_errors() {
         ],
     );
     let pem = std::fs::read(dir.join("sha1.pem")).unwrap();
-    let err = SoftwareSigner::from_key_bytes_with_passphrase(&pem, Some(b"x")).unwrap_err();
+    let err =
+        SoftwareSigner::from_key_bytes_with_passphrase(&pem, Some(&Secret::from("x"))).unwrap_err();
     assert!(
         matches!(err, Error::Key(KeyError::UnsupportedEncryption)),
         "{err:?}"
@@ -131,25 +150,31 @@ fn keys_encrypted_by_openssl_are_read_and_bad_passphrases_are_typed_errors() {
 
 #[test]
 fn corrupt_encrypted_keys_never_panic() {
-    let pkcs8 = KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap();
-    let pem = certmint::encrypt_private_key(&pkcs8, b"pw").unwrap();
-    let der = certmint::parse_certificates(b"").err(); // keep the import list honest
+    let key = certmint::keys::PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let pem = certmint::keys::encrypt_private_key(&key, &Secret::from("pw")).unwrap();
+    let der = certmint::pem::parse_certificates(b"").err(); // keep the import list honest
     assert!(der.is_some());
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let body: String = String::from_utf8_lossy(pem.as_bytes())
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
     let mut bytes = base64_decode(&body);
     let len = bytes.len();
     for i in [len - 1, len - 20, len / 2, 10, 3] {
         bytes[i] ^= 0x41;
-        let result = SoftwareSigner::from_key_bytes_with_passphrase(&bytes, Some(b"pw"));
+        let result =
+            SoftwareSigner::from_key_bytes_with_passphrase(&bytes, Some(&Secret::from("pw")));
         assert!(matches!(result, Err(Error::Key(_))), "byte {i}: {result:?}");
         bytes[i] ^= 0x41;
     }
     for cut in [1, len / 2, len - 1] {
-        assert!(
-            SoftwareSigner::from_key_bytes_with_passphrase(&bytes[..cut], Some(b"pw")).is_err()
-        );
+        assert!(SoftwareSigner::from_key_bytes_with_passphrase(
+            &bytes[..cut],
+            Some(&Secret::from("pw"))
+        )
+        .is_err());
     }
-    SoftwareSigner::from_key_bytes_with_passphrase(&bytes, Some(b"pw")).unwrap();
+    SoftwareSigner::from_key_bytes_with_passphrase(&bytes, Some(&Secret::from("pw"))).unwrap();
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
@@ -172,8 +197,8 @@ fn keys_certmint_encrypts_are_read_by_openssl_with_600k_pbkdf2_sha256_and_aes256
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let pkcs8 = KeyAlgorithm::EcdsaP384.generate_pkcs8().unwrap();
-    let pem = certmint::encrypt_private_key(&pkcs8, b"s3cret phrase").unwrap();
+    let key = certmint::keys::PrivateKey::generate(KeyAlgorithm::EcdsaP384).unwrap();
+    let pem = certmint::keys::encrypt_private_key(&key, &Secret::from("s3cret phrase")).unwrap();
     std::fs::write(tmp.path().join("enc.pem"), pem.as_bytes()).unwrap();
     let text = String::from_utf8(openssl(tmp.path(), &["asn1parse", "-in", "enc.pem"])).unwrap();
     assert!(text.contains("PBES2") && text.contains("PBKDF2"), "{text}");
@@ -198,9 +223,11 @@ fn keys_certmint_encrypts_are_read_by_openssl_with_600k_pbkdf2_sha256_and_aes256
         ],
     );
     let signer = SoftwareSigner::from_key_bytes(&decrypted).unwrap();
-    let ours =
-        SoftwareSigner::from_key_bytes_with_passphrase(pem.as_bytes(), Some(b"s3cret phrase"))
-            .unwrap();
+    let ours = SoftwareSigner::from_key_bytes_with_passphrase(
+        pem.as_bytes(),
+        Some(&Secret::from("s3cret phrase")),
+    )
+    .unwrap();
     assert_eq!(
         signer.subject_public_key_info(),
         ours.subject_public_key_info()
@@ -213,15 +240,20 @@ fn passphrase_file_wins_over_the_environment_and_loses_one_newline() {
     let file = tmp.path().join("pass");
     std::fs::write(&file, "from file\n\n").unwrap();
     // This binary's only reader of the variable is this test.
-    std::env::set_var(certmint::PASSPHRASE_ENV, "from env");
-    let got = certmint::passphrase_from_sources(Some(&file))
+    std::env::set_var(certmint::keys::PASSPHRASE_ENV, "from env");
+    let got = certmint::keys::passphrase_from_sources(Some(&file))
         .unwrap()
         .unwrap();
-    assert_eq!(&got[..], b"from file\n");
-    let env = certmint::passphrase_from_sources(None).unwrap().unwrap();
-    assert_eq!(&env[..], b"from env");
-    std::env::remove_var(certmint::PASSPHRASE_ENV);
-    assert!(certmint::passphrase_from_sources(None).unwrap().is_none());
-    let missing = certmint::passphrase_from_sources(Some(&tmp.path().join("nope"))).unwrap_err();
-    assert!(matches!(missing, KeyError::PassphraseSource(_)));
+    assert_eq!(got.as_bytes(), b"from file\n");
+    let env = certmint::keys::passphrase_from_sources(None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(env.as_bytes(), b"from env");
+    std::env::remove_var(certmint::keys::PASSPHRASE_ENV);
+    assert!(certmint::keys::passphrase_from_sources(None)
+        .unwrap()
+        .is_none());
+    let missing =
+        certmint::keys::passphrase_from_sources(Some(&tmp.path().join("nope"))).unwrap_err();
+    assert!(matches!(missing, KeyError::PassphraseSource { .. }));
 }

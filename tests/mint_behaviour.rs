@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use certmint::rustls::pki_types::{CertificateDer, UnixTime};
 use certmint::{
-    Adjustments, Issuer, KeyAlgorithm, KeyPool, KeyPoolConfig, MintPolicy, MintRequest, Minter,
-    SoftwareSigner, ThrowawayCa, ValidityPolicy,
+    ca::{Issuer, SoftwareSigner},
+    keys::{KeyPool, KeyPoolConfig},
+    mint::{Adjustments, MintPolicy, ValidityPolicy},
+    testing::ThrowawayCa,
+    KeyAlgorithm, MintRequest, Minter,
 };
 use common::*;
 use x509_parser::prelude::*;
@@ -241,9 +244,10 @@ fn validity_policies() {
 
     // Mirror exactly.
     let exact = minter_with(
-        MintPolicy {
-            validity: ValidityPolicy::MirrorExact,
-            ..MintPolicy::default()
+        {
+            let mut v = MintPolicy::default();
+            v.validity = ValidityPolicy::MirrorExact;
+            v
         },
         KeyAlgorithm::EcdsaP256,
     );
@@ -252,12 +256,13 @@ fn validity_policies() {
 
     // Fixed window.
     let fixed = minter_with(
-        MintPolicy {
-            validity: ValidityPolicy::Fixed {
+        {
+            let mut v = MintPolicy::default();
+            v.validity = ValidityPolicy::Fixed {
                 backdate: Duration::from_secs(600),
                 lifetime: Duration::from_secs(7 * 86_400),
-            },
-            ..MintPolicy::default()
+            };
+            v
         },
         KeyAlgorithm::EcdsaP256,
     );
@@ -280,11 +285,12 @@ fn validity_policies() {
     p.not_after = ::time::OffsetDateTime::now_utc() + day * 6 * 365;
     let beyond = origin(&p, KeyAlgorithm::EcdsaP256);
     let exact_clamp = minter_with(
-        MintPolicy {
-            validity: ValidityPolicy::Mirror {
+        {
+            let mut v = MintPolicy::default();
+            v.validity = ValidityPolicy::Mirror {
                 max_lifetime: Duration::from_secs(10 * 365 * 86_400),
-            },
-            ..MintPolicy::default()
+            };
+            v
         },
         KeyAlgorithm::EcdsaP256,
     );
@@ -321,9 +327,10 @@ fn serials_are_derived_from_content() {
     let i = interception(KeyAlgorithm::Rsa2048);
     let minter = Minter::new(
         i.minter.issuer().unwrap(),
-        Arc::new(KeyPool::new(KeyPoolConfig {
-            background: false,
-            ..KeyPoolConfig::default()
+        Arc::new(KeyPool::new({
+            let mut v = KeyPoolConfig::default();
+            v.background = false;
+            v
         })),
         MintPolicy::default(),
     );
@@ -454,7 +461,7 @@ fn ca_keys_in_every_openssl_format_are_read() {
         let signer = SoftwareSigner::from_key_bytes(&pem).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(signer.key_algorithm(), *alg, "{file}");
         assert_eq!(
-            certmint::Signer::subject_public_key_info(&signer),
+            certmint::ca::Signer::subject_public_key_info(&signer).as_ref(),
             &expected_spki[..],
             "{file}"
         );
@@ -463,7 +470,7 @@ fn ca_keys_in_every_openssl_format_are_read() {
         let signer =
             SoftwareSigner::from_key_bytes(&der).unwrap_or_else(|e| panic!("{file} DER: {e}"));
         assert_eq!(
-            certmint::Signer::subject_public_key_info(&signer),
+            certmint::ca::Signer::subject_public_key_info(&signer).as_ref(),
             &expected_spki[..]
         );
         // A CA made by openssl with this key mints leaves that openssl verifies.
@@ -486,7 +493,9 @@ fn ca_keys_in_every_openssl_format_are_read() {
         ]);
         let ca_pem = std::fs::read(dir.path().join("ca.pem")).unwrap();
         let issuer = Issuer::from_pem(&ca_pem, &pem).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let root = certmint::parse_certificates(&ca_pem).unwrap().remove(0);
+        let root = certmint::pem::parse_certificates(&ca_pem)
+            .unwrap()
+            .remove(0);
         assert_eq!(issuer.chain().len(), 1, "a self-signed CA is not served");
         let minter = Minter::new(
             Arc::new(issuer),

@@ -8,8 +8,11 @@ use std::sync::{Arc, OnceLock};
 
 use certmint::rustls::pki_types::UnixTime;
 use certmint::{
-    Error, Issuer, IssuerOptions, KeyAlgorithm, KeyPool, MintPolicy, MintRequest, Minter,
-    Pkcs11Error, Pkcs11Signer, Pkcs11Uri, RcgenKey, Signer, ThrowawayCa,
+    ca::{Issuer, IssuerOptions, Pkcs11Signer, Pkcs11Uri, Signer},
+    keys::KeyPool,
+    mint::MintPolicy,
+    testing::ThrowawayCa,
+    Error, KeyAlgorithm, MintRequest, Minter, Pkcs11Error,
 };
 use common::*;
 
@@ -92,7 +95,7 @@ fn ca_for(
     root: &ThrowawayCa,
 ) -> certmint::rustls::pki_types::CertificateDer<'static> {
     let p = ca_params("HSM issuing CA", Some(0));
-    root.issue(&p, &RcgenKey::new(signer)).unwrap()
+    issue_under(root, &p, &SpkiKey::new(signer))
 }
 
 fn mint_and_verify(signer: Arc<Pkcs11Signer>, root: &ThrowawayCa, host: &str) {
@@ -212,7 +215,7 @@ fn missing_token_key_module_and_pin_are_typed_errors() {
         "pkcs11:token=t-missing;object=k?module-path={MODULE}"
     ))
     .unwrap();
-    std::env::remove_var(certmint::PKCS11_PIN_ENV);
+    std::env::remove_var(certmint::ca::PKCS11_PIN_ENV);
     let err = Pkcs11Signer::open(&no_pin).unwrap_err();
     assert!(matches!(err, Error::Pkcs11(Pkcs11Error::NoPin)), "{err:?}");
 }
@@ -319,7 +322,7 @@ fn the_cli_mints_with_a_pkcs11_uri_for_the_ca_key() {
     let tmp = tempfile::tempdir().unwrap();
     let chain = [cert, root.intermediate.clone()]
         .iter()
-        .map(|c| certmint::pem_encode("CERTIFICATE", c.as_ref()))
+        .map(|c| test_cert_pem(c.as_ref()))
         .collect::<String>();
     std::fs::write(tmp.path().join("hsm-ca.pem"), chain).unwrap();
     let key_uri = format!("pkcs11:token=t-ca;object=cli-issuing;type=private?module-path={MODULE}");
@@ -338,7 +341,7 @@ fn the_cli_mints_with_a_pkcs11_uri_for_the_ca_key() {
                 out,
             ])
             .args(extra)
-            .env(certmint::PKCS11_PIN_ENV, pin)
+            .env(certmint::ca::PKCS11_PIN_ENV, pin)
             .current_dir(tmp.path())
             .output()
             .unwrap()
@@ -355,7 +358,8 @@ fn the_cli_mints_with_a_pkcs11_uri_for_the_ca_key() {
         String::from_utf8_lossy(&out.stderr)
     );
     let chain =
-        certmint::parse_certificates(&std::fs::read(tmp.path().join("leaf.pem")).unwrap()).unwrap();
+        certmint::pem::parse_certificates(&std::fs::read(tmp.path().join("leaf.pem")).unwrap())
+            .unwrap();
     assert_eq!(chain.len(), 3, "leaf, HSM CA, throwaway intermediate");
     webpki_verify(&chain, &root.root, "cli.hsm.example", UnixTime::now()).unwrap();
     if have_openssl() {
@@ -383,7 +387,7 @@ fn a_csr_for_a_key_generated_in_the_token_imports_and_mints() {
     let run = |args: &[&str]| {
         let o = Command::new(env!("CARGO_BIN_EXE_certmint"))
             .args(args)
-            .env(certmint::PKCS11_PIN_ENV, PIN)
+            .env(certmint::ca::PKCS11_PIN_ENV, PIN)
             .current_dir(dir)
             .output()
             .unwrap();
@@ -441,8 +445,8 @@ fn a_csr_for_a_key_generated_in_the_token_imports_and_mints() {
         "leaf.key",
     ]);
     let chain =
-        certmint::parse_certificates(&std::fs::read(dir.join("leaf.pem")).unwrap()).unwrap();
-    let root = certmint::parse_certificates(&std::fs::read(dir.join("org/root.pem")).unwrap())
+        certmint::pem::parse_certificates(&std::fs::read(dir.join("leaf.pem")).unwrap()).unwrap();
+    let root = certmint::pem::parse_certificates(&std::fs::read(dir.join("org/root.pem")).unwrap())
         .unwrap()
         .remove(0);
     openssl_verify(&chain, &root, "hsm-csr.example", dir).unwrap();
@@ -463,23 +467,20 @@ fn a_configuration_file_can_name_a_pkcs11_key_with_rotation() {
             .unwrap();
     let p = ca_params("HSM rotating parent", Some(1));
     let cert = p
-        .signed_by(&RcgenKey::new(&signer), &root)
+        .signed_by(&SpkiKey::new(&signer), &root)
         .unwrap()
         .der()
         .clone();
     let tmp = tempfile::tempdir().unwrap();
-    let pem = certmint::pem_encode("CERTIFICATE", cert.as_ref());
+    let pem = test_cert_pem(cert.as_ref());
     std::fs::write(tmp.path().join("hsm.pem"), pem).unwrap();
     let text = format!(
         "[[ca]]\nid = \"hsm\"\ncert = \"hsm.pem\"\nkey = \"pkcs11:token=t-ca;object=config-issuing;type=private?module-path={MODULE}&pin-value={PIN}\"\n[ca.rotation]\nlifetime_days = 7\nrenew_after_days = 6\n"
     );
     std::fs::write(tmp.path().join("certmint.toml"), text).unwrap();
-    let deployment = certmint::config::Config::load(&tmp.path().join("certmint.toml"))
-        .unwrap()
-        .build()
-        .unwrap();
-    let resolver = certmint::Resolver::with_store(deployment.registry, deployment.cache);
-    let found = resolver
+    let deployment = certmint::config::load(&tmp.path().join("certmint.toml")).unwrap();
+    let found = deployment
+        .resolver()
         .lookup_host("config.hsm.example", KeyAlgorithm::EcdsaP256)
         .unwrap();
     assert_eq!(found.certified_key.cert.len(), 3, "leaf, sub-CA, HSM CA");

@@ -8,7 +8,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use certmint::rustls::pki_types::{CertificateDer, UnixTime};
-use certmint::{KeyAlgorithm, KeyPool, MintPolicy, MintRequest, Minter, ValidityPolicy};
+use certmint::{
+    keys::KeyPool,
+    mint::{MintPolicy, ValidityPolicy},
+    KeyAlgorithm, MintRequest, Minter,
+};
 use common::clone_check::assert_faithful_clone;
 use common::*;
 use proptest::prelude::*;
@@ -157,7 +161,7 @@ proptest! {
         let der = CertificateDer::from(bytes);
         let _ = i.minter.mint(&MintRequest::clone_of(&der));
         let _ = certmint::inspect::CertificateInfo::parse(der.as_ref());
-        let _ = certmint::SoftwareSigner::from_key_bytes(der.as_ref());
+        let _ = certmint::ca::SoftwareSigner::from_key_bytes(der.as_ref());
     }
 
     #[test]
@@ -202,7 +206,7 @@ proptest! {
             policy_minter = Minter::new(
                 minter.issuer().unwrap(),
                 Arc::clone(minter.key_pool()),
-                MintPolicy { validity: ValidityPolicy::Fixed { backdate: Duration::ZERO, lifetime: Duration::from_secs(86_400) }, ..MintPolicy::default() },
+                { let mut v = MintPolicy::default(); v.validity = ValidityPolicy::Fixed { backdate: Duration::ZERO, lifetime: Duration::from_secs(86_400) }; v },
             );
             &policy_minter
         } else {

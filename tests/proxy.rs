@@ -14,7 +14,7 @@ use certmint::rustls::pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime,
 };
 use certmint::rustls::{self, ServerConfig};
-use certmint::{KeyAlgorithm, ThrowawayCa};
+use certmint::{testing::ThrowawayCa, KeyAlgorithm};
 use common::*;
 
 // ---------------------------------------------------------------- a TLS origin
@@ -115,17 +115,17 @@ impl ProxyProcess {
     ) -> Self {
         std::fs::write(
             dir.join("inter.pem"),
-            certmint::pem_encode("CERTIFICATE", ca.intermediate.as_ref()),
+            test_cert_pem(ca.intermediate.as_ref()),
         )
         .unwrap();
         std::fs::write(
             dir.join("inter-key.pem"),
-            certmint::pem_encode_private_key("PRIVATE KEY", &ca.intermediate_key).as_bytes(),
+            test_key_pem(&ca.intermediate_key).as_bytes(),
         )
         .unwrap();
         std::fs::write(
             dir.join("public.pem"),
-            certmint::pem_encode("CERTIFICATE", public_ca().issuer.der().as_ref()),
+            test_cert_pem(public_ca().issuer.der().as_ref()),
         )
         .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_certmint"));
@@ -415,11 +415,7 @@ fn curl_through_the_proxy() {
     let (cert, key) = origin_with_key(&params_for(&["www.curl.test"]), KeyAlgorithm::EcdsaP256);
     let origin = start_origin(origin_config(cert, &key, &[b"h2", b"http/1.1"]));
     let proxy = ProxyProcess::start(tmp.path(), &ca, &[("www.curl.test", origin.addr)]);
-    std::fs::write(
-        tmp.path().join("root.pem"),
-        certmint::pem_encode("CERTIFICATE", ca.root.as_ref()),
-    )
-    .unwrap();
+    std::fs::write(tmp.path().join("root.pem"), test_cert_pem(ca.root.as_ref())).unwrap();
     let url = format!("https://www.curl.test:{}/", origin.addr.port());
     let run = |extra: &[&str]| {
         Command::new("curl")
@@ -501,12 +497,12 @@ fn untrusted_origins_are_refused_or_minted_under_the_untrusted_ca() {
     let untrusted = ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, "untrusted").unwrap();
     std::fs::write(
         tmp.path().join("untrusted.pem"),
-        certmint::pem_encode("CERTIFICATE", untrusted.intermediate.as_ref()),
+        test_cert_pem(untrusted.intermediate.as_ref()),
     )
     .unwrap();
     std::fs::write(
         tmp.path().join("untrusted-key.pem"),
-        certmint::pem_encode_private_key("PRIVATE KEY", &untrusted.intermediate_key).as_bytes(),
+        test_key_pem(&untrusted.intermediate_key).as_bytes(),
     )
     .unwrap();
     let now = ::time::OffsetDateTime::now_utc();
@@ -527,7 +523,7 @@ fn untrusted_origins_are_refused_or_minted_under_the_untrusted_ca() {
         ),
         (
             "rogue.test",
-            rogue.issue(&params_for(&["rogue.test"]), &key).unwrap(),
+            issue_under(&rogue, &params_for(&["rogue.test"]), &key),
             "unknownissuer",
         ),
         (
@@ -623,12 +619,21 @@ fn untrusted_origins_are_refused_or_minted_under_the_untrusted_ca() {
 fn write_ca(dir: &Path, name: &str, ca: &ThrowawayCa, passphrase: Option<&str>) {
     std::fs::write(
         dir.join(format!("{name}.pem")),
-        certmint::pem_encode("CERTIFICATE", ca.intermediate.as_ref()),
+        test_cert_pem(ca.intermediate.as_ref()),
     )
     .unwrap();
     let key = match passphrase {
-        Some(p) => certmint::encrypt_private_key(&ca.intermediate_key, p.as_bytes()).unwrap(),
-        None => certmint::pem_encode_private_key("PRIVATE KEY", &ca.intermediate_key),
+        Some(p) => String::from_utf8(
+            certmint::keys::encrypt_private_key(
+                &ca.intermediate_key,
+                &certmint::keys::Secret::from(p.as_bytes().to_vec()),
+            )
+            .unwrap()
+            .as_bytes()
+            .to_vec(),
+        )
+        .unwrap(),
+        None => test_key_pem(&ca.intermediate_key),
     };
     std::fs::write(dir.join(format!("{name}-key.pem")), key.as_bytes()).unwrap();
 }
@@ -646,7 +651,7 @@ fn the_proxy_runs_from_a_configuration_file() {
     std::fs::write(dir.join("corp-pass"), "corp secret\n").unwrap();
     std::fs::write(
         dir.join("public.pem"),
-        certmint::pem_encode("CERTIFICATE", public_ca().issuer.der().as_ref()),
+        test_cert_pem(public_ca().issuer.der().as_ref()),
     )
     .unwrap();
     std::fs::write(

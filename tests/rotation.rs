@@ -9,8 +9,13 @@ use std::time::Duration;
 
 use certmint::rustls::pki_types::UnixTime;
 use certmint::{
-    CacheConfig, CertCache, Clock, Issuer, IssuerOptions, KeyAlgorithm, KeyPool, ManualClock,
-    MintPolicy, Minter, Outcome, Resolver, RotatingIssuer, RotationPolicy, Signer, ThrowawayCa,
+    ca::{Issuer, IssuerOptions, RotatingIssuer, RotationPolicy, Signer},
+    cache::{CacheConfig, Outcome},
+    clock::{Clock, ManualClock},
+    keys::KeyPool,
+    mint::MintPolicy,
+    testing::ThrowawayCa,
+    CertCache, KeyAlgorithm, Minter, Resolver,
 };
 use common::*;
 use x509_parser::prelude::*;
@@ -28,7 +33,7 @@ struct Setup {
 fn setup() -> Setup {
     let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let parent_signer = Arc::new(FlakySigner {
-        inner: certmint::SoftwareSigner::from_key_bytes(&ca.intermediate_key).unwrap(),
+        inner: certmint::ca::SoftwareSigner::from_private_key(&ca.intermediate_key).unwrap(),
         calls: Default::default(),
         fail: Default::default(),
         delay: Duration::ZERO,
@@ -36,19 +41,22 @@ fn setup() -> Setup {
     let parent = Issuer::new(
         vec![ca.intermediate.clone(), ca.root.clone()],
         Arc::clone(&parent_signer) as Arc<dyn Signer>,
-        IssuerOptions {
-            crl_base_url: "http://crl.corp.example/certmint".into(),
-            ..IssuerOptions::default()
+        {
+            let mut v = IssuerOptions::default();
+            v.crl_base_url = "http://crl.corp.example/certmint".into();
+            v
         },
     )
     .unwrap();
     let clock = Arc::new(ManualClock::starting_now());
-    let policy = RotationPolicy {
-        options: IssuerOptions {
-            crl_base_url: "http://crl.corp.example/certmint".into(),
-            ..IssuerOptions::default()
-        },
-        ..RotationPolicy::default()
+    let policy = {
+        let mut v = RotationPolicy::default();
+        v.options = {
+            let mut v = IssuerOptions::default();
+            v.crl_base_url = "http://crl.corp.example/certmint".into();
+            v
+        };
+        v
     };
     let rotating = Arc::new(
         RotatingIssuer::new(
@@ -293,13 +301,13 @@ fn a_parent_with_path_len_zero_is_refused() {
     let root = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
     let p = ca_params("pathlen 0", Some(0));
-    let cert = root.issue(&p, &key).unwrap();
-    let signer = certmint::SoftwareSigner::from_key_bytes(&key.serialize_der()).unwrap();
+    let cert = issue_under(&root, &p, &key);
+    let signer = certmint::ca::SoftwareSigner::from_key_bytes(&key.serialize_der()).unwrap();
     let parent = Issuer::new(vec![cert], Arc::new(signer), IssuerOptions::default()).unwrap();
     let err = RotatingIssuer::new(
         Arc::new(parent),
         RotationPolicy::default(),
-        Arc::new(certmint::SystemClock),
+        Arc::new(certmint::clock::SystemClock),
     )
     .unwrap_err();
     assert!(

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use certmint::rustls::pki_types::CertificateDer;
-use certmint::{KeyAlgorithm, KeyPool, MintPolicy, MintRequest, Minter, ThrowawayCa};
+use certmint::{keys::KeyPool, mint::MintPolicy, testing::ThrowawayCa, KeyAlgorithm, MintRequest, Minter};
 use libfuzzer_sys::fuzz_target;
 
 fn minter() -> &'static Minter {

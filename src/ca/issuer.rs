@@ -5,20 +5,26 @@ use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, UnixTime};
 
-use super::{read_file, SignatureAlgorithm, Signer, SoftwareSigner};
-use crate::asn1::oid;
-use crate::cert::ParsedCert;
+use super::{SignatureAlgorithm, Signer, SoftwareSigner};
 use crate::error::{Error, IssuerError};
-use crate::ext::{self, KeyUsage};
-use crate::key::SpkiParts;
-use crate::time::{self, Seconds};
+use crate::file::read_file;
+use crate::keys::Secret;
+use crate::x509::asn1_time::{self, Seconds};
+use crate::x509::cert::ParsedCert;
+use crate::x509::ext::{self, KeyUsage};
+use crate::x509::{hex, oid, KeyAlgorithm, SpkiParts};
+
+/// The default CRL base URL. The `.invalid` top-level domain never resolves (RFC 6761), so
+/// clients that insist on fetching the CRL fail fast until a real URL is configured.
+pub const DEFAULT_CRL_BASE_URL: &str = "http://crl.certmint.invalid";
 
 /// Optional settings of an issuing CA.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IssuerOptions {
     /// Every certificate this CA issues carries the CRL distribution point
     /// `{crl_base_url}/{this CA's key id in lower-case hex}.crl` (default
-    /// [`DEFAULT_CRL_BASE_URL`](crate::DEFAULT_CRL_BASE_URL), which never resolves).
+    /// [`DEFAULT_CRL_BASE_URL`], which never resolves).
     pub crl_base_url: String,
     /// URLs where clients can fetch the issuing certificate (AIA caIssuers).
     pub ca_issuers_urls: Vec<String>,
@@ -26,10 +32,30 @@ pub struct IssuerOptions {
     pub ocsp_urls: Vec<String>,
 }
 
+impl IssuerOptions {
+    /// Sets the CRL base URL.
+    pub fn with_crl_base_url(mut self, url: impl Into<String>) -> Self {
+        self.crl_base_url = url.into();
+        self
+    }
+
+    /// Sets the AIA caIssuers URLs.
+    pub fn with_ca_issuers_urls(mut self, urls: Vec<String>) -> Self {
+        self.ca_issuers_urls = urls;
+        self
+    }
+
+    /// Sets the AIA OCSP URLs.
+    pub fn with_ocsp_urls(mut self, urls: Vec<String>) -> Self {
+        self.ocsp_urls = urls;
+        self
+    }
+}
+
 impl Default for IssuerOptions {
     fn default() -> Self {
         Self {
-            crl_base_url: crate::DEFAULT_CRL_BASE_URL.to_owned(),
+            crl_base_url: DEFAULT_CRL_BASE_URL.to_owned(),
             ca_issuers_urls: Vec::new(),
             ocsp_urls: Vec::new(),
         }
@@ -60,7 +86,7 @@ impl IssuedExtensions {
         let crl_url = format!(
             "{}/{}.crl",
             options.crl_base_url.trim_end_matches('/'),
-            crate::mint::hex(key_id)
+            hex(key_id)
         );
         Self {
             authority_key_id: ext::authority_key_id(key_id),
@@ -115,7 +141,7 @@ impl Issuer {
     ) -> Result<Self, Error> {
         let first = chain.first().ok_or(IssuerError::NoCertificate)?;
         let cert = ParsedCert::parse(first.as_ref()).map_err(IssuerError::from)?;
-        check_issuing_certificate(&cert, signer.as_ref(), now.as_secs() as Seconds)?;
+        check_issuing_certificate(&cert, signer.as_ref(), asn1_time::seconds(now))?;
         let key_id = cert
             .extension(&oid::SUBJECT_KEY_IDENTIFIER)
             .and_then(|e| ext::decode_subject_key_id(e.value))
@@ -133,7 +159,7 @@ impl Issuer {
         let subject = cert.subject.raw.to_vec();
         let issued = IssuedExtensions::new(&key_id, &options);
         let (not_before, not_after) = (cert.not_before, cert.not_after);
-        let fingerprint = crate::provider::sha256(first.as_ref());
+        let fingerprint = crate::crypto::sha256(first.as_ref());
         let algorithm_identifier = signer.algorithm().algorithm_identifier();
         // Everything after the issuing certificate, without self-signed roots: clients have the
         // root already and sending it only costs bytes.
@@ -157,7 +183,7 @@ impl Issuer {
     /// Reads the certificate chain (PEM or DER) and a software key (PEM or DER).
     ///
     /// ```no_run
-    /// let issuer = certmint::Issuer::from_pem(
+    /// let issuer = certmint::ca::Issuer::from_pem(
     ///     &std::fs::read("intermediate.pem")?,
     ///     &std::fs::read("intermediate-key.pem")?,
     /// )?;
@@ -171,7 +197,7 @@ impl Issuer {
     pub fn from_pem_with_passphrase(
         cert_chain: &[u8],
         key: &[u8],
-        passphrase: Option<&[u8]>,
+        passphrase: Option<&Secret>,
     ) -> Result<Self, Error> {
         let chain = crate::pem::parse_certificates(cert_chain)?;
         let signer = Arc::new(SoftwareSigner::from_key_bytes_with_passphrase(
@@ -189,7 +215,7 @@ impl Issuer {
     pub fn from_files_with_passphrase(
         cert_chain: &Path,
         key: &Path,
-        passphrase: Option<&[u8]>,
+        passphrase: Option<&Secret>,
     ) -> Result<Self, Error> {
         let cert = read_file(cert_chain)?;
         let key = zeroize::Zeroizing::new(read_file(key)?);
@@ -245,7 +271,16 @@ impl Issuer {
 
     /// The issuing certificate's notAfter.
     pub fn not_after(&self) -> UnixTime {
-        UnixTime::since_unix_epoch(std::time::Duration::from_secs(self.not_after.max(0) as u64))
+        asn1_time::unix_time(self.not_after)
+    }
+
+    /// `[not_before, not_after]` intersected with this issuer's validity. A window that ends
+    /// before it starts (an origin that expired before the issuer existed) collapses to its end,
+    /// so the leaf is expired just as the origin is.
+    pub(crate) fn clamp(&self, not_before: Seconds, not_after: Seconds) -> (Seconds, Seconds) {
+        let nb = not_before.max(self.not_before);
+        let na = not_after.min(self.not_after);
+        (nb.min(na), na)
     }
 
     pub(crate) fn subject(&self) -> &[u8] {
@@ -302,21 +337,22 @@ fn check_issuing_certificate(
     }
     if now > cert.not_after {
         return Err(IssuerError::Expired {
-            not_after: time::rfc3339(cert.not_after),
+            not_after: asn1_time::unix_time(cert.not_after),
         });
     }
     if now < cert.not_before {
         return Err(IssuerError::NotYetValid {
-            not_before: time::rfc3339(cert.not_before),
+            not_before: asn1_time::unix_time(cert.not_before),
         });
     }
-    let ours = SpkiParts::parse(signer.subject_public_key_info());
+    let ours_der = signer.subject_public_key_info();
+    let ours = SpkiParts::parse(ours_der.as_ref());
     let theirs = SpkiParts::parse(cert.spki);
     match (ours, theirs) {
         (Some(a), Some(b))
             if a.algorithm == b.algorithm
                 && a.public_key == b.public_key
-                && crate::KeyAlgorithm::from_spki(cert.spki).is_some() => {}
+                && KeyAlgorithm::from_spki(cert.spki).is_some() => {}
         _ => return Err(IssuerError::KeyMismatch),
     }
     if let Some(eku) = cert.extension(&oid::EXT_KEY_USAGE) {

@@ -1,97 +1,28 @@
-//! Issuing CAs: the [`Signer`] trait (anything that can sign a TBSCertificate), the software
-//! signer, and [`Issuer`] (a signer plus its certificate and chain).
+//! Issuing CAs: the [`Signer`] trait (a software key, a PKCS#11 token, a rotating sub-CA), the
+//! [`Issuer`] (a signer with its certificate and chain), the TBS writer every certificate goes
+//! through, certificate requests for the organisation's CA, and opening a CA key from wherever a
+//! deployment keeps it.
 
 mod csr;
 mod issuer;
-mod key_source;
+mod load;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
-mod rcgen_key;
+pub(crate) mod rcgen_signer;
 mod rotation;
+mod signer;
 mod software;
-mod store;
+pub(crate) mod tbs;
 
-pub use csr::{certificate_request, check_import, parse_dn, DnError};
-pub use issuer::{Issuer, IssuerOptions};
-pub use key_source::load_signer;
-pub(crate) use key_source::read_file;
+pub use crate::x509::DistinguishedName;
+pub use csr::certificate_request;
+pub use issuer::{Issuer, IssuerOptions, DEFAULT_CRL_BASE_URL};
+pub use load::load_signer;
 #[cfg(feature = "pkcs11")]
-pub use pkcs11::{Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE, PIN_ENV};
-pub use rcgen_key::RcgenKey;
+pub use pkcs11::{
+    Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE as PKCS11_DEFAULT_MODULE, PIN_ENV as PKCS11_PIN_ENV,
+};
 pub use rotation::{RotatingIssuer, RotationPolicy};
+pub use signer::{SignatureAlgorithm, Signer};
 pub use software::SoftwareSigner;
-pub use store::{CaHealth, CaInfo, CaRegistry, CaStore, SelectionRule, SingleCa};
-
-use std::fmt::Debug;
-
-use crate::asn1::{self, oid, NULL, OID, SEQUENCE};
-use crate::key::KeyAlgorithm;
-
-/// The signature algorithms certmint signs certificates with. It follows the CA's key: P-256 →
-/// ecdsa-with-SHA256, P-384 → ecdsa-with-SHA384, Ed25519 → Ed25519, RSA → sha256WithRSAEncryption.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SignatureAlgorithm {
-    /// ecdsa-with-SHA256 (P-256 keys).
-    EcdsaP256Sha256,
-    /// ecdsa-with-SHA384 (P-384 keys).
-    EcdsaP384Sha384,
-    /// Ed25519.
-    Ed25519,
-    /// sha256WithRSAEncryption (PKCS#1 v1.5), any RSA size.
-    RsaPkcs1Sha256,
-}
-
-impl SignatureAlgorithm {
-    /// The algorithm a key of `key` signs certificates with.
-    pub fn for_key(key: KeyAlgorithm) -> Self {
-        match key {
-            KeyAlgorithm::EcdsaP256 => Self::EcdsaP256Sha256,
-            KeyAlgorithm::EcdsaP384 => Self::EcdsaP384Sha384,
-            KeyAlgorithm::Ed25519 => Self::Ed25519,
-            KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
-                Self::RsaPkcs1Sha256
-            }
-        }
-    }
-
-    /// The DER AlgorithmIdentifier (RSA with explicit NULL parameters, as RFC 4055 requires).
-    pub fn algorithm_identifier(self) -> Vec<u8> {
-        let (oid, null) = match self {
-            Self::EcdsaP256Sha256 => (oid::ECDSA_WITH_SHA256, false),
-            Self::EcdsaP384Sha384 => (oid::ECDSA_WITH_SHA384, false),
-            Self::Ed25519 => (oid::ED25519, false),
-            Self::RsaPkcs1Sha256 => (oid::SHA256_WITH_RSA, true),
-        };
-        let mut content = asn1::tlv(OID, oid.as_bytes());
-        if null {
-            asn1::write_tlv(&mut content, NULL, &[]);
-        }
-        asn1::tlv(SEQUENCE, &content)
-    }
-
-    /// The matching TLS signature scheme.
-    pub(crate) fn tls_scheme(self) -> rustls::SignatureScheme {
-        use rustls::SignatureScheme as S;
-        match self {
-            Self::EcdsaP256Sha256 => S::ECDSA_NISTP256_SHA256,
-            Self::EcdsaP384Sha384 => S::ECDSA_NISTP384_SHA384,
-            Self::Ed25519 => S::ED25519,
-            Self::RsaPkcs1Sha256 => S::RSA_PKCS1_SHA256,
-        }
-    }
-}
-
-/// Signs certificates (and later CRLs) for an issuing CA: a software key, a PKCS#11 token, or a
-/// rotating sub-CA.
-///
-/// `sign` receives the complete DER TBSCertificate and returns the X.509 signatureValue
-/// contents (DER `Ecdsa-Sig-Value` for ECDSA).
-pub trait Signer: Debug + Send + Sync {
-    /// The algorithm `sign` produces.
-    fn algorithm(&self) -> SignatureAlgorithm;
-    /// The signer's public key as a DER SubjectPublicKeyInfo.
-    fn subject_public_key_info(&self) -> &[u8];
-    /// Signs `message`.
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::Error>;
-}
+pub use tbs::SERIAL_LEN;

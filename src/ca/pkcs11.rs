@@ -25,11 +25,13 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use zeroize::Zeroizing;
 
+use rustls::pki_types::SubjectPublicKeyInfoDer;
+
 use super::{SignatureAlgorithm, Signer};
-use crate::asn1::{self, oid, BIT_STRING, NULL, OCTET_STRING, OID, SEQUENCE};
-use crate::error::{Error, Pkcs11Error};
-use crate::key::KeyAlgorithm;
-use crate::provider::backend;
+use crate::crypto::backend;
+use crate::error::{Error, OtherError, Pkcs11Error};
+use crate::x509::tlv::{self, BIT_STRING, NULL, OCTET_STRING, OID, SEQUENCE};
+use crate::x509::{hex, oid, KeyAlgorithm, SpkiParts};
 
 /// The environment variable holding the PIN when the URI gives none.
 pub const PIN_ENV: &str = "CERTMINT_PKCS11_PIN";
@@ -41,7 +43,7 @@ pub const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 ///
 /// ```
 /// # #[cfg(feature = "pkcs11")] {
-/// use certmint::Pkcs11Uri;
+/// use certmint::ca::Pkcs11Uri;
 /// let uri = Pkcs11Uri::parse(
 ///     "pkcs11:token=CA%20token;object=issuing;type=private?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234",
 /// ).unwrap();
@@ -50,6 +52,7 @@ pub const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 /// # }
 /// ```
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct Pkcs11Uri {
     /// Token label.
     pub token: Option<String>,
@@ -89,12 +92,10 @@ fn percent_decode(s: &str) -> Result<Vec<u8>, Pkcs11Error> {
         if bytes[i] == b'%' {
             let hex = bytes
                 .get(i + 1..i + 3)
-                .ok_or_else(|| Pkcs11Error::BadUri("truncated %-escape".into()))?;
-            let text =
-                std::str::from_utf8(hex).map_err(|_| Pkcs11Error::BadUri("bad %-escape".into()))?;
+                .ok_or(Pkcs11Error::BadUri("truncated %-escape"))?;
+            let text = std::str::from_utf8(hex).map_err(|_| Pkcs11Error::BadUri("bad %-escape"))?;
             out.push(
-                u8::from_str_radix(text, 16)
-                    .map_err(|_| Pkcs11Error::BadUri("bad %-escape".into()))?,
+                u8::from_str_radix(text, 16).map_err(|_| Pkcs11Error::BadUri("bad %-escape"))?,
             );
             i += 3;
         } else {
@@ -106,8 +107,7 @@ fn percent_decode(s: &str) -> Result<Vec<u8>, Pkcs11Error> {
 }
 
 fn decode_text(s: &str) -> Result<String, Pkcs11Error> {
-    String::from_utf8(percent_decode(s)?)
-        .map_err(|_| Pkcs11Error::BadUri("value is not UTF-8".into()))
+    String::from_utf8(percent_decode(s)?).map_err(|_| Pkcs11Error::BadUri("value is not UTF-8"))
 }
 
 impl Pkcs11Uri {
@@ -120,16 +120,13 @@ impl Pkcs11Uri {
     pub fn parse(uri: &str) -> Result<Self, Pkcs11Error> {
         let rest = uri
             .strip_prefix("pkcs11:")
-            .ok_or_else(|| Pkcs11Error::BadUri("does not start with pkcs11:".into()))?;
+            .ok_or(Pkcs11Error::BadUri("does not start with pkcs11:"))?;
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let mut out = Self::default();
         for attr in path.split(';').filter(|a| !a.is_empty()) {
-            let (k, v) = attr.split_once('=').ok_or_else(|| {
-                Pkcs11Error::BadUri(format!(
-                    "path attribute without '=': {k}",
-                    k = attr.split('=').next().unwrap_or("")
-                ))
-            })?;
+            let (k, v) = attr
+                .split_once('=')
+                .ok_or(Pkcs11Error::BadUri("a path attribute without '='"))?;
             match k {
                 "token" => out.token = Some(decode_text(v)?),
                 "serial" => out.serial = Some(decode_text(v)?),
@@ -139,16 +136,11 @@ impl Pkcs11Uri {
                     out.slot_id = Some(
                         decode_text(v)?
                             .parse()
-                            .map_err(|_| Pkcs11Error::BadUri("slot-id is not a number".into()))?,
+                            .map_err(|_| Pkcs11Error::BadUri("slot-id is not a number"))?,
                     )
                 }
-                "type" => {
-                    let t = decode_text(v)?;
-                    if t != "private" {
-                        return Err(Pkcs11Error::BadUri(format!(
-                            "type={t}: a signing key must be type=private"
-                        )));
-                    }
+                "type" if decode_text(v)? != "private" => {
+                    return Err(Pkcs11Error::BadUri("a signing key must be type=private"));
                 }
                 _ => {}
             }
@@ -169,11 +161,11 @@ impl Pkcs11Uri {
         }
         if out.token.is_none() && out.serial.is_none() && out.slot_id.is_none() {
             return Err(Pkcs11Error::BadUri(
-                "names no token (token=, serial= or slot-id=)".into(),
+                "names no token (token=, serial= or slot-id=)",
             ));
         }
         if out.object.is_none() && out.id.is_none() {
-            return Err(Pkcs11Error::BadUri("names no key (object= or id=)".into()));
+            return Err(Pkcs11Error::BadUri("names no key (object= or id=)"));
         }
         Ok(out)
     }
@@ -185,10 +177,12 @@ impl Pkcs11Uri {
             return Ok(pin.clone());
         }
         if let Some(path) = &self.pin_source {
-            let text = Zeroizing::new(
-                std::fs::read_to_string(path)
-                    .map_err(|e| Pkcs11Error::PinSource(format!("{}: {e}", path.display())))?,
-            );
+            let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                Pkcs11Error::PinSource {
+                    path: path.clone(),
+                    kind: e.kind(),
+                }
+            })?);
             return Ok(Zeroizing::new(
                 text.strip_suffix('\n').unwrap_or(&text).to_owned(),
             ));
@@ -228,7 +222,7 @@ fn context(module: &Path) -> Result<Arc<Pkcs11>, Pkcs11Error> {
     }
     let load_error = |e: CkError| Pkcs11Error::ModuleLoad {
         path: module.to_owned(),
-        reason: e.to_string(),
+        source: OtherError::new(e),
     };
     let ctx = Pkcs11::new(module).map_err(load_error)?;
     match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
@@ -241,7 +235,7 @@ fn context(module: &Path) -> Result<Arc<Pkcs11>, Pkcs11Error> {
 }
 
 fn device(e: CkError) -> Pkcs11Error {
-    Pkcs11Error::Device(e.to_string().chars().take(200).collect())
+    Pkcs11Error::Device(OtherError::new(e))
 }
 
 fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, Pkcs11Error> {
@@ -345,7 +339,7 @@ impl Pkcs11Signer {
                 object: uri
                     .object
                     .clone()
-                    .unwrap_or_else(|| crate::mint::hex(uri.id.as_deref().unwrap_or(&[]))),
+                    .unwrap_or_else(|| hex(uri.id.as_deref().unwrap_or(&[]))),
             })?;
         let (key_algorithm, spki) = read_public_key(&session, uri, key)?;
         Ok(Self {
@@ -390,7 +384,7 @@ impl Pkcs11Signer {
                 } else {
                     oid::SECP384R1
                 };
-                public.push(Attribute::EcParams(asn1::tlv(OID, curve.as_bytes())));
+                public.push(Attribute::EcParams(tlv::tlv(OID, curve.as_bytes())));
                 Mechanism::EccKeyPairGen
             }
             KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
@@ -476,7 +470,10 @@ impl Pkcs11Signer {
                 Err((e, _)) => return Err(device(e).into()),
             }
         }
-        Err(Pkcs11Error::Device("the token kept failing after a fresh session".into()).into())
+        Err(Pkcs11Error::Device(OtherError::msg(
+            "the token kept failing after a fresh session",
+        ))
+        .into())
     }
 
     fn key_handle(&self, session: &Session) -> Result<ObjectHandle, (CkError, bool)> {
@@ -504,7 +501,7 @@ impl Pkcs11Signer {
             UnparsedPublicKey, ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA384_ASN1,
             RSA_PKCS1_2048_8192_SHA256,
         };
-        let parts = crate::key::SpkiParts::parse(&self.spki).ok_or(Pkcs11Error::UnsupportedKey)?;
+        let parts = SpkiParts::parse(&self.spki).ok_or(Pkcs11Error::UnsupportedKey)?;
         let ok = match self.algorithm {
             SignatureAlgorithm::EcdsaP256Sha256 => {
                 UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, parts.public_key)
@@ -529,8 +526,8 @@ impl Signer for Pkcs11Signer {
         self.algorithm
     }
 
-    fn subject_public_key_info(&self) -> &[u8] {
-        &self.spki
+    fn subject_public_key_info(&self) -> SubjectPublicKeyInfoDer<'_> {
+        SubjectPublicKeyInfoDer::from(&self.spki[..])
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
@@ -548,9 +545,9 @@ impl Signer for Pkcs11Signer {
                     return Err(Pkcs11Error::BadSignature.into());
                 }
                 let (r, s) = raw.split_at(half);
-                let mut body = asn1::unsigned_integer(r);
-                body.extend(asn1::unsigned_integer(s));
-                asn1::tlv(SEQUENCE, &body)
+                let mut body = tlv::unsigned_integer(r);
+                body.extend(tlv::unsigned_integer(s));
+                tlv::tlv(SEQUENCE, &body)
             }
             SignatureAlgorithm::RsaPkcs1Sha256 => {
                 self.with_session(|s, key| s.sign(&Mechanism::Sha256RsaPkcs, key, message))?
@@ -601,11 +598,11 @@ fn read_public_key(
             }
         }
         let (n, e) = n.zip(e).ok_or(Pkcs11Error::UnsupportedKey)?;
-        let mut rsa_key = asn1::unsigned_integer(&n);
-        rsa_key.extend(asn1::unsigned_integer(&e));
-        let mut alg = asn1::tlv(OID, oid::RSA_ENCRYPTION.as_bytes());
-        asn1::write_tlv(&mut alg, NULL, &[]);
-        spki(&asn1::tlv(SEQUENCE, &alg), &asn1::tlv(SEQUENCE, &rsa_key))
+        let mut rsa_key = tlv::unsigned_integer(&n);
+        rsa_key.extend(tlv::unsigned_integer(&e));
+        let mut alg = tlv::tlv(OID, oid::RSA_ENCRYPTION.as_bytes());
+        tlv::write_tlv(&mut alg, NULL, &[]);
+        spki(&tlv::tlv(SEQUENCE, &alg), &tlv::tlv(SEQUENCE, &rsa_key))
     } else if key_type == Some(KeyType::EC) {
         let public = *session
             .find_objects(&uri.key_template(ObjectClass::PUBLIC_KEY))
@@ -625,13 +622,13 @@ fn read_public_key(
         }
         let (params, point) = params.zip(point).ok_or(Pkcs11Error::UnsupportedKey)?;
         // CKA_EC_POINT is a DER OCTET STRING around the point (some tokens omit the wrapper).
-        let point = match asn1::single(&point) {
+        let point = match tlv::single(&point) {
             Ok(t) if t.tag == OCTET_STRING => t.content.to_vec(),
             _ => point,
         };
-        let mut alg = asn1::tlv(OID, oid::EC_PUBLIC_KEY.as_bytes());
+        let mut alg = tlv::tlv(OID, oid::EC_PUBLIC_KEY.as_bytes());
         alg.extend_from_slice(&params);
-        spki(&asn1::tlv(SEQUENCE, &alg), &point)
+        spki(&tlv::tlv(SEQUENCE, &alg), &point)
     } else {
         return Err(Pkcs11Error::UnsupportedKey.into());
     };
@@ -643,8 +640,8 @@ fn spki(algorithm: &[u8], public_key: &[u8]) -> Vec<u8> {
     let mut bits = vec![0u8];
     bits.extend_from_slice(public_key);
     let mut body = algorithm.to_vec();
-    asn1::write_tlv(&mut body, BIT_STRING, &bits);
-    asn1::tlv(SEQUENCE, &body)
+    tlv::write_tlv(&mut body, BIT_STRING, &bits);
+    tlv::tlv(SEQUENCE, &body)
 }
 
 #[cfg(test)]

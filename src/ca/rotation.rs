@@ -25,13 +25,14 @@ use rustls::pki_types::UnixTime;
 use super::{Issuer, IssuerOptions, SoftwareSigner};
 use crate::clock::Clock;
 use crate::error::{Error, IssuerError};
-use crate::ext::{self, KeyUsage};
-use crate::key::{KeyAlgorithm, LeafKey};
-use crate::mint::clone::{clamp, encode_validity};
-use crate::time::Seconds;
+use crate::keys::{LeafKey, PrivateKey};
+use crate::x509::asn1_time::{self, duration_secs, encode_validity};
+use crate::x509::ext::{self, KeyUsage};
+use crate::x509::{name, KeyAlgorithm};
 
 /// How sub-CAs are made and renewed. `Default` gives the documented defaults.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RotationPolicy {
     /// Validity of each sub-CA from its creation (default 7 days).
     pub lifetime: Duration,
@@ -136,7 +137,9 @@ impl RotatingIssuer {
                 );
                 let retry = Arc::new(SubCa {
                     issuer: Arc::clone(&latest.issuer),
-                    renew_at: now.as_secs() + self.policy.retry_after.as_secs(),
+                    renew_at: now
+                        .as_secs()
+                        .saturating_add(self.policy.retry_after.as_secs()),
                 });
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = retry;
                 self.usable(&latest, now).map_err(|_| e)
@@ -156,11 +159,11 @@ impl RotatingIssuer {
 
     /// The current sub-CA while it is still valid.
     fn usable(&self, current: &SubCa, now: UnixTime) -> Result<Arc<Issuer>, Error> {
-        if (now.as_secs() as Seconds) < current.issuer.validity().1 {
+        if asn1_time::seconds(now) < current.issuer.validity().1 {
             Ok(Arc::clone(&current.issuer))
         } else {
             Err(IssuerError::Expired {
-                not_after: crate::time::rfc3339(current.issuer.validity().1),
+                not_after: current.issuer.not_after(),
             }
             .into())
         }
@@ -179,10 +182,10 @@ impl std::fmt::Debug for RotatingIssuer {
 
 /// Generates a key in memory and has `parent` certify it as a pathLen-0 CA.
 fn make_sub_ca(parent: &Issuer, policy: &RotationPolicy, now: UnixTime) -> Result<SubCa, Error> {
-    let t = now.as_secs() as Seconds;
-    let key = LeafKey::generate(policy.key_algorithm)?;
-    let signer = SoftwareSigner::from_key_bytes(key.pkcs8_der().secret_pkcs8_der())?;
-    let spki = key.subject_public_key_info().to_vec();
+    let t = asn1_time::seconds(now);
+    let key = LeafKey::new(PrivateKey::generate(policy.key_algorithm)?)?;
+    let signer = SoftwareSigner::from_private_key(key.private_key())?;
+    let spki = key.spki().to_vec();
     let mut extensions = ext::basic_constraints_ca(0);
     extensions.extend(ext::key_usage(
         KeyUsage(KeyUsage::KEY_CERT_SIGN | KeyUsage::CRL_SIGN | KeyUsage::DIGITAL_SIGNATURE),
@@ -191,14 +194,13 @@ fn make_sub_ca(parent: &Issuer, policy: &RotationPolicy, now: UnixTime) -> Resul
     extensions.extend(ext::subject_key_id(key.key_id()));
     parent.issued().append_to(&mut extensions);
     drop(key); // wipes the PKCS#8 copy; the signer keeps the parsed key
-    let (not_before, not_after) = clamp(
-        t - policy.backdate.as_secs() as Seconds,
-        t + policy.lifetime.as_secs() as Seconds,
-        parent.validity(),
+    let (not_before, not_after) = parent.clamp(
+        t.saturating_sub(duration_secs(policy.backdate)),
+        t.saturating_add(duration_secs(policy.lifetime)),
     );
     let subject =
-        ext::name_with_common_name(&format!("certmint issuing CA {}", crate::time::rfc3339(t)));
-    let (cert, _) = crate::mint::tbs::sign_certificate(
+        name::name_with_common_name(&format!("certmint issuing CA {}", asn1_time::rfc3339(t)));
+    let (cert, _) = super::tbs::sign_certificate(
         parent,
         &subject,
         &encode_validity(not_before, not_after),
@@ -210,6 +212,6 @@ fn make_sub_ca(parent: &Issuer, policy: &RotationPolicy, now: UnixTime) -> Resul
     let issuer = Issuer::new_at(chain, Arc::new(signer), policy.options.clone(), now)?;
     Ok(SubCa {
         issuer: Arc::new(issuer),
-        renew_at: (t + policy.renew_after.as_secs() as Seconds).max(0) as u64,
+        renew_at: u64::try_from(t.saturating_add(duration_secs(policy.renew_after))).unwrap_or(0),
     })
 }

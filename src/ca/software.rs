@@ -2,14 +2,18 @@
 
 use std::sync::Arc;
 
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+use rustls::pki_types::{
+    PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
+    SubjectPublicKeyInfoDer,
+};
 use rustls::sign::SigningKey;
 
 use super::{SignatureAlgorithm, Signer};
+use crate::crypto;
 use crate::error::{Error, KeyError};
-use crate::key::KeyAlgorithm;
-use crate::pem::{self, KeyFormat};
-use crate::provider;
+use crate::keys::file::{self, KeyFormat};
+use crate::keys::{PrivateKey, Secret};
+use crate::x509::KeyAlgorithm;
 
 /// A CA key in memory: P-256, P-384, Ed25519 or RSA 2048-4096, read from PKCS#8, SEC1
 /// (`EC PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`), PEM or DER.
@@ -30,10 +34,11 @@ impl SoftwareSigner {
     /// Reads a private key from PEM or DER.
     ///
     /// ```
-    /// # use certmint::{KeyAlgorithm, SoftwareSigner};
-    /// let pkcs8 = KeyAlgorithm::EcdsaP256.generate_pkcs8().unwrap();
-    /// let signer = SoftwareSigner::from_key_bytes(&pkcs8).unwrap();
+    /// # use certmint::{ca::SoftwareSigner, keys::PrivateKey, KeyAlgorithm};
+    /// let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
+    /// let signer = SoftwareSigner::from_key_bytes(&key.to_pem().as_bytes())?;
     /// assert_eq!(signer.key_algorithm(), KeyAlgorithm::EcdsaP256);
+    /// # Ok::<(), certmint::Error>(())
     /// ```
     pub fn from_key_bytes(input: &[u8]) -> Result<Self, Error> {
         Self::from_key_bytes_with_passphrase(input, None)
@@ -43,16 +48,22 @@ impl SoftwareSigner {
     /// aes-256-cbc` writes it, with PBKDF2-HMAC-SHA256 or scrypt).
     pub fn from_key_bytes_with_passphrase(
         input: &[u8],
-        passphrase: Option<&[u8]>,
+        passphrase: Option<&Secret>,
     ) -> Result<Self, Error> {
-        let parsed = pem::parse_private_key(input, passphrase)?;
+        let parsed = file::parse_private_key(input, passphrase.map(Secret::as_bytes))?;
         let der: PrivateKeyDer<'_> = match parsed.format {
             KeyFormat::Pkcs8 => PrivatePkcs8KeyDer::from(&parsed.der[..]).into(),
             KeyFormat::Sec1 => PrivateSec1KeyDer::from(&parsed.der[..]).into(),
             KeyFormat::Pkcs1 => PrivatePkcs1KeyDer::from(&parsed.der[..]).into(),
         };
-        let key = provider::load_signing_key(&der).map_err(|_| KeyError::Unsupported)?;
+        let key = crypto::load_signing_key(&der).map_err(|_| KeyError::Unsupported)?;
         Self::from_signing_key(key)
+    }
+
+    /// A signer over a key certmint generated or handed out.
+    pub fn from_private_key(key: &PrivateKey) -> Result<Self, Error> {
+        let der = PrivateKeyDer::Pkcs8(key.pkcs8());
+        Self::from_signing_key(crypto::load_signing_key(&der).map_err(|_| KeyError::Unsupported)?)
     }
 
     /// Wraps a rustls signing key.
@@ -92,14 +103,12 @@ impl Signer for SoftwareSigner {
         self.algorithm
     }
 
-    fn subject_public_key_info(&self) -> &[u8] {
-        &self.spki
+    fn subject_public_key_info(&self) -> SubjectPublicKeyInfoDer<'_> {
+        SubjectPublicKeyInfoDer::from(&self.spki[..])
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        self.signer
-            .sign(message)
-            .map_err(|e| Error::Signing(e.to_string()))
+        self.signer.sign(message).map_err(Error::signing)
     }
 }
 

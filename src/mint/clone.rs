@@ -19,22 +19,22 @@ use std::borrow::Cow;
 
 use super::policy::{MintPolicy, ValidityPolicy};
 use super::Adjustments;
-use crate::asn1::oid;
 use crate::ca::Issuer;
-use crate::cert::{Extension, ParsedCert};
-use crate::ext::{self, KeyUsage};
 use crate::host::Host;
-use crate::key::{KeyAlgorithm, LeafKey};
-use crate::time::{self, Seconds};
+use crate::keys::LeafKey;
+use crate::x509::asn1_time::{duration_secs, encode_validity, Seconds};
+use crate::x509::cert::{Extension, ParsedCert};
+use crate::x509::ext::{self, KeyUsage, SanEntry};
+use crate::x509::{name, oid, tlv, KeyAlgorithm};
 
 /// The parts of a leaf's TBS that depend on the origin or host.
-pub(super) struct LeafFields<'a> {
-    pub(super) subject: Cow<'a, [u8]>,
-    pub(super) validity: Cow<'a, [u8]>,
-    pub(super) not_before: Seconds,
-    pub(super) not_after: Seconds,
-    pub(super) extensions: Vec<u8>,
-    pub(super) adjustments: Adjustments,
+pub(crate) struct LeafFields<'a> {
+    pub(crate) subject: Cow<'a, [u8]>,
+    pub(crate) validity: Cow<'a, [u8]>,
+    pub(crate) not_before: Seconds,
+    pub(crate) not_after: Seconds,
+    pub(crate) extensions: Vec<u8>,
+    pub(crate) adjustments: Adjustments,
 }
 
 /// What to do with one origin extension.
@@ -85,7 +85,7 @@ fn rule(e: &Extension<'_>) -> Rule {
 }
 
 /// The fields of a faithful clone of `origin`.
-pub(super) fn clone_fields<'a>(
+pub(crate) fn clone_fields<'a>(
     origin: &ParsedCert<'a>,
     host: Option<&Host>,
     key: &LeafKey,
@@ -210,10 +210,10 @@ pub(super) fn clone_fields<'a>(
     }
     let has = |o: &der::asn1::ObjectIdentifier| origin.extension(o).is_some();
     if policy.san_from_host && !has(&oid::SUBJECT_ALT_NAME) {
-        let from_cn = || ext::common_name(origin.subject.raw).and_then(|cn| Host::parse(&cn).ok());
+        let from_cn = || name::common_name(origin.subject.raw).and_then(|cn| Host::parse(&cn).ok());
         if let Some(name) = host.cloned().or_else(from_cn) {
             let subject_empty = origin.subject.content.is_empty();
-            out.extend(ext::subject_alt_name(&name, subject_empty));
+            out.extend(ext::subject_alt_name(san_entry(&name), subject_empty));
             adjustments |= Adjustments::ADDED_SAN;
         }
     }
@@ -236,7 +236,7 @@ pub(super) fn clone_fields<'a>(
 
 /// keyUsage for a TLS server key of `alg`: digitalSignature, plus keyEncipherment for RSA (RFC
 /// 8813 forbids it for EC keys).
-pub(super) fn derived_key_usage(alg: KeyAlgorithm) -> KeyUsage {
+fn derived_key_usage(alg: KeyAlgorithm) -> KeyUsage {
     let mut usage = KeyUsage::DIGITAL_SIGNATURE;
     if alg.is_rsa() {
         usage |= KeyUsage::KEY_ENCIPHERMENT;
@@ -259,19 +259,18 @@ fn clone_validity<'a>(
             )
         }
         ValidityPolicy::Mirror { max_lifetime } => {
-            let (mut nb, mut na) = clamp(origin.not_before, origin.not_after, issuer.validity());
-            let max = max_lifetime.as_secs() as Seconds;
-            if na - nb > max {
+            let (mut nb, mut na) = issuer.clamp(origin.not_before, origin.not_after);
+            let max = duration_secs(*max_lifetime);
+            if na.saturating_sub(nb) > max {
                 let hour_ago = now - now.rem_euclid(3600) - 3600;
                 nb = nb.max(hour_ago);
-                na = na.min(nb + max);
+                na = na.min(nb.saturating_add(max));
             }
             (nb, na)
         }
-        ValidityPolicy::Fixed { backdate, lifetime } => clamp(
-            now - backdate.as_secs() as Seconds,
-            now + lifetime.as_secs() as Seconds,
-            issuer.validity(),
+        ValidityPolicy::Fixed { backdate, lifetime } => issuer.clamp(
+            now.saturating_sub(duration_secs(*backdate)),
+            now.saturating_add(duration_secs(*lifetime)),
         ),
     };
     if (nb, na) == (origin.not_before, origin.not_after) {
@@ -281,51 +280,31 @@ fn clone_validity<'a>(
     }
 }
 
-/// `[not_before, not_after]` intersected with the issuer's window. A window that ends before it
-/// starts (an origin that expired before the issuer existed) collapses to its end, so the leaf
-/// is expired just as the origin is.
-pub(crate) fn clamp(
-    not_before: Seconds,
-    not_after: Seconds,
-    issuer: (Seconds, Seconds),
-) -> (Seconds, Seconds) {
-    let nb = not_before.max(issuer.0);
-    let na = not_after.min(issuer.1);
-    (nb.min(na), na)
-}
-
-pub(crate) fn encode_validity(not_before: Seconds, not_after: Seconds) -> Vec<u8> {
-    let mut content = time::encode(not_before);
-    content.extend(time::encode(not_after));
-    crate::asn1::tlv(crate::asn1::SEQUENCE, &content)
-}
-
 /// The fields of a leaf minted from the host alone.
-pub(super) fn host_only_fields(
+pub(crate) fn host_only_fields(
     host: &Host,
     key: &LeafKey,
     issuer: &Issuer,
     policy: &MintPolicy,
     now: Seconds,
 ) -> LeafFields<'static> {
-    let (not_before, not_after) = clamp(
-        now - policy.host_only_backdate.as_secs() as Seconds,
-        now + policy.host_only_lifetime.as_secs() as Seconds,
-        issuer.validity(),
+    let (not_before, not_after) = issuer.clamp(
+        now.saturating_sub(duration_secs(policy.host_only_backdate)),
+        now.saturating_add(duration_secs(policy.host_only_lifetime)),
     );
     let text = host.to_string();
     // ub-common-name is 64 characters; a longer host lives in the SAN alone, under an empty
     // subject, which makes the SAN critical.
     let subject = if text.len() <= 64 {
-        ext::name_with_common_name(&text)
+        name::name_with_common_name(&text)
     } else {
-        crate::asn1::tlv(crate::asn1::SEQUENCE, &[])
+        tlv::tlv(tlv::SEQUENCE, &[])
     };
     let mut out = Vec::with_capacity(512);
     out.extend(ext::basic_constraints_not_ca(true));
     out.extend(ext::key_usage(derived_key_usage(key.algorithm()), true));
     out.extend(ext::ext_key_usage_server_auth());
-    out.extend(ext::subject_alt_name(host, text.len() > 64));
+    out.extend(ext::subject_alt_name(san_entry(host), text.len() > 64));
     out.extend(ext::subject_key_id(key.key_id()));
     issuer.issued().append_to(&mut out);
     LeafFields {
@@ -335,5 +314,13 @@ pub(super) fn host_only_fields(
         not_after,
         extensions: out,
         adjustments: Adjustments::NONE,
+    }
+}
+
+/// A host as a subjectAltName entry.
+fn san_entry(host: &Host) -> SanEntry<'_> {
+    match host {
+        Host::Dns(name) => SanEntry::Dns(name),
+        Host::Ip(ip) => SanEntry::Ip(*ip),
     }
 }

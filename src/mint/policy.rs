@@ -3,11 +3,7 @@
 
 use std::time::Duration;
 
-use crate::key::KeyAlgorithm;
-
-/// The default CRL base URL. The `.invalid` top-level domain never resolves (RFC 6761), so
-/// clients that insist on fetching the CRL fail fast until a real URL is configured.
-pub const DEFAULT_CRL_BASE_URL: &str = "http://crl.certmint.invalid";
+use crate::x509::KeyAlgorithm;
 
 /// Apple platforms reject TLS server certificates valid for longer than 825 days, even under a
 /// private root.
@@ -48,8 +44,10 @@ impl Default for ValidityPolicy {
     }
 }
 
-/// Settings of a [`Minter`](crate::Minter). `Default` gives the documented defaults.
-#[derive(Clone, Debug)]
+/// Settings of a [`Minter`](crate::Minter). `Default` gives the documented defaults; change
+/// fields on a default value (`let mut p = MintPolicy::default(); p.san_from_host = false;`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MintPolicy {
     /// Validity of cloned leaves (default [`ValidityPolicy::Mirror`], 825 days).
     pub validity: ValidityPolicy,

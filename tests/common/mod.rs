@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use certmint::rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use certmint::{KeyAlgorithm, KeyPool, MintPolicy, Minter, ThrowawayCa};
+use certmint::{keys::KeyPool, mint::MintPolicy, testing::ThrowawayCa, KeyAlgorithm, Minter};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair,
     KeyUsagePurpose,
@@ -59,7 +59,7 @@ pub fn origin_key(alg: KeyAlgorithm) -> KeyPair {
         .lock()
         .unwrap()
         .entry(alg)
-        .or_insert_with(|| alg.generate_pkcs8().unwrap().to_vec())
+        .or_insert_with(|| alg.generate_test_key())
         .clone();
     KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(der), rcgen_alg).unwrap()
 }
@@ -180,9 +180,10 @@ pub fn interception(alg: KeyAlgorithm) -> &'static Interception {
             let ca = ThrowawayCa::generate(alg).unwrap();
             // RSA-4096 keys can take many seconds to generate in a debug build under load:
             // wait for them rather than fail.
-            let pool = KeyPool::new(certmint::KeyPoolConfig {
-                rsa_wait: std::time::Duration::from_secs(300),
-                ..Default::default()
+            let pool = KeyPool::new({
+                let mut v = certmint::keys::KeyPoolConfig::default();
+                v.rsa_wait = std::time::Duration::from_secs(300);
+                v
             });
             let minter = Minter::new(
                 Arc::new(ca.issuer().unwrap()),
@@ -304,10 +305,7 @@ pub fn openssl_verify(
     dir: &Path,
 ) -> Result<(), String> {
     let pem = |certs: &[CertificateDer<'_>]| -> String {
-        certs
-            .iter()
-            .map(|c| certmint::pem_encode("CERTIFICATE", c.as_ref()))
-            .collect()
+        certs.iter().map(|c| test_cert_pem(c.as_ref())).collect()
     };
     std::fs::write(dir.join("root.pem"), pem(std::slice::from_ref(root))).unwrap();
     std::fs::write(dir.join("untrusted.pem"), pem(&chain[1..])).unwrap();
@@ -435,17 +433,17 @@ pub fn server_config(
 /// A signer that wraps a real one, counts its calls, and fails while `fail` is set.
 #[derive(Debug)]
 pub struct FlakySigner {
-    pub inner: certmint::SoftwareSigner,
+    pub inner: certmint::ca::SoftwareSigner,
     pub calls: std::sync::atomic::AtomicU64,
     pub fail: std::sync::atomic::AtomicBool,
     pub delay: std::time::Duration,
 }
 
-impl certmint::Signer for FlakySigner {
-    fn algorithm(&self) -> certmint::SignatureAlgorithm {
+impl certmint::ca::Signer for FlakySigner {
+    fn algorithm(&self) -> certmint::ca::SignatureAlgorithm {
         self.inner.algorithm()
     }
-    fn subject_public_key_info(&self) -> &[u8] {
+    fn subject_public_key_info(&self) -> certmint::rustls::pki_types::SubjectPublicKeyInfoDer<'_> {
         self.inner.subject_public_key_info()
     }
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, certmint::Error> {
@@ -453,7 +451,9 @@ impl certmint::Signer for FlakySigner {
         self.calls.fetch_add(1, SeqCst);
         std::thread::sleep(self.delay);
         if self.fail.load(SeqCst) {
-            return Err(certmint::Error::Signing("token unavailable".into()));
+            return Err(certmint::Error::Signing(certmint::OtherError::new(
+                std::io::Error::other("token unavailable"),
+            )));
         }
         self.inner.sign(message)
     }
@@ -465,15 +465,15 @@ pub fn flaky_minter(
     delay: std::time::Duration,
 ) -> (Arc<Minter>, Arc<FlakySigner>) {
     let signer = Arc::new(FlakySigner {
-        inner: certmint::SoftwareSigner::from_key_bytes(&ca.intermediate_key).unwrap(),
+        inner: certmint::ca::SoftwareSigner::from_private_key(&ca.intermediate_key).unwrap(),
         calls: Default::default(),
         fail: Default::default(),
         delay,
     });
-    let issuer = certmint::Issuer::new(
+    let issuer = certmint::ca::Issuer::new(
         vec![ca.intermediate.clone()],
-        Arc::clone(&signer) as Arc<dyn certmint::Signer>,
-        certmint::IssuerOptions::default(),
+        Arc::clone(&signer) as Arc<dyn certmint::ca::Signer>,
+        certmint::ca::IssuerOptions::default(),
     )
     .unwrap();
     let minter = Minter::new(
@@ -482,4 +482,114 @@ pub fn flaky_minter(
         MintPolicy::default(),
     );
     (Arc::new(minter), signer)
+}
+
+// ---------------------------------------------------------------- PEM and keys for fixtures
+
+/// A certificate as PEM.
+pub fn test_cert_pem(der: &[u8]) -> String {
+    certmint::pem::encode_certificate(&CertificateDer::from(der.to_vec()))
+}
+
+/// Something holding a PKCS#8 key.
+pub trait KeyBytes {
+    fn key_bytes(&self) -> Vec<u8>;
+}
+
+impl KeyBytes for certmint::keys::PrivateKey {
+    fn key_bytes(&self) -> Vec<u8> {
+        self.pkcs8().secret_pkcs8_der().to_vec()
+    }
+}
+
+impl KeyBytes for Vec<u8> {
+    fn key_bytes(&self) -> Vec<u8> {
+        self.clone()
+    }
+}
+
+impl KeyBytes for [u8] {
+    fn key_bytes(&self) -> Vec<u8> {
+        self.to_vec()
+    }
+}
+
+/// An unencrypted PKCS#8 key as PEM (`PRIVATE KEY`).
+pub fn test_key_pem<K: KeyBytes + ?Sized>(key: &K) -> String {
+    let der = key.key_bytes();
+    pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, &der).unwrap()
+}
+
+/// Generating PKCS#8 test keys.
+pub trait GenerateTestKey {
+    fn generate_test_key(self) -> Vec<u8>;
+}
+
+impl GenerateTestKey for KeyAlgorithm {
+    fn generate_test_key(self) -> Vec<u8> {
+        certmint::keys::PrivateKey::generate(self)
+            .unwrap()
+            .key_bytes()
+    }
+}
+
+/// The rcgen key of a certmint private key.
+pub fn rcgen_key_of(key: &certmint::keys::PrivateKey) -> KeyPair {
+    let alg = match key.algorithm() {
+        KeyAlgorithm::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        KeyAlgorithm::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        KeyAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
+        _ => &rcgen::PKCS_RSA_SHA256,
+    };
+    KeyPair::from_pkcs8_der_and_sign_algo(&key.pkcs8(), alg).unwrap()
+}
+
+/// Signs `params` for `subject_key` with `ca`'s intermediate, through rcgen: for origins with
+/// fields certmint itself never writes.
+pub fn issue_under(
+    ca: &ThrowawayCa,
+    params: &CertificateParams,
+    subject_key: &impl rcgen::PublicKeyData,
+) -> CertificateDer<'static> {
+    let issuer =
+        rcgen::Issuer::from_ca_cert_der(&ca.intermediate, rcgen_key_of(&ca.intermediate_key))
+            .unwrap();
+    params
+        .signed_by(subject_key, &issuer)
+        .unwrap()
+        .der()
+        .clone()
+}
+
+/// A public key given as a DER SubjectPublicKeyInfo (a token's key), for rcgen.
+pub struct SpkiKey {
+    bits: Vec<u8>,
+    alg: &'static rcgen::SignatureAlgorithm,
+}
+
+impl SpkiKey {
+    pub fn new(signer: &dyn certmint::ca::Signer) -> Self {
+        use certmint::ca::SignatureAlgorithm as S;
+        let spki = signer.subject_public_key_info();
+        let (_, parsed) = <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(spki.as_ref()).unwrap();
+        let alg = match signer.algorithm() {
+            S::EcdsaP256Sha256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            S::EcdsaP384Sha384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+            S::Ed25519 => &rcgen::PKCS_ED25519,
+            _ => &rcgen::PKCS_RSA_SHA256,
+        };
+        Self {
+            bits: parsed.subject_public_key.data.to_vec(),
+            alg,
+        }
+    }
+}
+
+impl rcgen::PublicKeyData for SpkiKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.bits
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.alg
+    }
 }

@@ -12,11 +12,16 @@ use std::sync::Arc;
 use certmint::inspect::CertificateInfo;
 use certmint::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use certmint::rustls::{self, RootCertStore};
-use certmint::{CertCache, KeyAlgorithm, KeyPool, MintPolicy, Minter, Resolver, ThrowawayCa};
-use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair, KeyUsagePurpose, SanType};
+use certmint::testing::ThrowawayCa;
+use certmint::{CaSpec, Deployment, KeyAlgorithm};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, CustomExtension, DnType, IsCa, KeyPair,
+    KeyUsagePurpose, SanType,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::error::CliError;
 use crate::proxy::Proxy;
 
 const ORIGIN_HOST: &str = "www.demo.test";
@@ -24,14 +29,28 @@ const BODY: &str = "hello from the origin, through certmint\n";
 
 type DemoResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-pub(crate) async fn run() -> DemoResult<()> {
-    let public = ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, "certmint demo public")?;
+/// `certmint demo`: exit 0 only on a verified round trip.
+pub(crate) fn run() -> Result<(), CliError> {
+    let runtime = crate::runtime()?;
+    runtime
+        .block_on(demo())
+        .map_err(|e| CliError::Demo(e.to_string()))
+}
+
+async fn demo() -> DemoResult<()> {
+    // A stand-in for a public CA (built with rcgen, independent of certmint), and the
+    // interception hierarchy.
+    let public = public_ca()?;
+    let public_root = public.der().clone();
     let interception =
         ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, "certmint demo interception")?;
 
     // The origin and its server.
     let origin_key = KeyPair::generate()?;
-    let origin_cert = public.issue(&origin_params()?, &origin_key)?;
+    let origin_cert = origin_params()?
+        .signed_by(&origin_key, &public)?
+        .der()
+        .clone();
     let origin_listener = TcpListener::bind("127.0.0.1:0").await?;
     let origin_addr = origin_listener.local_addr()?;
     let mut origin_config =
@@ -39,24 +58,24 @@ pub(crate) async fn run() -> DemoResult<()> {
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_single_cert(
-                vec![origin_cert.clone(), public.intermediate.clone()],
+                vec![origin_cert.clone()],
                 PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(origin_key.serialize_der())),
             )?;
     origin_config.alpn_protocols = vec![b"http/1.1".to_vec()];
     tokio::spawn(serve_origin(origin_listener, Arc::new(origin_config)));
 
-    // The proxy.
-    let minter = Minter::new(
-        Arc::new(interception.issuer()?),
-        Arc::new(KeyPool::default()),
-        MintPolicy::default(),
-    );
+    // The proxy: the interception CA, origins validated against the public root.
     let mut roots = RootCertStore::empty();
-    roots.add(public.root.clone())?;
+    roots.add(public_root)?;
+    let deployment = Deployment::builder()
+        .ca(CaSpec::from_issuer(
+            "demo",
+            Arc::new(interception.issuer()?),
+        ))
+        .upstream_roots(roots)
+        .build()?;
     let proxy = Arc::new(Proxy::new(
-        Resolver::new(Arc::new(minter), Arc::new(CertCache::default())),
-        roots,
-        None,
+        Arc::new(deployment),
         HashMap::from([(format!("{ORIGIN_HOST}:{}", origin_addr.port()), origin_addr)]),
     )?);
     let proxy_listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -105,12 +124,25 @@ pub(crate) async fn run() -> DemoResult<()> {
     report(&origin_cert, &served, alpn.as_deref(), &response, &proxy)?;
     let _ = stop.send(());
     let _ = proxy_task.await;
+    proxy.deployment().shutdown();
     if response.starts_with("HTTP/1.1 200") && response.ends_with(BODY) {
         println!("\nresult: OK — the client trusted only the interception root and got the origin's response");
         Ok(())
     } else {
         Err("the round trip did not return the origin's response".into())
     }
+}
+
+fn public_ca() -> DemoResult<CertifiedIssuer<'static, KeyPair>> {
+    let mut p = CertificateParams::default();
+    p.distinguished_name.push(DnType::CountryName, "ZZ");
+    p.distinguished_name
+        .push(DnType::OrganizationName, "certmint demo public CA");
+    p.distinguished_name
+        .push(DnType::CommonName, "certmint demo public root");
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    Ok(CertifiedIssuer::self_signed(p, KeyPair::generate()?)?)
 }
 
 fn origin_params() -> DemoResult<CertificateParams> {
@@ -283,7 +315,7 @@ fn report(
         served.len()
     );
     println!("{:<20} {}", "ALPN", alpn.unwrap_or("-"));
-    let s = proxy.resolver().cache().stats();
+    let s = proxy.deployment().cache_stats();
     println!(
         "{:<20} {} mint(s), {:.2} ms",
         "cache",

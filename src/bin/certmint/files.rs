@@ -5,7 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use certmint::Error;
+use crate::error::CliError;
 
 /// One file to write.
 pub(crate) struct Output<'a> {
@@ -33,8 +33,8 @@ impl<'a> Output<'a> {
     }
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
+    move |source| CliError::File {
         path: path.to_owned(),
         source,
     }
@@ -48,7 +48,7 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.certmint-{}.tmp", std::process::id()))
 }
 
-fn write_temp(out: &Output<'_>, temp: &Path) -> Result<(), Error> {
+fn write_temp(out: &Output<'_>, temp: &Path) -> Result<(), CliError> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -62,7 +62,7 @@ fn write_temp(out: &Output<'_>, temp: &Path) -> Result<(), Error> {
 }
 
 /// Writes every output, or none.
-pub(crate) fn write_all(outputs: &[Output<'_>]) -> Result<(), Error> {
+pub(crate) fn write_all(outputs: &[Output<'_>]) -> Result<(), CliError> {
     let temps: Vec<PathBuf> = outputs.iter().map(|o| temp_path(&o.path)).collect();
     let cleanup = |temps: &[PathBuf]| {
         for t in temps {

@@ -9,14 +9,153 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certmint::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use certmint::rustls::{self, ClientConfig, RootCertStore};
-use certmint::{OriginVerifier, Outcome, Resolver};
+use certmint::cache::{OriginVerdict, Outcome};
+use certmint::rustls::pki_types::{CertificateDer, ServerName};
+use certmint::rustls::{self, ClientConfig};
+use certmint::{ClientKeySupport, Deployment, DeploymentBuilder, UntrustedPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::error::CliError;
+
+#[derive(clap::Args)]
+pub(crate) struct ProxyArgs {
+    /// Address to listen on (port 0 picks one; the address is printed).
+    #[arg(long)]
+    listen: SocketAddr,
+    /// The deployment configuration file (TOML): CAs, rules, rotation, untrusted-origin
+    /// policy, cache. Replaces --ca-cert/--ca-key and the options below it covers.
+    #[arg(long, conflicts_with_all = ["ca_cert", "ca_key", "untrusted_ca_cert", "untrusted_ca_key"])]
+    config: Option<PathBuf>,
+    /// The issuing CA certificate, optionally followed by its chain.
+    #[arg(long, required_unless_present = "config")]
+    ca_cert: Option<PathBuf>,
+    /// The issuing CA's private key: a file or a `pkcs11:` URI.
+    #[arg(long, required_unless_present = "config")]
+    ca_key: Option<PathBuf>,
+    /// File holding the CA key's passphrase (else CERTMINT_CA_KEY_PASS).
+    #[arg(long)]
+    ca_key_pass_file: Option<PathBuf>,
+    /// Trust these roots (PEM) for origins instead of the Mozilla roots; repeatable.
+    #[arg(long)]
+    upstream_ca: Vec<PathBuf>,
+    /// Connect to ADDR for HOST:PORT, like curl's --resolve; repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
+    resolve: Vec<(String, SocketAddr)>,
+    /// CRL base URL for minted leaves.
+    #[arg(long)]
+    crl_url: Option<String>,
+    /// What to do with an origin that fails validation: refuse it (abort the client's
+    /// handshake), or mirror the distrust by minting with --untrusted-ca-cert/--untrusted-ca-key,
+    /// a CA clients do not trust.
+    #[arg(long, value_enum, default_value_t = Untrusted::Refuse)]
+    untrusted: Untrusted,
+    /// The untrusted CA's certificate (for --untrusted mirror).
+    #[arg(long, required_if_eq("untrusted", "mirror"))]
+    untrusted_ca_cert: Option<PathBuf>,
+    /// The untrusted CA's key: a file or a `pkcs11:` URI (for --untrusted mirror).
+    #[arg(long, required_if_eq("untrusted", "mirror"))]
+    untrusted_ca_key: Option<PathBuf>,
+    /// Cache size bound in MiB.
+    #[arg(long, default_value_t = 64)]
+    cache_mib: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Untrusted {
+    Refuse,
+    Mirror,
+}
+
+/// `HOST:PORT:ADDR` → (`HOST:PORT`, ADDR:PORT); ADDR may be a bracketed IPv6 address.
+fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
+    let mut parts = s.splitn(3, ':');
+    let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("{s:?} is not HOST:PORT:ADDR"));
+    };
+    let port: u16 = port.parse().map_err(|_| format!("bad port in {s:?}"))?;
+    let ip: std::net::IpAddr = addr
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| format!("bad address in {s:?}"))?;
+    Ok((format!("{host}:{port}"), SocketAddr::new(ip, port)))
+}
+
+/// The deployment the flags describe: the configuration file's, or the one built from
+/// `--ca-cert`/`--ca-key` and friends through the same builder.
+fn deployment_builder(args: &ProxyArgs) -> Result<DeploymentBuilder, CliError> {
+    let mut builder = match (&args.config, &args.ca_cert, &args.ca_key) {
+        (Some(path), _, _) => certmint::config::Config::load(path)?.into_builder()?,
+        (None, Some(cert), Some(key)) => {
+            let mut builder = Deployment::builder().ca(crate::mint::ca_from_flags(
+                "default",
+                cert,
+                key,
+                args.ca_key_pass_file.as_deref(),
+                args.crl_url.as_deref(),
+            ));
+            builder.cache_config_mut().max_weight = args.cache_mib.saturating_mul(1024 * 1024);
+            if let (Untrusted::Mirror, Some(cert), Some(key)) = (
+                args.untrusted,
+                &args.untrusted_ca_cert,
+                &args.untrusted_ca_key,
+            ) {
+                builder = builder
+                    .untrusted_policy(UntrustedPolicy::MirrorDistrust)
+                    .untrusted_ca(certmint::CaSpec::from_files("untrusted", cert, key));
+            }
+            builder
+        }
+        _ => return Err(CliError::Usage("give --config, or --ca-cert and --ca-key")),
+    };
+    for root in &args.upstream_ca {
+        builder = builder.upstream_roots_file(root);
+    }
+    Ok(builder)
+}
+
+/// `certmint proxy`: loads every key first (blocking work, before the runtime starts), then
+/// serves until SIGINT.
+pub(crate) fn run(args: ProxyArgs) -> Result<(), CliError> {
+    let deployment = deployment_builder(&args)?.build()?;
+    let overrides = args.resolve.iter().cloned().collect();
+    let proxy = Arc::new(Proxy::new(Arc::new(deployment), overrides)?);
+    let runtime = crate::runtime()?;
+    let result = runtime.block_on(serve_until_interrupted(Arc::clone(&proxy), args.listen));
+    proxy.deployment.shutdown();
+    result
+}
+
+async fn serve_until_interrupted(proxy: Arc<Proxy>, addr: SocketAddr) -> Result<(), CliError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| CliError::Listen { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| CliError::Listen { addr, source })?;
+    // Install the Ctrl-C handler before announcing the address, so a SIGINT that follows the
+    // announcement always finds it (tokio's ctrl_c() registers only when first polled).
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(CliError::Signal)?;
+    println!("listening on {local}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    proxy
+        .serve(listener, async move {
+            #[cfg(unix)]
+            interrupt.recv().await;
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    Ok(())
+}
 
 /// How long a client may take to send its CONNECT request and ClientHello, and the origin to
 /// accept and complete its handshake.
@@ -25,42 +164,35 @@ const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
 /// What every connection shares.
 pub(crate) struct Proxy {
-    resolver: Resolver,
-    /// Mints for origins that fail validation, under a CA clients do not trust; `None`
-    /// refuses such origins.
-    untrusted: Option<Resolver>,
-    verifier: OriginVerifier,
+    deployment: Arc<Deployment>,
     upstream: Arc<ClientConfig>,
     /// `host:port` → address, like curl's `--resolve`.
     overrides: HashMap<String, SocketAddr>,
 }
 
 impl Proxy {
-    /// A proxy validating origins against `roots`.
+    /// A proxy minting through `deployment`, which validates origins.
     pub(crate) fn new(
-        resolver: Resolver,
-        roots: RootCertStore,
-        untrusted: Option<Resolver>,
+        deployment: Arc<Deployment>,
         overrides: HashMap<String, SocketAddr>,
     ) -> Result<Self, certmint::Error> {
         // The upstream handshake defers chain validation (it still checks the handshake
-        // signature) so the proxy can apply its untrusted-origin policy itself.
+        // signature): `Deployment::lookup` validates the chain for the host and applies the
+        // untrusted-origin policy before anything is minted.
         let upstream = ClientConfig::builder_with_provider(certmint::crypto_provider())
             .with_safe_default_protocol_versions()?
             .dangerous()
-            .with_custom_certificate_verifier(OriginVerifier::deferred())
+            .with_custom_certificate_verifier(certmint::danger::deferred_origin_verifier())
             .with_no_client_auth();
         Ok(Self {
-            resolver,
-            untrusted,
-            verifier: OriginVerifier::new(roots)?,
+            deployment,
             upstream: Arc::new(upstream),
             overrides,
         })
     }
 
-    pub(crate) fn resolver(&self) -> &Resolver {
-        &self.resolver
+    pub(crate) fn deployment(&self) -> &Deployment {
+        &self.deployment
     }
 
     /// Accepts connections until `shutdown` resolves.
@@ -146,50 +278,47 @@ impl Proxy {
             .peer_certificates()
             .map(|c| c.to_vec())
             .unwrap_or_default();
-        let chosen_alpn: Vec<Vec<u8>> = session
-            .alpn_protocol()
-            .map(|p| vec![p.to_vec()])
-            .unwrap_or_default();
+        let chosen_alpn: Option<Vec<u8>> = session.alpn_protocol().map(<[u8]>::to_vec);
         let alpn_text = session
             .alpn_protocol()
             .map_or("-".to_owned(), |p| String::from_utf8_lossy(p).into_owned());
 
-        let resolver = match self
-            .verifier
-            .verify(&origin_chain, &server_name, UnixTime::now())
-        {
-            Ok(()) => self.resolver.clone(),
-            Err(e) => match &self.untrusted {
-                Some(untrusted) => {
-                    log::warn!("{name}: origin untrusted ({e}); minting with the untrusted CA");
-                    untrusted.clone()
-                }
-                None => return Err(format!("{name}: origin refused, not intercepting: {e}")),
-            },
-        };
+        // Validate the origin for the name, apply the untrusted-origin policy, mint or fetch
+        // the clone: blocking work, on the blocking pool.
+        let deployment = Arc::clone(&self.deployment);
         let host_for_mint = name.clone();
         let (server_config, lookup) = tokio::task::spawn_blocking(move || {
-            resolver.prepare_server_config(
-                Some(&host_for_mint),
-                &origin_chain,
-                &schemes,
-                chosen_alpn,
-            )
+            let client = ClientKeySupport::from_schemes(&schemes);
+            let lookup = deployment.lookup(Some(&host_for_mint), &origin_chain, client)?;
+            let config = deployment
+                .resolver()
+                .server_config_serving(&lookup, chosen_alpn.as_deref())?;
+            Ok::<_, certmint::Error>((config, lookup))
         })
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| format!("{name}: {e}"))?;
+        .map_err(|e| match e {
+            certmint::Error::UntrustedOrigin(why) => {
+                format!("{name}: origin refused, not intercepting: {why}")
+            }
+            e => format!("{name}: {e}"),
+        })?;
         log::info!(
-            "{name} via {host}:{port}: cache {}{} alpn={alpn_text}",
+            "{name} via {host}:{port}: cache {}{}{} alpn={alpn_text}",
             match lookup.outcome {
                 Outcome::Hit => "hit",
                 Outcome::Minted => "miss",
                 Outcome::Coalesced => "coalesced",
+                _ => "other",
             },
             lookup
                 .mint_time
                 .map(|t| format!(", minted in {:.2} ms", t.as_secs_f64() * 1000.0))
                 .unwrap_or_default(),
+            match lookup.verdict {
+                OriginVerdict::Untrusted => ", origin untrusted: minted with the untrusted CA",
+                _ => "",
+            },
         );
 
         let mut client_tls = tokio::time::timeout(STEP_TIMEOUT, start.into_stream(server_config))

@@ -1,5 +1,5 @@
-//! [`ThrowawayCa`]: a test hierarchy (root + intermediate) made in memory, for demos, tests and
-//! `certmint ca init`. Not for production: the keys are written unencrypted.
+//! Test support (feature `testing`): [`ThrowawayCa`], a test hierarchy (root + intermediate)
+//! made in memory, for demos, tests and `certmint ca init`. Not for production.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,12 +8,12 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyIdMethod, KeyPair,
     KeyUsagePurpose, SerialNumber,
 };
-use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
-use zeroize::Zeroizing;
+use rustls::pki_types::CertificateDer;
 
 use crate::ca::{Issuer, IssuerOptions, SoftwareSigner};
 use crate::error::{Error, KeyError};
-use crate::key::KeyAlgorithm;
+use crate::keys::PrivateKey;
+use crate::x509::KeyAlgorithm;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -21,23 +21,22 @@ const DAY: Duration = Duration::from_secs(86_400);
 /// AKI), both backdated 1 hour for clock skew.
 ///
 /// ```
-/// use certmint::{KeyAlgorithm, ThrowawayCa};
+/// use certmint::{testing::ThrowawayCa, KeyAlgorithm};
 /// let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
 /// let issuer = ca.issuer()?;
 /// assert_eq!(issuer.chain().len(), 1); // the intermediate; the root is never served
 /// # Ok::<(), certmint::Error>(())
 /// ```
+#[non_exhaustive]
 pub struct ThrowawayCa {
     /// The root certificate.
     pub root: CertificateDer<'static>,
-    /// The root's private key, PKCS#8 DER.
-    pub root_key: Zeroizing<Vec<u8>>,
+    /// The root's private key.
+    pub root_key: PrivateKey,
     /// The intermediate certificate.
     pub intermediate: CertificateDer<'static>,
-    /// The intermediate's private key, PKCS#8 DER.
-    pub intermediate_key: Zeroizing<Vec<u8>>,
-    intermediate_params: CertificateParams,
-    algorithm: KeyAlgorithm,
+    /// The intermediate's private key.
+    pub intermediate_key: PrivateKey,
 }
 
 impl ThrowawayCa {
@@ -48,10 +47,10 @@ impl ThrowawayCa {
 
     /// As [`ThrowawayCa::generate`], with `name` in the common names.
     pub fn generate_named(algorithm: KeyAlgorithm, name: &str) -> Result<Self, Error> {
-        let root_key = algorithm.generate_pkcs8()?;
-        let intermediate_key = algorithm.generate_pkcs8()?;
-        let root_kp = rcgen_key(&root_key, algorithm)?;
-        let inter_kp = rcgen_key(&intermediate_key, algorithm)?;
+        let root_key = PrivateKey::generate(algorithm)?;
+        let intermediate_key = PrivateKey::generate(algorithm)?;
+        let root_kp = rcgen_key(&root_key)?;
+        let inter_kp = rcgen_key(&intermediate_key)?;
 
         let root_params = ca_params(&format!("{name} root CA"), 3650, None)?;
         let root = root_params.self_signed(&root_kp).map_err(signing)?;
@@ -66,14 +65,12 @@ impl ThrowawayCa {
             root_key,
             intermediate: intermediate.der().clone(),
             intermediate_key,
-            intermediate_params: inter_params,
-            algorithm,
         })
     }
 
     /// The intermediate as an [`Issuer`].
     pub fn issuer(&self) -> Result<Issuer, Error> {
-        let signer = SoftwareSigner::from_key_bytes(&self.intermediate_key)?;
+        let signer = SoftwareSigner::from_private_key(&self.intermediate_key)?;
         Issuer::new(
             vec![self.intermediate.clone(), self.root.clone()],
             Arc::new(signer),
@@ -82,37 +79,19 @@ impl ThrowawayCa {
     }
 }
 
-impl ThrowawayCa {
-    /// Signs an arbitrary certificate with the intermediate, through rcgen: for demos and tests
-    /// that need an origin with fields certmint itself never writes (SCTs, must-staple...).
-    pub fn issue(
-        &self,
-        params: &CertificateParams,
-        subject_key: &impl rcgen::PublicKeyData,
-    ) -> Result<CertificateDer<'static>, Error> {
-        let key = rcgen_key(&self.intermediate_key, self.algorithm)?;
-        let issuer = rcgen::Issuer::from_params(&self.intermediate_params, &key);
-        Ok(params
-            .signed_by(subject_key, &issuer)
-            .map_err(signing)?
-            .der()
-            .clone())
-    }
-}
-
-fn rcgen_key(pkcs8: &[u8], algorithm: KeyAlgorithm) -> Result<KeyPair, Error> {
-    let alg = match algorithm {
+fn rcgen_key(key: &PrivateKey) -> Result<KeyPair, Error> {
+    let alg = match key.algorithm() {
         KeyAlgorithm::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
         KeyAlgorithm::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
         KeyAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
         _ => &rcgen::PKCS_RSA_SHA256,
     };
-    KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(pkcs8), alg)
+    KeyPair::from_pkcs8_der_and_sign_algo(&key.pkcs8(), alg)
         .map_err(|_| KeyError::Unsupported.into())
 }
 
 fn signing(e: rcgen::Error) -> Error {
-    Error::Signing(e.to_string())
+    Error::signing(e)
 }
 
 fn ca_params(cn: &str, days: u32, path_len: Option<u8>) -> Result<CertificateParams, Error> {
@@ -138,7 +117,7 @@ fn ca_params(cn: &str, days: u32, path_len: Option<u8>) -> Result<CertificatePar
     p.not_before = now - Duration::from_secs(3600);
     p.not_after = now + DAY * days;
     let mut serial = [0u8; 16];
-    crate::provider::fill_random(&mut serial).map_err(|_| KeyError::Generation)?;
+    crate::crypto::fill_random(&mut serial).map_err(|_| KeyError::Generation)?;
     serial[0] &= 0x7f;
     p.serial_number = Some(SerialNumber::from_slice(&serial));
     Ok(p)

@@ -2,10 +2,12 @@
 
 use rustls::pki_types::CertificateDer;
 
-use super::SERIAL_LEN;
-use crate::asn1::{self, context_constructed, BIT_STRING, INTEGER, SEQUENCE};
-use crate::ca::Issuer;
+use super::Issuer;
 use crate::error::Error;
+use crate::x509::tlv::{self, context_constructed, BIT_STRING, INTEGER, SEQUENCE};
+
+/// Length of every serial number certmint writes, in octets.
+pub const SERIAL_LEN: usize = 20;
 
 /// Builds the v3 TBSCertificate from pre-encoded parts, derives its serial from its content,
 /// has `issuer` sign it, and returns the certificate and its serial.
@@ -23,7 +25,7 @@ pub(crate) fn sign_certificate(
 ) -> Result<(CertificateDer<'static>, [u8; SERIAL_LEN]), Error> {
     const VERSION_3: [u8; 5] = [0xa0, 0x03, 0x02, 0x01, 0x02];
     let serial_header = [INTEGER, SERIAL_LEN as u8];
-    let extensions_len = asn1::header_len(extensions.len()) + extensions.len();
+    let extensions_len = tlv::header_len(extensions.len()) + extensions.len();
     let body_len = VERSION_3.len()
         + serial_header.len()
         + SERIAL_LEN
@@ -32,10 +34,10 @@ pub(crate) fn sign_certificate(
         + validity.len()
         + subject.len()
         + spki.len()
-        + asn1::header_len(extensions_len)
+        + tlv::header_len(extensions_len)
         + extensions_len;
     let mut tbs = Vec::with_capacity(body_len + 8);
-    asn1::write_len_prefixed(&mut tbs, SEQUENCE, body_len);
+    tlv::write_len_prefixed(&mut tbs, SEQUENCE, body_len);
     tbs.extend_from_slice(&VERSION_3);
     tbs.extend_from_slice(&serial_header);
     let serial_at = tbs.len();
@@ -45,10 +47,10 @@ pub(crate) fn sign_certificate(
     tbs.extend_from_slice(validity);
     tbs.extend_from_slice(subject);
     tbs.extend_from_slice(spki);
-    asn1::write_len_prefixed(&mut tbs, context_constructed(3), extensions_len);
-    asn1::write_tlv(&mut tbs, SEQUENCE, extensions);
+    tlv::write_len_prefixed(&mut tbs, context_constructed(3), extensions_len);
+    tlv::write_tlv(&mut tbs, SEQUENCE, extensions);
 
-    let digest = crate::provider::sha256(&tbs);
+    let digest = crate::crypto::sha256(&tbs);
     let mut serial = [0u8; SERIAL_LEN];
     serial.copy_from_slice(&digest[..SERIAL_LEN]);
     serial[0] = (serial[0] & 0x7f) | 0x40;
@@ -57,8 +59,8 @@ pub(crate) fn sign_certificate(
     let signature = issuer.signer().sign(&tbs)?;
     let mut body = tbs;
     body.extend_from_slice(issuer.algorithm_identifier());
-    asn1::write_len_prefixed(&mut body, BIT_STRING, signature.len() + 1);
+    tlv::write_len_prefixed(&mut body, BIT_STRING, signature.len() + 1);
     body.push(0);
     body.extend_from_slice(&signature);
-    Ok((CertificateDer::from(asn1::tlv(SEQUENCE, &body)), serial))
+    Ok((CertificateDer::from(tlv::tlv(SEQUENCE, &body)), serial))
 }

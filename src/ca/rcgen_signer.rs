@@ -1,26 +1,29 @@
-//! Lets any [`Signer`] sign through rcgen (CA certificates, CSRs, later CRLs), so a PKCS#11 key
-//! can sign what rcgen builds.
+//! Lets any [`Signer`] sign through rcgen (CSRs), so a PKCS#11 key can sign what rcgen builds.
+//! Internal: rcgen's types never appear in certmint's API.
 
 use super::{SignatureAlgorithm, Signer};
-use crate::key::SpkiParts;
+use crate::error::{Error, KeyError};
+use crate::x509::SpkiParts;
 
 /// A [`Signer`] seen as an rcgen signing key.
-pub struct RcgenKey<'a> {
+pub(crate) struct RcgenSigner<'a> {
     signer: &'a dyn Signer,
     public_key: Vec<u8>,
 }
 
-impl<'a> RcgenKey<'a> {
-    /// Wraps `signer`.
-    pub fn new(signer: &'a dyn Signer) -> Self {
-        let public_key = SpkiParts::parse(signer.subject_public_key_info())
-            .map(|p| p.public_key.to_vec())
-            .unwrap_or_default();
-        Self { signer, public_key }
+impl<'a> RcgenSigner<'a> {
+    /// Wraps `signer`; fails if its public key cannot be read.
+    pub(crate) fn new(signer: &'a dyn Signer) -> Result<Self, Error> {
+        let spki = signer.subject_public_key_info();
+        let public_key = SpkiParts::parse(spki.as_ref())
+            .ok_or(KeyError::Unsupported)?
+            .public_key
+            .to_vec();
+        Ok(Self { signer, public_key })
     }
 }
 
-impl rcgen::PublicKeyData for RcgenKey<'_> {
+impl rcgen::PublicKeyData for RcgenSigner<'_> {
     fn der_bytes(&self) -> &[u8] {
         &self.public_key
     }
@@ -35,7 +38,7 @@ impl rcgen::PublicKeyData for RcgenKey<'_> {
     }
 }
 
-impl rcgen::SigningKey for RcgenKey<'_> {
+impl rcgen::SigningKey for RcgenSigner<'_> {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
         self.signer
             .sign(msg)

@@ -1,7 +1,9 @@
 //! X.509 times: UTCTime and GeneralizedTime, read leniently enough for any date a browser
 //! accepts (including before 1970) and written as RFC 5280 requires.
 
-use crate::asn1::{self, GENERALIZED_TIME, UTC_TIME};
+use rustls::pki_types::UnixTime;
+
+use super::tlv::{self, GENERALIZED_TIME, SEQUENCE, UTC_TIME};
 
 /// Seconds since the Unix epoch, which may be negative.
 pub(crate) type Seconds = i64;
@@ -74,11 +76,35 @@ pub(crate) fn encode(t: Seconds) -> Vec<u8> {
     let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     if (1950..2050).contains(&y) {
         let text = format!("{:02}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z", y % 100);
-        asn1::tlv(UTC_TIME, text.as_bytes())
+        tlv::tlv(UTC_TIME, text.as_bytes())
     } else {
         let text = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z");
-        asn1::tlv(GENERALIZED_TIME, text.as_bytes())
+        tlv::tlv(GENERALIZED_TIME, text.as_bytes())
     }
+}
+
+/// A Validity SEQUENCE.
+pub(crate) fn encode_validity(not_before: Seconds, not_after: Seconds) -> Vec<u8> {
+    let mut content = encode(not_before);
+    content.extend(encode(not_after));
+    tlv::tlv(SEQUENCE, &content)
+}
+
+/// Seconds as a [`UnixTime`]; times before 1970 become the epoch.
+pub(crate) fn unix_time(t: Seconds) -> UnixTime {
+    UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        u64::try_from(t).unwrap_or(0),
+    ))
+}
+
+/// A [`UnixTime`] as seconds (saturating at `i64::MAX`).
+pub(crate) fn seconds(t: UnixTime) -> Seconds {
+    Seconds::try_from(t.as_secs()).unwrap_or(Seconds::MAX)
+}
+
+/// Whole seconds of a duration as [`Seconds`], saturating.
+pub(crate) fn duration_secs(d: std::time::Duration) -> Seconds {
+    Seconds::try_from(d.as_secs()).unwrap_or(Seconds::MAX)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, for people.
@@ -109,7 +135,7 @@ mod tests {
             253_402_300_799, // 9999-12-31T23:59:59Z
         ] {
             let enc = encode(t);
-            let parsed = asn1::single(&enc).unwrap();
+            let parsed = tlv::single(&enc).unwrap();
             assert_eq!(parse(parsed.tag, parsed.content), Some(t), "{t}");
         }
         assert_eq!(encode(2_524_608_000)[0], GENERALIZED_TIME);

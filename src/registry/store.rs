@@ -5,12 +5,14 @@ use std::sync::{Arc, RwLock};
 
 use rustls::pki_types::UnixTime;
 
-use crate::cache::CertCache;
-use crate::error::{Error, RegistryError};
-use crate::mint::Minter;
+use crate::cache::store::CertCache;
+use crate::error::{Error, IssuerError, RegistryError};
+use crate::mint::minter::Minter;
+use crate::x509::name::rfc4514;
 
 /// What a store says about one CA.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CaInfo {
     /// The CA's id in the store.
     pub id: String,
@@ -25,14 +27,15 @@ pub struct CaInfo {
 }
 
 /// A CA's health.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum CaHealth {
     /// It signs, and has more than a day left.
     Ok,
     /// It signs, but expires within a day.
     ExpiringSoon,
     /// It cannot be used: expired, or its signer fails (a token gone, a wrong PIN).
-    Failing(String),
+    Failing(Error),
 }
 
 /// A store of issuing CAs. The resolver mints only through this trait, so one CA, a registry,
@@ -55,7 +58,7 @@ pub trait CaStore: std::fmt::Debug + Send + Sync {
             .into_iter()
             .map(|info| {
                 let health = self.get(&info.id).and_then(|m| probe(&m));
-                let health = health.unwrap_or_else(|e| CaHealth::Failing(e.to_string()));
+                let health = health.unwrap_or_else(CaHealth::Failing);
                 (info.id, health)
             })
             .collect()
@@ -68,7 +71,12 @@ fn probe(minter: &Minter) -> Result<CaHealth, Error> {
     let now = UnixTime::now().as_secs();
     let not_after = issuer.not_after().as_secs();
     Ok(if now >= not_after {
-        CaHealth::Failing("expired".into())
+        CaHealth::Failing(
+            IssuerError::Expired {
+                not_after: issuer.not_after(),
+            }
+            .into(),
+        )
     } else if not_after - now < 86_400 {
         CaHealth::ExpiringSoon
     } else {
@@ -78,10 +86,7 @@ fn probe(minter: &Minter) -> Result<CaHealth, Error> {
 
 fn info(id: &str, minter: &Minter, enabled: bool, default: bool) -> CaInfo {
     let (subject, not_after) = match minter.issuer() {
-        Ok(issuer) => (
-            crate::inspect::rfc4514(issuer.subject()),
-            issuer.not_after(),
-        ),
+        Ok(issuer) => (rfc4514(issuer.subject()), issuer.not_after()),
         Err(_) => (
             String::new(),
             UnixTime::since_unix_epoch(std::time::Duration::ZERO),
@@ -96,9 +101,16 @@ fn info(id: &str, minter: &Minter, enabled: bool, default: bool) -> CaInfo {
     }
 }
 
-/// A store of one CA.
+/// A store of one CA (id `default`).
 #[derive(Debug)]
-pub struct SingleCa(pub Arc<Minter>);
+pub struct SingleCa(Arc<Minter>);
+
+impl SingleCa {
+    /// A store holding `minter`.
+    pub fn new(minter: Arc<Minter>) -> Self {
+        Self(minter)
+    }
+}
 
 impl CaStore for SingleCa {
     fn list(&self) -> Vec<CaInfo> {
@@ -119,6 +131,7 @@ impl CaStore for SingleCa {
 
 /// How a CA is picked for a mint, tried in order before the default.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SelectionRule {
     /// Hosts equal to `pattern`, or under it when it starts with `*.` (`*.corp.example`
     /// matches `a.corp.example` and `a.b.corp.example`, not `corp.example`).
@@ -215,7 +228,8 @@ impl State {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use certmint::{CaRegistry, CaStore, KeyAlgorithm, KeyPool, MintPolicy, Minter, SelectionRule, ThrowawayCa};
+/// use certmint::{registry::SelectionRule, keys::KeyPool, mint::MintPolicy, testing::ThrowawayCa};
+/// use certmint::{CaRegistry, CaStore, KeyAlgorithm, Minter};
 /// let minter = |name| -> Arc<Minter> {
 ///     let ca = ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, name).unwrap();
 ///     Arc::new(Minter::new(Arc::new(ca.issuer().unwrap()), Arc::new(KeyPool::inline()), MintPolicy::default()))
@@ -305,7 +319,7 @@ impl CaRegistry {
                 .cas
                 .iter()
                 .position(|e| e.id == id)
-                .unwrap_or_default();
+                .ok_or_else(|| RegistryError::UnknownCa(id.to_owned()))?;
             let entry = state.cas.remove(index);
             state.rules.retain(|r| r.ca() != id);
             *entry.minter.issuer_id()

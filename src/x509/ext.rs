@@ -2,11 +2,11 @@
 
 use std::net::IpAddr;
 
-use crate::asn1::{
-    self, context_constructed, context_primitive, oid, Tlv, TlvReader, BIT_STRING, BOOLEAN,
-    INTEGER, OCTET_STRING, OID, SEQUENCE, SET,
+use super::oid;
+use super::tlv::{
+    self, context_constructed, context_primitive, TlvReader, BIT_STRING, BOOLEAN, INTEGER,
+    OCTET_STRING, OID, SEQUENCE,
 };
-use crate::host::Host;
 
 /// keyUsage bits, numbered as in RFC 5280 (bit 0 = digitalSignature).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl KeyUsage {
 
     /// Decodes the extnValue (a BIT STRING).
     pub(crate) fn decode(value: &[u8]) -> Option<Self> {
-        let bits = asn1::single(value).ok()?;
+        let bits = tlv::single(value).ok()?;
         if bits.tag != BIT_STRING {
             return None;
         }
@@ -74,7 +74,7 @@ impl KeyUsage {
         };
         let mut content = vec![unused];
         content.extend_from_slice(&bytes[..len]);
-        asn1::tlv(BIT_STRING, &content)
+        tlv::tlv(BIT_STRING, &content)
     }
 
     pub(crate) fn names(self) -> Vec<&'static str> {
@@ -87,7 +87,7 @@ impl KeyUsage {
 
 /// Decodes basicConstraints into (cA, pathLenConstraint).
 pub(crate) fn decode_basic_constraints(value: &[u8]) -> Option<(bool, Option<u64>)> {
-    let mut r = sequence_items(value)?;
+    let mut r = tlv::sequence_items(value)?;
     let ca = match r.optional(BOOLEAN).ok()? {
         Some(b) => b.content.first().is_some_and(|v| *v != 0),
         None => false,
@@ -105,18 +105,9 @@ pub(crate) fn decode_basic_constraints(value: &[u8]) -> Option<(bool, Option<u64
     Some((ca, path_len))
 }
 
-/// A reader over the elements of `value`, which must be exactly one SEQUENCE.
-fn sequence_items(value: &[u8]) -> Option<TlvReader<'_>> {
-    let seq = asn1::single(value).ok()?;
-    if seq.tag != SEQUENCE {
-        return None;
-    }
-    TlvReader::new(seq.content).ok()
-}
-
 /// Decodes a SEQUENCE OF OBJECT IDENTIFIER (extendedKeyUsage) into OID content slices.
 pub(crate) fn decode_oid_list(value: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut r = sequence_items(value)?;
+    let mut r = tlv::sequence_items(value)?;
     let mut out = Vec::new();
     while !r.is_empty() {
         out.push(r.expect(OID).ok()?.content);
@@ -126,13 +117,13 @@ pub(crate) fn decode_oid_list(value: &[u8]) -> Option<Vec<&[u8]>> {
 
 /// Decodes the keyIdentifier OCTET STRING of a subjectKeyIdentifier.
 pub(crate) fn decode_subject_key_id(value: &[u8]) -> Option<&[u8]> {
-    let id = asn1::single(value).ok()?;
+    let id = tlv::single(value).ok()?;
     (id.tag == OCTET_STRING).then_some(id.content)
 }
 
 /// Decodes the keyIdentifier of an authorityKeyIdentifier, if present.
 pub(crate) fn decode_authority_key_id(value: &[u8]) -> Option<&[u8]> {
-    let seq = asn1::single(value).ok()?;
+    let seq = tlv::single(value).ok()?;
     let mut r = TlvReader::new(seq.content).ok()?;
     r.optional(context_primitive(0)).ok()?.map(|t| t.content)
 }
@@ -161,7 +152,7 @@ impl std::fmt::Display for GeneralName {
 
 /// Decodes GeneralNames (the subjectAltName extnValue).
 pub(crate) fn decode_general_names(value: &[u8]) -> Option<Vec<GeneralName>> {
-    let mut r = sequence_items(value)?;
+    let mut r = tlv::sequence_items(value)?;
     let mut out = Vec::new();
     while !r.is_empty() {
         let name = r.next_tlv().ok()?;
@@ -181,86 +172,30 @@ pub(crate) fn decode_general_names(value: &[u8]) -> Option<Vec<GeneralName>> {
     Some(out)
 }
 
-/// One AttributeTypeAndValue: the type's OID content and the value.
-pub(crate) type Attribute<'a> = (&'a [u8], Tlv<'a>);
-
-/// The RDNs of a DER Name, each a list of attributes.
-pub(crate) fn name_attributes(name: &[u8]) -> Option<Vec<Vec<Attribute<'_>>>> {
-    let mut rdns = sequence_items(name)?;
-    let mut out = Vec::new();
-    while !rdns.is_empty() {
-        let rdn = rdns.expect(SET).ok()?;
-        let mut atvs = TlvReader::new(rdn.content).ok()?;
-        let mut attributes = Vec::new();
-        while !atvs.is_empty() {
-            let atv = atvs.expect(SEQUENCE).ok()?;
-            let mut parts = TlvReader::new(atv.content).ok()?;
-            let ty = parts.expect(OID).ok()?;
-            attributes.push((ty.content, parts.next_tlv().ok()?));
-        }
-        out.push(attributes);
-    }
-    Some(out)
-}
-
-/// The text of a DirectoryString (and IA5String), whatever its string type; `None` for other
-/// types or invalid text.
-pub(crate) fn directory_string(value: Tlv<'_>) -> Option<String> {
-    match value.tag {
-        asn1::UTF8_STRING | asn1::PRINTABLE_STRING | asn1::IA5_STRING | asn1::VISIBLE_STRING => {
-            String::from_utf8(value.content.to_vec()).ok()
-        }
-        asn1::TELETEX_STRING => Some(value.content.iter().map(|b| char::from(*b)).collect()),
-        asn1::BMP_STRING => {
-            let units: Vec<u16> = value
-                .content
-                .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16(&units).ok()
-        }
-        asn1::UNIVERSAL_STRING => value
-            .content
-            .chunks_exact(4)
-            .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-            .collect(),
-        _ => None,
-    }
-}
-
-/// The first commonName in a Name, if it is a string.
-pub(crate) fn common_name(name: &[u8]) -> Option<String> {
-    name_attributes(name)?
-        .into_iter()
-        .flatten()
-        .find(|(ty, _)| *ty == oid::COMMON_NAME.as_bytes())
-        .and_then(|(_, value)| directory_string(value))
-}
-
 /// One Extension TLV.
 pub(crate) fn extension(
     oid: &der::asn1::ObjectIdentifier,
     critical: bool,
     value: &[u8],
 ) -> Vec<u8> {
-    let mut content = asn1::tlv(OID, oid.as_bytes());
+    let mut content = tlv::tlv(OID, oid.as_bytes());
     if critical {
-        asn1::write_tlv(&mut content, BOOLEAN, &[0xff]);
+        tlv::write_tlv(&mut content, BOOLEAN, &[0xff]);
     }
-    asn1::write_tlv(&mut content, OCTET_STRING, value);
-    asn1::tlv(SEQUENCE, &content)
+    tlv::write_tlv(&mut content, OCTET_STRING, value);
+    tlv::tlv(SEQUENCE, &content)
 }
 
 pub(crate) fn subject_key_id(id: &[u8]) -> Vec<u8> {
     extension(
         &oid::SUBJECT_KEY_IDENTIFIER,
         false,
-        &asn1::tlv(OCTET_STRING, id),
+        &tlv::tlv(OCTET_STRING, id),
     )
 }
 
 pub(crate) fn authority_key_id(id: &[u8]) -> Vec<u8> {
-    let value = asn1::tlv(SEQUENCE, &asn1::tlv(context_primitive(0), id));
+    let value = tlv::tlv(SEQUENCE, &tlv::tlv(context_primitive(0), id));
     extension(&oid::AUTHORITY_KEY_IDENTIFIER, false, &value)
 }
 
@@ -270,48 +205,51 @@ pub(crate) fn key_usage(usage: KeyUsage, critical: bool) -> Vec<u8> {
 
 /// basicConstraints with cA FALSE (the DEFAULT, so an empty SEQUENCE).
 pub(crate) fn basic_constraints_not_ca(critical: bool) -> Vec<u8> {
-    extension(&oid::BASIC_CONSTRAINTS, critical, &asn1::tlv(SEQUENCE, &[]))
+    extension(&oid::BASIC_CONSTRAINTS, critical, &tlv::tlv(SEQUENCE, &[]))
 }
 
 /// basicConstraints CA:TRUE with a path length.
 pub(crate) fn basic_constraints_ca(path_len: u8) -> Vec<u8> {
-    let mut value = asn1::tlv(BOOLEAN, &[0xff]);
-    asn1::write_tlv(&mut value, INTEGER, &[path_len]);
-    extension(&oid::BASIC_CONSTRAINTS, true, &asn1::tlv(SEQUENCE, &value))
+    let mut value = tlv::tlv(BOOLEAN, &[0xff]);
+    tlv::write_tlv(&mut value, INTEGER, &[path_len]);
+    extension(&oid::BASIC_CONSTRAINTS, true, &tlv::tlv(SEQUENCE, &value))
 }
 
 pub(crate) fn ext_key_usage_server_auth() -> Vec<u8> {
-    let value = asn1::tlv(SEQUENCE, &asn1::tlv(OID, oid::SERVER_AUTH.as_bytes()));
+    let value = tlv::tlv(SEQUENCE, &tlv::tlv(OID, oid::SERVER_AUTH.as_bytes()));
     extension(&oid::EXT_KEY_USAGE, false, &value)
 }
 
-/// subjectAltName with the one name `host`.
-pub(crate) fn subject_alt_name(host: &Host, critical: bool) -> Vec<u8> {
-    let name = match host {
-        Host::Dns(name) => asn1::tlv(context_primitive(2), name.as_bytes()),
-        Host::Ip(IpAddr::V4(ip)) => asn1::tlv(context_primitive(7), &ip.octets()),
-        Host::Ip(IpAddr::V6(ip)) => asn1::tlv(context_primitive(7), &ip.octets()),
+/// A subjectAltName entry: a dNSName or an iPAddress.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SanEntry<'a> {
+    Dns(&'a str),
+    Ip(IpAddr),
+}
+
+/// subjectAltName with one name.
+pub(crate) fn subject_alt_name(entry: SanEntry<'_>, critical: bool) -> Vec<u8> {
+    let name = match entry {
+        SanEntry::Dns(name) => tlv::tlv(context_primitive(2), name.as_bytes()),
+        SanEntry::Ip(IpAddr::V4(ip)) => tlv::tlv(context_primitive(7), &ip.octets()),
+        SanEntry::Ip(IpAddr::V6(ip)) => tlv::tlv(context_primitive(7), &ip.octets()),
     };
-    extension(
-        &oid::SUBJECT_ALT_NAME,
-        critical,
-        &asn1::tlv(SEQUENCE, &name),
-    )
+    extension(&oid::SUBJECT_ALT_NAME, critical, &tlv::tlv(SEQUENCE, &name))
 }
 
 /// cRLDistributionPoints with one fullName URI per URL.
 pub(crate) fn crl_distribution_points(urls: &[String]) -> Vec<u8> {
     let mut points = Vec::new();
     for url in urls {
-        let uri = asn1::tlv(context_primitive(6), url.as_bytes());
-        let full_name = asn1::tlv(context_constructed(0), &uri);
-        let dp_name = asn1::tlv(context_constructed(0), &full_name);
-        asn1::write_tlv(&mut points, SEQUENCE, &dp_name);
+        let uri = tlv::tlv(context_primitive(6), url.as_bytes());
+        let full_name = tlv::tlv(context_constructed(0), &uri);
+        let dp_name = tlv::tlv(context_constructed(0), &full_name);
+        tlv::write_tlv(&mut points, SEQUENCE, &dp_name);
     }
     extension(
         &oid::CRL_DISTRIBUTION_POINTS,
         false,
-        &asn1::tlv(SEQUENCE, &points),
+        &tlv::tlv(SEQUENCE, &points),
     )
 }
 
@@ -323,24 +261,16 @@ pub(crate) fn authority_info_access(ca_issuers: &[String], ocsp: &[String]) -> O
     let mut descriptions = Vec::new();
     for (method, urls) in [(&oid::AD_OCSP, ocsp), (&oid::AD_CA_ISSUERS, ca_issuers)] {
         for url in urls {
-            let mut d = asn1::tlv(OID, method.as_bytes());
-            asn1::write_tlv(&mut d, context_primitive(6), url.as_bytes());
-            asn1::write_tlv(&mut descriptions, SEQUENCE, &d);
+            let mut d = tlv::tlv(OID, method.as_bytes());
+            tlv::write_tlv(&mut d, context_primitive(6), url.as_bytes());
+            tlv::write_tlv(&mut descriptions, SEQUENCE, &d);
         }
     }
     Some(extension(
         &oid::AUTHORITY_INFO_ACCESS,
         false,
-        &asn1::tlv(SEQUENCE, &descriptions),
+        &tlv::tlv(SEQUENCE, &descriptions),
     ))
-}
-
-/// A Name holding one commonName (UTF8String).
-pub(crate) fn name_with_common_name(cn: &str) -> Vec<u8> {
-    let mut atv = asn1::tlv(OID, oid::COMMON_NAME.as_bytes());
-    asn1::write_tlv(&mut atv, asn1::UTF8_STRING, cn.as_bytes());
-    let rdn = asn1::tlv(SET, &asn1::tlv(SEQUENCE, &atv));
-    asn1::tlv(SEQUENCE, &rdn)
 }
 
 #[cfg(test)]
@@ -351,7 +281,7 @@ mod tests {
     fn key_usage_round_trips_and_is_minimal() {
         for bits in [0u16, 1, 0b101, 0b110_0000, 0b1_0000_0001, 0x1ff] {
             let enc = KeyUsage(bits).encode();
-            let inner = asn1::single(&enc).unwrap();
+            let inner = tlv::single(&enc).unwrap();
             if bits != 0 {
                 let last = *inner.content.last().unwrap();
                 assert_ne!(last, 0, "{bits:b}");
@@ -374,17 +304,5 @@ mod tests {
             Some((true, Some(1)))
         );
         assert_eq!(decode_basic_constraints(&[0x04, 0]), None);
-    }
-
-    #[test]
-    fn common_name_is_found_in_a_multi_valued_rdn() {
-        let mut atv_o = asn1::tlv(OID, &[0x55, 4, 10]);
-        asn1::write_tlv(&mut atv_o, asn1::PRINTABLE_STRING, b"Org");
-        let mut atv_cn = asn1::tlv(OID, oid::COMMON_NAME.as_bytes());
-        asn1::write_tlv(&mut atv_cn, asn1::UTF8_STRING, b"host.example");
-        let mut set = asn1::tlv(SEQUENCE, &atv_o);
-        set.extend(asn1::tlv(SEQUENCE, &atv_cn));
-        let name = asn1::tlv(SEQUENCE, &asn1::tlv(SET, &set));
-        assert_eq!(common_name(&name).as_deref(), Some("host.example"));
     }
 }

@@ -4,12 +4,12 @@
 //! unknown and duplicate extensions are accepted, as browsers accept them. Only the DER framing
 //! itself must be sound.
 
-use crate::asn1::{
+use super::asn1_time::{self, Seconds};
+use super::tlv::{
     self, context_constructed, context_primitive, Tlv, TlvReader, BOOLEAN, INTEGER, OCTET_STRING,
     SEQUENCE,
 };
 use crate::error::OriginError;
-use crate::time::{self, Seconds};
 
 /// A certificate, split into the raw TLVs of its TBS fields.
 #[derive(Debug)]
@@ -67,7 +67,7 @@ impl<'a> ParsedCert<'a> {
             .expect(SEQUENCE)
             .map_err(malformed("signatureAlgorithm"))?
             .raw;
-        c.expect(asn1::BIT_STRING)
+        c.expect(tlv::BIT_STRING)
             .map_err(malformed("signatureValue"))?;
         c.finish().map_err(malformed("certificate"))?;
 
@@ -78,7 +78,7 @@ impl<'a> ParsedCert<'a> {
         {
             None => 0,
             Some(v) => {
-                let int = asn1::single(v.content).map_err(malformed("version"))?;
+                let int = tlv::single(v.content).map_err(malformed("version"))?;
                 match (int.tag, int.content) {
                     (INTEGER, [n @ 0..=2]) => *n,
                     _ => return Err(OriginError::UnsupportedVersion),
@@ -110,7 +110,7 @@ impl<'a> ParsedCert<'a> {
             .optional(context_constructed(3))
             .map_err(malformed("extensions"))?
         {
-            let list = asn1::single(wrapper.content).map_err(malformed("extensions"))?;
+            let list = tlv::single(wrapper.content).map_err(malformed("extensions"))?;
             if list.tag != SEQUENCE {
                 return Err(OriginError::Malformed { what: "extensions" });
             }
@@ -153,8 +153,8 @@ fn parse_validity(content: &[u8]) -> Result<(Seconds, Seconds), OriginError> {
     let nb = r.next_tlv().map_err(|_| err.clone())?;
     let na = r.next_tlv().map_err(|_| err.clone())?;
     r.finish().map_err(|_| err.clone())?;
-    let not_before = time::parse(nb.tag, nb.content).ok_or(err.clone())?;
-    let not_after = time::parse(na.tag, na.content).ok_or(err)?;
+    let not_before = asn1_time::parse(nb.tag, nb.content).ok_or(err.clone())?;
+    let not_after = asn1_time::parse(na.tag, na.content).ok_or(err)?;
     Ok((not_before, not_after))
 }
 
@@ -162,7 +162,7 @@ fn parse_extension<'a>(r: &mut TlvReader<'a>) -> Result<Extension<'a>, OriginErr
     let err = OriginError::Malformed { what: "extension" };
     let ext = r.expect(SEQUENCE).map_err(|_| err.clone())?;
     let mut e = TlvReader::new(ext.content).map_err(|_| err.clone())?;
-    let oid = e.expect(asn1::OID).map_err(|_| err.clone())?.content;
+    let oid = e.expect(tlv::OID).map_err(|_| err.clone())?.content;
     let critical = match e.optional(BOOLEAN).map_err(|_| err.clone())? {
         None => false,
         Some(b) => match b.content {

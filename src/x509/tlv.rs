@@ -122,6 +122,15 @@ pub(crate) fn single(bytes: &[u8]) -> der::Result<Tlv<'_>> {
     Ok(tlv)
 }
 
+/// A reader over the elements of `value`, which must be exactly one SEQUENCE.
+pub(crate) fn sequence_items(value: &[u8]) -> Option<TlvReader<'_>> {
+    let seq = single(value).ok()?;
+    if seq.tag != SEQUENCE {
+        return None;
+    }
+    TlvReader::new(seq.content).ok()
+}
+
 /// Appends a DER length.
 fn write_len(out: &mut Vec<u8>, len: usize) {
     if len < 0x80 {
@@ -129,6 +138,7 @@ fn write_len(out: &mut Vec<u8>, len: usize) {
     } else {
         let bytes = len.to_be_bytes();
         let skip = bytes.iter().take_while(|b| **b == 0).count();
+        // At most size_of::<usize>() (8) length octets: the cast cannot truncate.
         out.push(0x80 | (bytes.len() - skip) as u8);
         out.extend_from_slice(&bytes[skip..]);
     }
@@ -173,54 +183,6 @@ pub(crate) fn unsigned_integer(value: &[u8]) -> Vec<u8> {
     }
     content.extend_from_slice(trimmed);
     tlv(INTEGER, &content)
-}
-
-/// Object identifiers we look for, as DER content bytes.
-pub(crate) mod oid {
-    use der::asn1::ObjectIdentifier as Oid;
-
-    macro_rules! oids {
-        ($($name:ident = $dotted:literal;)*) => {
-            $(pub(crate) const $name: Oid = Oid::new_unwrap($dotted);)*
-        };
-    }
-
-    oids! {
-        SUBJECT_KEY_IDENTIFIER = "2.5.29.14";
-        KEY_USAGE = "2.5.29.15";
-        SUBJECT_ALT_NAME = "2.5.29.17";
-        ISSUER_ALT_NAME = "2.5.29.18";
-        BASIC_CONSTRAINTS = "2.5.29.19";
-        NAME_CONSTRAINTS = "2.5.29.30";
-        CRL_DISTRIBUTION_POINTS = "2.5.29.31";
-        CERTIFICATE_POLICIES = "2.5.29.32";
-        POLICY_MAPPINGS = "2.5.29.33";
-        AUTHORITY_KEY_IDENTIFIER = "2.5.29.35";
-        POLICY_CONSTRAINTS = "2.5.29.36";
-        EXT_KEY_USAGE = "2.5.29.37";
-        FRESHEST_CRL = "2.5.29.46";
-        INHIBIT_ANY_POLICY = "2.5.29.54";
-        AUTHORITY_INFO_ACCESS = "1.3.6.1.5.5.7.1.1";
-        TLS_FEATURE = "1.3.6.1.5.5.7.1.24";
-        SCT_LIST = "1.3.6.1.4.1.11129.2.4.2";
-        CT_POISON = "1.3.6.1.4.1.11129.2.4.3";
-        SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
-        CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
-        ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0";
-        AD_OCSP = "1.3.6.1.5.5.7.48.1";
-        AD_CA_ISSUERS = "1.3.6.1.5.5.7.48.2";
-        COMMON_NAME = "2.5.4.3";
-        EC_PUBLIC_KEY = "1.2.840.10045.2.1";
-        SECP256R1 = "1.2.840.10045.3.1.7";
-        SECP384R1 = "1.3.132.0.34";
-        ED25519 = "1.3.101.112";
-        RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
-        ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
-        ECDSA_WITH_SHA384 = "1.2.840.10045.4.3.3";
-        SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
-        SHA384_WITH_RSA = "1.2.840.113549.1.1.12";
-        SHA512_WITH_RSA = "1.2.840.113549.1.1.13";
-    }
 }
 
 #[cfg(test)]

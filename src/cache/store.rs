@@ -1,19 +1,4 @@
-//! [`CertCache`]: minted chains per site, kept until they expire, minted once per site even
-//! under concurrent handshakes, bounded in memory by weight.
-//!
-//! - **Key** ([`CacheKey`]): the issuer's identity (SHA-256 of its certificate), the origin's
-//!   fingerprint (SHA-256 of its DER, or none for host-only mints), the normalised host whenever
-//!   it shapes the leaf, and the leaf key algorithm. An origin that rotates its certificate gets
-//!   a fresh mint; a different issuer never gets another issuer's leaf.
-//! - **Expiry:** min(leaf notAfter, issuer notAfter) minus [`CacheConfig::expiry_margin`]. A
-//!   leaf already inside the margin (a dying or dead origin) is kept for
-//!   [`CacheConfig::min_lifetime`] so it cannot make every handshake mint. An expired entry is
-//!   never served: the lookup that finds it re-mints, and concurrent lookups wait for that mint.
-//! - **Single flight:** concurrent misses for one key mint once; the others wait and share the
-//!   result. A failed mint is remembered for [`CacheConfig::failure_lifetime`] and returned to
-//!   the waiters and to later lookups in that window.
-//! - **Bound:** total weight (bytes of chain + key + a fixed overhead) never exceeds
-//!   [`CacheConfig::max_weight`]; quick_cache evicts (S3-FIFO) to stay under it.
+//! [`CertCache`]: the quick_cache-backed store, its single-flight misses, expiry and counters.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -23,143 +8,11 @@ use quick_cache::sync::{Cache, EntryAction, EntryResult};
 use quick_cache::{Equivalent, Lifecycle, Weighter};
 use rustls::sign::CertifiedKey;
 
+use super::{CacheConfig, CacheKey, CacheStats, Lookup, OriginVerdict, Outcome, ENTRY_OVERHEAD};
 use crate::clock::{Clock, SystemClock};
-use crate::error::Error;
-use crate::host::{Host, HostRef};
-use crate::key::KeyAlgorithm;
-use crate::mint::MintedCert;
-
-/// Bytes counted per entry on top of its chain and key: the parsed key object, the entry
-/// itself and the cache's bookkeeping.
-pub const ENTRY_OVERHEAD: u64 = 1024;
-
-/// Cache settings. `Default` gives the documented defaults.
-#[derive(Clone, Debug)]
-pub struct CacheConfig {
-    /// Upper bound on the total weight (default 64 MiB).
-    pub max_weight: u64,
-    /// Expected number of entries, for sizing (default 16,384).
-    pub estimated_entries: usize,
-    /// Entries expire this long before min(leaf notAfter, issuer notAfter) (default 1 hour).
-    pub expiry_margin: Duration,
-    /// The shortest time an entry is kept, for leaves already inside the margin (default 5
-    /// minutes).
-    pub min_lifetime: Duration,
-    /// How long a failed mint is remembered (default 10 s).
-    pub failure_lifetime: Duration,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        Self {
-            max_weight: 64 * 1024 * 1024,
-            estimated_entries: 16_384,
-            expiry_margin: Duration::from_secs(3600),
-            min_lifetime: Duration::from_secs(300),
-            failure_lifetime: Duration::from_secs(10),
-        }
-    }
-}
-
-/// What a cached leaf is keyed by.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct CacheKey {
-    /// SHA-256 of the issuing certificate.
-    pub issuer: [u8; 32],
-    /// SHA-256 of the origin certificate, for clones.
-    pub origin: Option<[u8; 32]>,
-    /// The host, whenever it shapes the leaf.
-    pub host: Option<Host>,
-    /// The leaf key's algorithm.
-    pub key_algorithm: KeyAlgorithm,
-}
-
-/// A borrowed [`CacheKey`]: hit-path lookups allocate nothing. Hashes exactly as the owned
-/// key does (same fields, same order, `Host` and `HostRef` hash alike).
-#[derive(Hash)]
-pub(crate) struct CacheKeyRef<'a> {
-    pub(crate) issuer: &'a [u8; 32],
-    pub(crate) origin: Option<&'a [u8; 32]>,
-    pub(crate) host: Option<&'a HostRef<'a>>,
-    pub(crate) key_algorithm: KeyAlgorithm,
-}
-
-impl CacheKeyRef<'_> {
-    pub(crate) fn to_key(&self) -> CacheKey {
-        CacheKey {
-            issuer: *self.issuer,
-            origin: self.origin.copied(),
-            host: self.host.map(|h| h.clone().into_owned()),
-            key_algorithm: self.key_algorithm,
-        }
-    }
-}
-
-impl Equivalent<CacheKey> for CacheKeyRef<'_> {
-    fn equivalent(&self, key: &CacheKey) -> bool {
-        self.key_algorithm == key.key_algorithm
-            && *self.issuer == key.issuer
-            && self.origin == key.origin.as_ref()
-            && match (self.host, &key.host) {
-                (None, None) => true,
-                (Some(a), Some(b)) => a.matches(b),
-                _ => false,
-            }
-    }
-}
-
-/// How a lookup was answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// A fresh entry was in the cache.
-    Hit,
-    /// This lookup minted (the key was absent, or its entry had expired).
-    Minted,
-    /// Another lookup was minting this key; this one waited for its result.
-    Coalesced,
-}
-
-/// A served chain and how it was found.
-#[derive(Clone, Debug)]
-pub struct Lookup {
-    /// The chain and key for rustls.
-    pub certified_key: Arc<CertifiedKey>,
-    /// Hit, minted or coalesced.
-    pub outcome: Outcome,
-    /// Time spent minting, when this lookup minted.
-    pub mint_time: Option<Duration>,
-}
-
-/// Counters, read cheaply at any time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    /// Lookups answered by a fresh entry.
-    pub hits: u64,
-    /// Lookups that found no usable entry (absent or expired) and minted.
-    pub misses: u64,
-    /// Successful mints.
-    pub mints: u64,
-    /// Lookups that waited for another lookup's mint.
-    pub coalesced: u64,
-    /// Entries found expired (and replaced).
-    pub expirations: u64,
-    /// Entries evicted to stay under the weight bound.
-    pub evictions: u64,
-    /// Failed mints.
-    pub mint_errors: u64,
-    /// Lookups answered by a remembered failure.
-    pub cached_failures: u64,
-    /// Fastest mint, in nanoseconds (0 before the first).
-    pub mint_min_ns: u64,
-    /// Mean mint time, in nanoseconds.
-    pub mint_avg_ns: u64,
-    /// Slowest mint, in nanoseconds.
-    pub mint_max_ns: u64,
-    /// Entries now.
-    pub entries: u64,
-    /// Weight now.
-    pub weight: u64,
-}
+use crate::error::{Error, Wait};
+use crate::keys::LeafKey;
+use crate::mint::minter::MintedCert;
 
 /// A counter split across cache lines, so threads counting hits at once do not contend on one
 /// line; read by summing.
@@ -199,6 +52,7 @@ struct Counters {
     evictions: AtomicU64,
     mint_errors: AtomicU64,
     cached_failures: AtomicU64,
+    wait_timeouts: AtomicU64,
     mint_total_ns: AtomicU64,
     mint_min_ns: AtomicU64,
     mint_max_ns: AtomicU64,
@@ -206,10 +60,18 @@ struct Counters {
     sequence: AtomicU64,
 }
 
+/// A minted chain as the cache keeps it.
+#[derive(Debug)]
+struct Served {
+    certified_key: Arc<CertifiedKey>,
+    key: Arc<LeafKey>,
+    verdict: OriginVerdict,
+}
+
 /// One cached outcome.
 #[derive(Debug)]
 struct Entry {
-    outcome: Result<Arc<CertifiedKey>, Arc<Error>>,
+    outcome: Result<Served, Error>,
     /// Unix seconds after which the entry is not served.
     expires_at: u64,
     weight: u64,
@@ -220,12 +82,14 @@ impl Entry {
     /// The chain (or the remembered failure) as a lookup's answer.
     fn lookup(&self, outcome: Outcome, mint_time: Option<Duration>) -> Result<Lookup, Error> {
         match &self.outcome {
-            Ok(ck) => Ok(Lookup {
-                certified_key: Arc::clone(ck),
+            Ok(served) => Ok(Lookup {
+                certified_key: Arc::clone(&served.certified_key),
+                key: Arc::clone(&served.key),
+                verdict: served.verdict,
                 outcome,
                 mint_time,
             }),
-            Err(e) => Err(Error::MintFailed(Arc::clone(e))),
+            Err(e) => Err(e.clone()),
         }
     }
 }
@@ -300,34 +164,39 @@ impl CertCache {
         let now = self.clock.now().as_secs();
         let entry = self.inner.get(key)?;
         match &entry.outcome {
-            Ok(ck) if entry.expires_at > now => {
+            Ok(served) if entry.expires_at > now => {
                 self.counters.hits.add(1);
-                Some(Arc::clone(ck))
+                Some(Arc::clone(&served.certified_key))
             }
             _ => None,
         }
     }
 
     /// The entry for `key`, minting it with `mint` when absent or expired. Concurrent calls for
-    /// one key run `mint` once; the others wait for its result.
+    /// one key run `mint` once; the others wait for its result, at most
+    /// [`CacheConfig::wait_timeout`], then give up with [`Error::Timeout`].
     ///
-    /// A failed mint is returned as [`Error::MintFailed`] to this caller, to the waiters and to
-    /// later callers until [`CacheConfig::failure_lifetime`] has passed.
+    /// A failed mint's error is returned to this caller, to the waiters and to later callers
+    /// until [`CacheConfig::failure_lifetime`] has passed: the same root cause each time.
     pub fn get_or_mint(
         &self,
         key: &CacheKey,
         mint: impl FnOnce() -> Result<MintedCert, Error>,
     ) -> Result<Lookup, Error> {
-        self.get_or_mint_with(key, || key.clone(), mint)
+        self.get_or_mint_with(
+            key,
+            || key.clone(),
+            || mint().map(|m| (m, OriginVerdict::NotChecked)),
+        )
     }
 
-    /// As [`CertCache::get_or_mint`], looking up by a borrowed key and building the owned key
-    /// only on a miss.
+    /// As [`CertCache::get_or_mint`], looking up by a borrowed key, building the owned key
+    /// only on a miss, and storing the origin verdict with the entry.
     pub(crate) fn get_or_mint_with<Q: std::hash::Hash + Equivalent<CacheKey>>(
         &self,
         key: &Q,
         owned_key: impl FnOnce() -> CacheKey,
-        mint: impl FnOnce() -> Result<MintedCert, Error>,
+        mint: impl FnOnce() -> Result<(MintedCert, OriginVerdict), Error>,
     ) -> Result<Lookup, Error> {
         let now = self.clock.now().as_secs();
         // Fast path: a read lock.
@@ -338,7 +207,8 @@ impl CertCache {
         }
         let sequence_before = self.counters.sequence.load(Relaxed);
         let key = owned_key();
-        let result = self.inner.entry(&key, None, |_, entry| {
+        let wait = self.config.wait_timeout;
+        let result = self.inner.entry(&key, Some(wait), |_, entry| {
             if entry.expires_at > now {
                 EntryAction::Retain(Arc::clone(entry))
             } else {
@@ -359,8 +229,19 @@ impl CertCache {
                 guard
             }
             EntryResult::Vacant(guard) => guard,
-            // Not produced by this callback or without a timeout; mint uncached.
-            EntryResult::Removed(..) | EntryResult::Timeout => {
+            EntryResult::Timeout => {
+                self.counters.wait_timeouts.fetch_add(1, Relaxed);
+                log::warn!(
+                    "gave up after {} ms waiting for another thread's mint of the same site",
+                    wait.as_millis()
+                );
+                return Err(Error::Timeout {
+                    what: Wait::ConcurrentMint,
+                    waited: wait,
+                });
+            }
+            // Not produced by this callback; mint uncached.
+            EntryResult::Removed(..) => {
                 let entry = self.mint_entry(mint, now);
                 return self.finish(entry);
             }
@@ -388,7 +269,7 @@ impl CertCache {
     /// Runs `mint` and wraps its outcome as an entry.
     fn mint_entry(
         &self,
-        mint: impl FnOnce() -> Result<MintedCert, Error>,
+        mint: impl FnOnce() -> Result<(MintedCert, OriginVerdict), Error>,
         now: u64,
     ) -> (Arc<Entry>, Duration) {
         let started = Instant::now();
@@ -396,7 +277,7 @@ impl CertCache {
         let took = started.elapsed();
         let sequence = self.counters.sequence.fetch_add(1, Relaxed) + 1;
         let entry = match result {
-            Ok(minted) => {
+            Ok((minted, verdict)) => {
                 self.record_mint(took);
                 let not_after = minted
                     .not_after()
@@ -404,17 +285,19 @@ impl CertCache {
                     .min(minted.issuer_not_after().as_secs());
                 let expires_at = not_after
                     .saturating_sub(self.config.expiry_margin.as_secs())
-                    .max(now + self.config.min_lifetime.as_secs());
+                    .max(now.saturating_add(self.config.min_lifetime.as_secs()));
                 let certified_key = minted.certified_key();
-                let weight = certified_key
-                    .cert
-                    .iter()
-                    .map(|c| c.len() as u64)
-                    .sum::<u64>()
-                    + minted.private_key_pkcs8().secret_pkcs8_der().len() as u64
-                    + ENTRY_OVERHEAD;
+                let bytes = certified_key.cert.iter().map(|c| c.len()).sum::<usize>()
+                    + minted.private_key().pkcs8().secret_pkcs8_der().len();
+                let weight = u64::try_from(bytes)
+                    .unwrap_or(u64::MAX)
+                    .saturating_add(ENTRY_OVERHEAD);
                 Entry {
-                    outcome: Ok(Arc::new(certified_key)),
+                    outcome: Ok(Served {
+                        certified_key: Arc::new(certified_key),
+                        key: minted.shared_key(),
+                        verdict,
+                    }),
                     expires_at,
                     weight,
                     sequence,
@@ -423,8 +306,8 @@ impl CertCache {
             Err(e) => {
                 self.counters.mint_errors.fetch_add(1, Relaxed);
                 Entry {
-                    outcome: Err(Arc::new(e)),
-                    expires_at: now + self.config.failure_lifetime.as_secs().max(1),
+                    outcome: Err(e),
+                    expires_at: now.saturating_add(self.config.failure_lifetime.as_secs().max(1)),
                     weight: ENTRY_OVERHEAD,
                     sequence,
                 }
@@ -468,6 +351,7 @@ impl CertCache {
             evictions: c.evictions.load(Relaxed),
             mint_errors: c.mint_errors.load(Relaxed),
             cached_failures: c.cached_failures.load(Relaxed),
+            wait_timeouts: c.wait_timeouts.load(Relaxed),
             mint_min_ns: c.mint_min_ns.load(Relaxed),
             mint_avg_ns: c
                 .mint_total_ns

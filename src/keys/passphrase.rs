@@ -3,29 +3,28 @@
 
 use std::path::Path;
 
-use zeroize::Zeroizing;
-
+use super::Secret;
 use crate::error::KeyError;
 
 /// The environment variable read when no passphrase file is given.
 pub const PASSPHRASE_ENV: &str = "CERTMINT_CA_KEY_PASS";
 
 /// The passphrase from `file`, else from [`PASSPHRASE_ENV`], else `None`.
-pub fn passphrase_from_sources(
-    file: Option<&Path>,
-) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
+pub fn passphrase_from_sources(file: Option<&Path>) -> Result<Option<Secret>, KeyError> {
     if let Some(path) = file {
-        let mut bytes = Zeroizing::new(
-            std::fs::read(path)
-                .map_err(|e| KeyError::PassphraseSource(format!("{}: {e}", path.display())))?,
-        );
+        let mut bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| {
+            KeyError::PassphraseSource {
+                path: path.to_owned(),
+                kind: e.kind(),
+            }
+        })?);
         if bytes.ends_with(b"\n") {
             bytes.pop();
             if bytes.ends_with(b"\r") {
                 bytes.pop();
             }
         }
-        return Ok(Some(bytes));
+        return Ok(Some(Secret::from(bytes)));
     }
-    Ok(std::env::var_os(PASSPHRASE_ENV).map(|v| Zeroizing::new(v.into_encoded_bytes())))
+    Ok(std::env::var_os(PASSPHRASE_ENV).map(|v| Secret::from(v.into_encoded_bytes())))
 }

@@ -1,15 +1,10 @@
-//! Key algorithms, leaf key generation and the pre-parsed leaf keys the minter uses.
+//! SubjectPublicKeyInfo: its parts, the key algorithm it holds, and the key identifier certmint
+//! derives from it.
 
 use std::fmt;
-use std::sync::Arc;
 
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::sign::SigningKey;
-use zeroize::Zeroizing;
-
-use crate::asn1::{self, oid, TlvReader, BIT_STRING, INTEGER, OID, SEQUENCE};
-use crate::error::KeyError;
-use crate::provider::{self, backend};
+use super::oid;
+use super::tlv::{self, TlvReader, BIT_STRING, INTEGER, OID, SEQUENCE};
 
 /// The key families and sizes certmint mints leaves with (and CAs sign with).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -65,7 +60,7 @@ impl KeyAlgorithm {
     pub fn from_spki(spki: &[u8]) -> Option<Self> {
         let parts = SpkiParts::parse(spki)?;
         if parts.algorithm == oid::EC_PUBLIC_KEY.as_bytes() {
-            let curve = asn1::single(parts.parameters?).ok()?;
+            let curve = tlv::single(parts.parameters?).ok()?;
             if curve.tag != OID {
                 return None;
             }
@@ -79,7 +74,7 @@ impl KeyAlgorithm {
         } else if parts.algorithm == oid::ED25519.as_bytes() {
             Some(Self::Ed25519)
         } else if parts.algorithm == oid::RSA_ENCRYPTION.as_bytes() {
-            let rsa_key = asn1::single(parts.public_key).ok()?;
+            let rsa_key = tlv::single(parts.public_key).ok()?;
             let mut r = TlvReader::new(rsa_key.content).ok()?;
             let modulus = r.expect(INTEGER).ok()?.content;
             let skip = modulus.iter().take_while(|b| **b == 0).count();
@@ -93,52 +88,6 @@ impl KeyAlgorithm {
             None
         }
     }
-
-    /// Generates a new key of this algorithm as PKCS#8 DER.
-    ///
-    /// RSA uses the RustCrypto `rsa` crate (ring cannot generate RSA keys), or aws-lc-rs with the
-    /// `aws-lc-rs` feature. Expect tens of microseconds for EC keys and 50-500 ms for RSA-2048.
-    pub fn generate_pkcs8(self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        use backend::signature::{
-            EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING,
-            ECDSA_P384_SHA384_ASN1_SIGNING,
-        };
-        let rng = backend::rand::SystemRandom::new();
-        let doc = match self {
-            Self::EcdsaP256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng),
-            Self::EcdsaP384 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, &rng),
-            Self::Ed25519 => Ed25519KeyPair::generate_pkcs8(&rng),
-            Self::Rsa2048 => return generate_rsa(2048),
-            Self::Rsa3072 => return generate_rsa(3072),
-            Self::Rsa4096 => return generate_rsa(4096),
-        }
-        .map_err(|_| KeyError::Generation)?;
-        Ok(Zeroizing::new(doc.as_ref().to_vec()))
-    }
-}
-
-#[cfg(not(feature = "aws-lc-rs"))]
-fn generate_rsa(bits: usize) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    use rsa::pkcs8::EncodePrivateKey;
-    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits)
-        .map_err(|_| KeyError::Generation)?;
-    // `SecretDocument` zeroizes itself on drop; we copy into our own zeroizing buffer.
-    let doc = key.to_pkcs8_der().map_err(|_| KeyError::Generation)?;
-    Ok(Zeroizing::new(doc.as_bytes().to_vec()))
-}
-
-#[cfg(feature = "aws-lc-rs")]
-fn generate_rsa(bits: usize) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::rsa::KeySize;
-    let size = match bits {
-        2048 => KeySize::Rsa2048,
-        3072 => KeySize::Rsa3072,
-        _ => KeySize::Rsa4096,
-    };
-    let key = aws_lc_rs::rsa::KeyPair::generate(size).map_err(|_| KeyError::Generation)?;
-    let der = key.as_der().map_err(|_| KeyError::Generation)?;
-    Ok(Zeroizing::new(der.as_ref().to_vec()))
 }
 
 impl fmt::Display for KeyAlgorithm {
@@ -154,10 +103,17 @@ impl fmt::Display for KeyAlgorithm {
     }
 }
 
+/// A key algorithm name that is none of the spellings [`KeyAlgorithm`] accepts.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+#[error("unknown key type {0:?}: use p256, p384, ed25519, rsa2048, rsa3072 or rsa4096")]
+pub struct UnknownKeyAlgorithm(pub String);
+
 impl std::str::FromStr for KeyAlgorithm {
-    type Err = KeyError;
-    /// Accepts the CLI spellings: `p256`, `p384`, `ed25519`, `rsa2048`, `rsa3072`, `rsa4096`.
-    fn from_str(s: &str) -> Result<Self, KeyError> {
+    type Err = UnknownKeyAlgorithm;
+    /// Accepts the CLI spellings: `p256`, `p384`, `ed25519`, `rsa2048`, `rsa3072`, `rsa4096`
+    /// (case-insensitive, `-` ignored).
+    fn from_str(s: &str) -> Result<Self, UnknownKeyAlgorithm> {
         Ok(match s.to_ascii_lowercase().replace('-', "").as_str() {
             "p256" | "ecdsap256" => Self::EcdsaP256,
             "p384" | "ecdsap384" => Self::EcdsaP384,
@@ -165,7 +121,7 @@ impl std::str::FromStr for KeyAlgorithm {
             "rsa2048" => Self::Rsa2048,
             "rsa3072" => Self::Rsa3072,
             "rsa4096" => Self::Rsa4096,
-            _ => return Err(KeyError::Unsupported),
+            _ => return Err(UnknownKeyAlgorithm(s.to_owned())),
         })
     }
 }
@@ -180,7 +136,7 @@ pub(crate) struct SpkiParts<'a> {
 
 impl<'a> SpkiParts<'a> {
     pub(crate) fn parse(spki: &'a [u8]) -> Option<Self> {
-        let outer = asn1::single(spki).ok()?;
+        let outer = tlv::single(spki).ok()?;
         if outer.tag != SEQUENCE {
             return None;
         }
@@ -208,107 +164,15 @@ impl<'a> SpkiParts<'a> {
 /// bits of the SHA-256 hash of the subjectPublicKey bits (RFC 7093 section 2, method 1).
 pub(crate) fn key_identifier(spki: &[u8]) -> Option<[u8; 20]> {
     let parts = SpkiParts::parse(spki)?;
-    let hash = provider::sha256(parts.public_key);
+    let hash = crate::crypto::sha256(parts.public_key);
     let mut id = [0u8; 20];
     id.copy_from_slice(&hash[..20]);
     Some(id)
 }
 
-/// A leaf private key, parsed once and ready to sign handshakes.
-///
-/// The PKCS#8 bytes are wiped on drop; the backend's parsed key object (inside `signing_key`)
-/// is not (ring offers no way to wipe it).
-pub struct LeafKey {
-    algorithm: KeyAlgorithm,
-    pkcs8: Zeroizing<Vec<u8>>,
-    spki: Vec<u8>,
-    key_id: [u8; 20],
-    signing_key: Arc<dyn SigningKey>,
-}
-
-impl LeafKey {
-    /// Generates and parses a new key.
-    pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, KeyError> {
-        Self::from_pkcs8(algorithm, algorithm.generate_pkcs8()?)
-    }
-
-    /// Parses a PKCS#8 key of a known algorithm.
-    pub(crate) fn from_pkcs8(
-        algorithm: KeyAlgorithm,
-        pkcs8: Zeroizing<Vec<u8>>,
-    ) -> Result<Self, KeyError> {
-        let signing_key =
-            provider::load_signing_key(&PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(&pkcs8[..])))
-                .map_err(|_| KeyError::Unsupported)?;
-        let spki = signing_key
-            .public_key()
-            .ok_or(KeyError::Unsupported)?
-            .as_ref()
-            .to_vec();
-        if KeyAlgorithm::from_spki(&spki) != Some(algorithm) {
-            return Err(KeyError::Unsupported);
-        }
-        let key_id = key_identifier(&spki).ok_or(KeyError::Unsupported)?;
-        Ok(Self {
-            algorithm,
-            pkcs8,
-            spki,
-            key_id,
-            signing_key,
-        })
-    }
-
-    /// The key's algorithm.
-    pub fn algorithm(&self) -> KeyAlgorithm {
-        self.algorithm
-    }
-
-    /// The DER SubjectPublicKeyInfo.
-    pub fn subject_public_key_info(&self) -> &[u8] {
-        &self.spki
-    }
-
-    /// The private key as PKCS#8 DER, borrowed (for C users and for writing key files).
-    pub fn pkcs8_der(&self) -> PrivatePkcs8KeyDer<'_> {
-        PrivatePkcs8KeyDer::from(&self.pkcs8[..])
-    }
-
-    /// The rustls signing key.
-    pub fn signing_key(&self) -> &Arc<dyn SigningKey> {
-        &self.signing_key
-    }
-
-    pub(crate) fn key_id(&self) -> &[u8; 20] {
-        &self.key_id
-    }
-}
-
-impl fmt::Debug for LeafKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LeafKey")
-            .field("algorithm", &self.algorithm)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn generated_keys_report_their_own_algorithm() {
-        for alg in [
-            KeyAlgorithm::EcdsaP256,
-            KeyAlgorithm::EcdsaP384,
-            KeyAlgorithm::Ed25519,
-        ] {
-            let key = LeafKey::generate(alg).unwrap();
-            assert_eq!(
-                KeyAlgorithm::from_spki(key.subject_public_key_info()),
-                Some(alg)
-            );
-        }
-    }
 
     #[test]
     fn rsa_sizes_round_to_supported_ones() {

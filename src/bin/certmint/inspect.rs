@@ -1,0 +1,41 @@
+//! `certmint inspect`: every certificate in a file as `field: value` lines or JSON.
+
+use std::path::PathBuf;
+
+use certmint::inspect::CertificateInfo;
+
+use crate::error::CliError;
+
+#[derive(clap::Args)]
+pub(crate) struct InspectArgs {
+    /// PEM or DER file.
+    file: PathBuf,
+    /// Print JSON (an array of objects) instead.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &InspectArgs) -> Result<(), CliError> {
+    let bytes = std::fs::read(&args.file).map_err(|source| CliError::File {
+        path: args.file.clone(),
+        source,
+    })?;
+    let certs = certmint::pem::parse_certificates(&bytes).map_err(certmint::Error::from)?;
+    let infos = certs
+        .iter()
+        .map(|c| CertificateInfo::parse(c.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.json {
+        let items: Vec<String> = infos.iter().map(CertificateInfo::to_json).collect();
+        println!("[{}]", items.join(","));
+    } else {
+        for (i, info) in infos.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            println!("certificate: {i}");
+            print!("{}", info.to_text());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! The [`Signer`] trait (anything that can sign for an issuing CA) and the signature algorithms
+//! certmint signs with.
+
+use std::fmt::Debug;
+
+use rustls::pki_types::SubjectPublicKeyInfoDer;
+
+use crate::x509::oid;
+use crate::x509::tlv::{self, NULL, OID, SEQUENCE};
+use crate::x509::KeyAlgorithm;
+
+/// The signature algorithms certmint signs certificates with. It follows the CA's key: P-256 →
+/// ecdsa-with-SHA256, P-384 → ecdsa-with-SHA384, Ed25519 → Ed25519, RSA → sha256WithRSAEncryption.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignatureAlgorithm {
+    /// ecdsa-with-SHA256 (P-256 keys).
+    EcdsaP256Sha256,
+    /// ecdsa-with-SHA384 (P-384 keys).
+    EcdsaP384Sha384,
+    /// Ed25519.
+    Ed25519,
+    /// sha256WithRSAEncryption (PKCS#1 v1.5), any RSA size.
+    RsaPkcs1Sha256,
+}
+
+impl SignatureAlgorithm {
+    /// The algorithm a key of `key` signs certificates with.
+    pub fn for_key(key: KeyAlgorithm) -> Self {
+        match key {
+            KeyAlgorithm::EcdsaP256 => Self::EcdsaP256Sha256,
+            KeyAlgorithm::EcdsaP384 => Self::EcdsaP384Sha384,
+            KeyAlgorithm::Ed25519 => Self::Ed25519,
+            KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
+                Self::RsaPkcs1Sha256
+            }
+        }
+    }
+
+    /// The DER AlgorithmIdentifier (RSA with explicit NULL parameters, as RFC 4055 requires).
+    pub(crate) fn algorithm_identifier(self) -> Vec<u8> {
+        let (oid, null) = match self {
+            Self::EcdsaP256Sha256 => (oid::ECDSA_WITH_SHA256, false),
+            Self::EcdsaP384Sha384 => (oid::ECDSA_WITH_SHA384, false),
+            Self::Ed25519 => (oid::ED25519, false),
+            Self::RsaPkcs1Sha256 => (oid::SHA256_WITH_RSA, true),
+        };
+        let mut content = tlv::tlv(OID, oid.as_bytes());
+        if null {
+            tlv::write_tlv(&mut content, NULL, &[]);
+        }
+        tlv::tlv(SEQUENCE, &content)
+    }
+
+    /// The matching TLS signature scheme.
+    pub(crate) fn tls_scheme(self) -> rustls::SignatureScheme {
+        use rustls::SignatureScheme as S;
+        match self {
+            Self::EcdsaP256Sha256 => S::ECDSA_NISTP256_SHA256,
+            Self::EcdsaP384Sha384 => S::ECDSA_NISTP384_SHA384,
+            Self::Ed25519 => S::ED25519,
+            Self::RsaPkcs1Sha256 => S::RSA_PKCS1_SHA256,
+        }
+    }
+}
+
+/// Signs certificates (and later CRLs) for an issuing CA: a software key, a PKCS#11 token, or a
+/// rotating sub-CA.
+///
+/// `sign` receives the complete DER TBSCertificate and returns the X.509 signatureValue
+/// contents (DER `Ecdsa-Sig-Value` for ECDSA). A failure is returned as
+/// [`Error::Signing`](crate::Error::Signing) (or a more precise variant, such as
+/// [`Error::Pkcs11`](crate::Error::Pkcs11)) carrying the signer's own error.
+pub trait Signer: Debug + Send + Sync {
+    /// The algorithm `sign` produces.
+    fn algorithm(&self) -> SignatureAlgorithm;
+    /// The signer's public key as a DER SubjectPublicKeyInfo.
+    fn subject_public_key_info(&self) -> SubjectPublicKeyInfoDer<'_>;
+    /// Signs `message`.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::error::Error>;
+}

@@ -1,0 +1,207 @@
+//! The per-site certificate cache ([`CertCache`](crate::CertCache)): minted chains per site, kept until they expire, minted once per site even
+//! under concurrent handshakes, bounded in memory by weight.
+//!
+//! - **Key** ([`CacheKey`]): the issuer's identity (SHA-256 of its certificate), the origin's
+//!   fingerprint (SHA-256 of its DER, or none for host-only mints), the normalised host whenever
+//!   it shapes the leaf, and the leaf key algorithm. An origin that rotates its certificate gets
+//!   a fresh mint; a different issuer never gets another issuer's leaf.
+//! - **Expiry:** min(leaf notAfter, issuer notAfter) minus [`CacheConfig::expiry_margin`]. A
+//!   leaf already inside the margin (a dying or dead origin) is kept for
+//!   [`CacheConfig::min_lifetime`] so it cannot make every handshake mint. An expired entry is
+//!   never served: the lookup that finds it re-mints, and concurrent lookups wait for that mint.
+//! - **Single flight:** concurrent misses for one key mint once; the others wait and share the
+//!   result. A failed mint is remembered for [`CacheConfig::failure_lifetime`] and returned to
+//!   the waiters and to later lookups in that window.
+//! - **Bound:** total weight (bytes of chain + key + a fixed overhead) never exceeds
+//!   [`CacheConfig::max_weight`]; quick_cache evicts (S3-FIFO) to stay under it.
+
+pub(crate) mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use quick_cache::Equivalent;
+use rustls::sign::CertifiedKey;
+
+use crate::host::{Host, HostRef};
+use crate::keys::LeafKey;
+use crate::x509::KeyAlgorithm;
+
+/// Bytes counted per entry on top of its chain and key: the parsed key object, the entry
+/// itself and the cache's bookkeeping.
+pub const ENTRY_OVERHEAD: u64 = 1024;
+
+/// Cache settings. `Default` gives the documented defaults; change fields on a default value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    /// Upper bound on the total weight (default 64 MiB).
+    pub max_weight: u64,
+    /// Expected number of entries, for sizing (default 16,384).
+    pub estimated_entries: usize,
+    /// Entries expire this long before min(leaf notAfter, issuer notAfter) (default 1 hour).
+    pub expiry_margin: Duration,
+    /// The shortest time an entry is kept, for leaves already inside the margin (default 5
+    /// minutes).
+    pub min_lifetime: Duration,
+    /// How long a failed mint is remembered (default 10 s).
+    pub failure_lifetime: Duration,
+    /// The longest a lookup waits for another thread's mint of the same site before giving up
+    /// with [`Error::Timeout`](crate::Error::Timeout) (default 10 s).
+    pub wait_timeout: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_weight: 64 * 1024 * 1024,
+            estimated_entries: 16_384,
+            expiry_margin: Duration::from_secs(3600),
+            min_lifetime: Duration::from_secs(300),
+            failure_lifetime: Duration::from_secs(10),
+            wait_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a cached leaf is keyed by.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct CacheKey {
+    /// SHA-256 of the issuing certificate.
+    pub issuer: [u8; 32],
+    /// SHA-256 of the origin certificate, for clones.
+    pub origin: Option<[u8; 32]>,
+    /// The host, whenever it shapes the leaf.
+    pub host: Option<Host>,
+    /// The leaf key's algorithm.
+    pub key_algorithm: KeyAlgorithm,
+}
+
+impl CacheKey {
+    /// A key: the issuer's identity, the origin's fingerprint (clones), the host (when it shapes
+    /// the leaf) and the leaf key's algorithm.
+    pub fn new(
+        issuer: [u8; 32],
+        origin: Option<[u8; 32]>,
+        host: Option<Host>,
+        key_algorithm: KeyAlgorithm,
+    ) -> Self {
+        Self {
+            issuer,
+            origin,
+            host,
+            key_algorithm,
+        }
+    }
+}
+
+/// A borrowed [`CacheKey`]: hit-path lookups allocate nothing. Hashes exactly as the owned
+/// key does (same fields, same order, `Host` and `HostRef` hash alike).
+#[derive(Hash)]
+pub(crate) struct CacheKeyRef<'a> {
+    pub(crate) issuer: &'a [u8; 32],
+    pub(crate) origin: Option<&'a [u8; 32]>,
+    pub(crate) host: Option<&'a HostRef<'a>>,
+    pub(crate) key_algorithm: KeyAlgorithm,
+}
+
+impl CacheKeyRef<'_> {
+    pub(crate) fn to_key(&self) -> CacheKey {
+        CacheKey {
+            issuer: *self.issuer,
+            origin: self.origin.copied(),
+            host: self.host.map(|h| h.clone().into_owned()),
+            key_algorithm: self.key_algorithm,
+        }
+    }
+}
+
+impl Equivalent<CacheKey> for CacheKeyRef<'_> {
+    fn equivalent(&self, key: &CacheKey) -> bool {
+        self.key_algorithm == key.key_algorithm
+            && *self.issuer == key.issuer
+            && self.origin == key.origin.as_ref()
+            && match (self.host, &key.host) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.matches(b),
+                _ => false,
+            }
+    }
+}
+
+/// How a lookup was answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// A fresh entry was in the cache.
+    Hit,
+    /// This lookup minted (the key was absent, or its entry had expired).
+    Minted,
+    /// Another lookup was minting this key; this one waited for its result.
+    Coalesced,
+}
+
+/// A served chain, its private key, and how it was found.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Lookup {
+    /// The chain and key for rustls.
+    pub certified_key: Arc<CertifiedKey>,
+    /// The leaf's private key (C servers load it into their TLS library beside the chain).
+    pub key: Arc<LeafKey>,
+    /// What origin validation decided when the leaf was minted (stored with the entry: a hit
+    /// does not validate again).
+    pub verdict: OriginVerdict,
+    /// Hit, minted or coalesced.
+    pub outcome: Outcome,
+    /// Time spent minting, when this lookup minted.
+    pub mint_time: Option<Duration>,
+}
+
+/// What origin validation decided for a cached leaf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OriginVerdict {
+    /// No origin chain was validated (a host-only leaf, or a caller that mints directly).
+    NotChecked,
+    /// The origin's chain validated for the host; the leaf is signed by a trusted CA.
+    Trusted,
+    /// The origin's chain did not validate; the leaf mirrors the distrust under the untrusted
+    /// CA.
+    Untrusted,
+}
+
+/// Counters, read cheaply at any time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Lookups answered by a fresh entry.
+    pub hits: u64,
+    /// Lookups that found no usable entry (absent or expired) and minted.
+    pub misses: u64,
+    /// Successful mints.
+    pub mints: u64,
+    /// Lookups that waited for another lookup's mint.
+    pub coalesced: u64,
+    /// Entries found expired (and replaced).
+    pub expirations: u64,
+    /// Entries evicted to stay under the weight bound.
+    pub evictions: u64,
+    /// Failed mints.
+    pub mint_errors: u64,
+    /// Lookups answered by a remembered failure.
+    pub cached_failures: u64,
+    /// Lookups that gave up waiting for another lookup's mint.
+    pub wait_timeouts: u64,
+    /// Fastest mint, in nanoseconds (0 before the first).
+    pub mint_min_ns: u64,
+    /// Mean mint time, in nanoseconds.
+    pub mint_avg_ns: u64,
+    /// Slowest mint, in nanoseconds.
+    pub mint_max_ns: u64,
+    /// Entries now.
+    pub entries: u64,
+    /// Weight now.
+    pub weight: u64,
+}

@@ -1,0 +1,209 @@
+//! Private keys: generating them ([`PrivateKey`], zeroized on drop) and the pre-parsed leaf keys
+//! the minter signs handshakes with ([`LeafKey`]).
+
+use std::fmt;
+use std::sync::Arc;
+
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, SubjectPublicKeyInfoDer};
+use rustls::sign::SigningKey;
+use zeroize::Zeroizing;
+
+use super::Secret;
+use crate::crypto::{self, backend};
+use crate::error::KeyError;
+use crate::x509::{key_identifier, KeyAlgorithm};
+
+#[cfg(not(feature = "aws-lc-rs"))]
+fn generate_rsa(algorithm: KeyAlgorithm, bits: usize) -> Result<PrivateKey, KeyError> {
+    use rsa::pkcs8::EncodePrivateKey;
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits)
+        .map_err(|_| KeyError::Generation)?;
+    // `SecretDocument` zeroizes itself on drop; we copy into our own zeroizing buffer.
+    let doc = key.to_pkcs8_der().map_err(|_| KeyError::Generation)?;
+    Ok(PrivateKey {
+        algorithm,
+        pkcs8: Zeroizing::new(doc.as_bytes().to_vec()),
+    })
+}
+
+#[cfg(feature = "aws-lc-rs")]
+fn generate_rsa(algorithm: KeyAlgorithm, bits: usize) -> Result<PrivateKey, KeyError> {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rsa::KeySize;
+    let size = match bits {
+        2048 => KeySize::Rsa2048,
+        3072 => KeySize::Rsa3072,
+        _ => KeySize::Rsa4096,
+    };
+    let key = aws_lc_rs::rsa::KeyPair::generate(size).map_err(|_| KeyError::Generation)?;
+    let der = key.as_der().map_err(|_| KeyError::Generation)?;
+    Ok(PrivateKey {
+        algorithm,
+        pkcs8: Zeroizing::new(der.as_ref().to_vec()),
+    })
+}
+
+/// A private key as PKCS#8 DER, wiped from memory when dropped.
+///
+/// certmint hands private keys out as this type (leaf keys, throwaway CA keys) and lends them
+/// as a borrowed pki-types [`PrivatePkcs8KeyDer`] (pki-types' owned form does not wipe itself).
+#[derive(Clone)]
+pub struct PrivateKey {
+    algorithm: KeyAlgorithm,
+    pkcs8: Zeroizing<Vec<u8>>,
+}
+
+impl PrivateKey {
+    /// Generates a key.
+    ///
+    /// RSA uses the RustCrypto `rsa` crate (ring cannot generate RSA keys), or aws-lc-rs with the
+    /// `aws-lc-rs` feature. Expect tens of microseconds for EC keys and 50-500 ms for RSA-2048.
+    ///
+    /// ```
+    /// use certmint::{keys::PrivateKey, KeyAlgorithm};
+    /// let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
+    /// assert_eq!(key.algorithm(), KeyAlgorithm::EcdsaP256);
+    /// assert!(!key.pkcs8().secret_pkcs8_der().is_empty());
+    /// # Ok::<(), certmint::KeyError>(())
+    /// ```
+    pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, KeyError> {
+        use backend::signature::{
+            EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING,
+            ECDSA_P384_SHA384_ASN1_SIGNING,
+        };
+        let rng = backend::rand::SystemRandom::new();
+        let doc = match algorithm {
+            KeyAlgorithm::EcdsaP256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+            }
+            KeyAlgorithm::EcdsaP384 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, &rng)
+            }
+            KeyAlgorithm::Ed25519 => Ed25519KeyPair::generate_pkcs8(&rng),
+            KeyAlgorithm::Rsa2048 => return generate_rsa(algorithm, 2048),
+            KeyAlgorithm::Rsa3072 => return generate_rsa(algorithm, 3072),
+            KeyAlgorithm::Rsa4096 => return generate_rsa(algorithm, 4096),
+        }
+        .map_err(|_| KeyError::Generation)?;
+        Ok(Self {
+            algorithm,
+            pkcs8: Zeroizing::new(doc.as_ref().to_vec()),
+        })
+    }
+
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    /// The PKCS#8 DER, borrowed.
+    pub fn pkcs8(&self) -> PrivatePkcs8KeyDer<'_> {
+        PrivatePkcs8KeyDer::from(&self.pkcs8[..])
+    }
+
+    /// The key as PEM (`PRIVATE KEY`), unencrypted, in a buffer wiped on drop.
+    pub fn to_pem(&self) -> Secret {
+        Secret::from(crate::pem::encode_secret("PRIVATE KEY", &self.pkcs8))
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A leaf private key, parsed once and ready to sign handshakes.
+///
+/// The PKCS#8 bytes are wiped on drop; the backend's parsed key object (inside `signing_key`)
+/// is not (ring offers no way to wipe it).
+pub struct LeafKey {
+    private: PrivateKey,
+    spki: Vec<u8>,
+    key_id: [u8; 20],
+    signing_key: Arc<dyn SigningKey>,
+}
+
+impl LeafKey {
+    /// Generates and parses a new key.
+    pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, KeyError> {
+        Self::new(PrivateKey::generate(algorithm)?)
+    }
+
+    /// Parses a private key for signing.
+    pub fn new(private: PrivateKey) -> Result<Self, KeyError> {
+        let algorithm = private.algorithm;
+        let signing_key = crypto::load_signing_key(&PrivateKeyDer::Pkcs8(private.pkcs8()))
+            .map_err(|_| KeyError::Unsupported)?;
+        let spki = signing_key
+            .public_key()
+            .ok_or(KeyError::Unsupported)?
+            .as_ref()
+            .to_vec();
+        if KeyAlgorithm::from_spki(&spki) != Some(algorithm) {
+            return Err(KeyError::Unsupported);
+        }
+        let key_id = key_identifier(&spki).ok_or(KeyError::Unsupported)?;
+        Ok(Self {
+            private,
+            spki,
+            key_id,
+            signing_key,
+        })
+    }
+
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.private.algorithm
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub fn subject_public_key_info(&self) -> SubjectPublicKeyInfoDer<'_> {
+        SubjectPublicKeyInfoDer::from(&self.spki[..])
+    }
+
+    pub(crate) fn spki(&self) -> &[u8] {
+        &self.spki
+    }
+
+    /// The private key (for C users and for writing key files).
+    pub fn private_key(&self) -> &PrivateKey {
+        &self.private
+    }
+
+    /// The rustls signing key.
+    pub fn signing_key(&self) -> &Arc<dyn SigningKey> {
+        &self.signing_key
+    }
+
+    pub(crate) fn key_id(&self) -> &[u8; 20] {
+        &self.key_id
+    }
+}
+
+impl fmt::Debug for LeafKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeafKey")
+            .field("algorithm", &self.private.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_report_their_own_algorithm() {
+        for alg in [
+            KeyAlgorithm::EcdsaP256,
+            KeyAlgorithm::EcdsaP384,
+            KeyAlgorithm::Ed25519,
+        ] {
+            let key = LeafKey::generate(alg).unwrap();
+            assert_eq!(KeyAlgorithm::from_spki(key.spki()), Some(alg));
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! [`Minter`]: an origin certificate and/or a host in, a signed leaf and its key out.
+
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::sign::CertifiedKey;
+
+use super::clone;
+use super::{Adjustments, MintPolicy};
+use crate::ca::tbs::{self, SERIAL_LEN};
+use crate::ca::{Issuer, RotatingIssuer};
+use crate::error::{Error, KeyError, OriginError};
+use crate::host::Host;
+use crate::keys::{KeyPool, LeafKey, PrivateKey};
+use crate::x509::asn1_time::{self, Seconds};
+use crate::x509::cert::ParsedCert;
+use crate::x509::KeyAlgorithm;
+
+/// What to mint from.
+///
+/// ```
+/// # use certmint::MintRequest;
+/// # let origin_der = rustls::pki_types::CertificateDer::from(vec![]);
+/// // Server-first: clone the origin; the host fills in a missing subjectAltName.
+/// let req = MintRequest::clone_of(&origin_der).with_host("www.example.com");
+/// // Client-first: the SNI alone.
+/// let req = MintRequest::for_host("www.example.com");
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct MintRequest<'a> {
+    /// The origin's end-entity certificate.
+    pub origin: Option<&'a CertificateDer<'a>>,
+    /// The host: the SNI, or the CONNECT host for a client that sent none. Normalised by
+    /// [`Host::parse`].
+    pub host: Option<&'a str>,
+    /// The leaf key's algorithm; default: the origin's (or the policy's host-only key).
+    pub key_algorithm: Option<KeyAlgorithm>,
+    /// The time to mint at; default: now.
+    pub now: Option<UnixTime>,
+}
+
+impl<'a> MintRequest<'a> {
+    /// A clone of `origin`.
+    pub fn clone_of(origin: &'a CertificateDer<'a>) -> Self {
+        Self {
+            origin: Some(origin),
+            ..Self::default()
+        }
+    }
+
+    /// A leaf for `host` alone.
+    pub fn for_host(host: &'a str) -> Self {
+        Self {
+            host: Some(host),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the origin's end-entity certificate.
+    pub fn with_origin(mut self, origin: &'a CertificateDer<'a>) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// Adds the host.
+    pub fn with_host(mut self, host: &'a str) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// Asks for a leaf key of `algorithm`.
+    pub fn with_key_algorithm(mut self, algorithm: KeyAlgorithm) -> Self {
+        self.key_algorithm = Some(algorithm);
+        self
+    }
+
+    /// Mints as if at `now`.
+    pub fn at(mut self, now: UnixTime) -> Self {
+        self.now = Some(now);
+        self
+    }
+}
+
+/// A minted leaf: its chain (leaf first, then the issuer's chain, never the root) and key.
+#[derive(Clone)]
+pub struct MintedCert {
+    chain: Vec<CertificateDer<'static>>,
+    key: Arc<LeafKey>,
+    serial: [u8; SERIAL_LEN],
+    not_before: Seconds,
+    not_after: Seconds,
+    issuer_not_after: Seconds,
+    adjustments: Adjustments,
+}
+
+impl MintedCert {
+    /// The leaf certificate.
+    pub fn leaf(&self) -> &CertificateDer<'static> {
+        &self.chain[0]
+    }
+
+    /// The chain to serve: leaf, then the issuing CA and any further intermediates.
+    pub fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    /// The leaf's key.
+    pub fn key(&self) -> &Arc<LeafKey> {
+        &self.key
+    }
+
+    /// The leaf's private key (for C users and key files).
+    pub fn private_key(&self) -> &PrivateKey {
+        self.key.private_key()
+    }
+
+    /// The chain and key, ready for rustls.
+    pub fn certified_key(&self) -> CertifiedKey {
+        CertifiedKey::new(self.chain.clone(), Arc::clone(self.key.signing_key()))
+    }
+
+    /// The serial number's content octets (always [`SERIAL_LEN`] long, positive, non-zero).
+    pub fn serial(&self) -> &[u8; SERIAL_LEN] {
+        &self.serial
+    }
+
+    /// The leaf's notBefore.
+    pub fn not_before(&self) -> UnixTime {
+        asn1_time::unix_time(self.not_before)
+    }
+
+    /// The leaf's notAfter.
+    pub fn not_after(&self) -> UnixTime {
+        asn1_time::unix_time(self.not_after)
+    }
+
+    /// The issuing certificate's notAfter: the chain is unusable after it, whatever the leaf
+    /// says.
+    pub fn issuer_not_after(&self) -> UnixTime {
+        asn1_time::unix_time(self.issuer_not_after)
+    }
+
+    /// What changed relative to the origin beyond what always changes.
+    pub fn adjustments(&self) -> Adjustments {
+        self.adjustments
+    }
+}
+
+impl MintedCert {
+    /// The key as an `Arc`, for the cache.
+    pub(crate) fn shared_key(&self) -> Arc<LeafKey> {
+        Arc::clone(&self.key)
+    }
+}
+
+impl std::fmt::Debug for MintedCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedCert")
+            .field("chain_len", &self.chain.len())
+            .field("key", &self.key)
+            .field("adjustments", &self.adjustments)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a minter's issuer comes from.
+#[derive(Debug)]
+enum IssuerSource {
+    Fixed(Arc<Issuer>),
+    Rotating(Arc<RotatingIssuer>),
+}
+
+/// Mints leaves under one issuer (fixed, or a rotating sub-CA). `Send + Sync`; share it behind
+/// an `Arc`.
+pub struct Minter {
+    source: IssuerSource,
+    keys: Arc<KeyPool>,
+    policy: MintPolicy,
+}
+
+impl Minter {
+    /// A minter for `issuer`, taking leaf keys from `keys`.
+    pub fn new(issuer: Arc<Issuer>, keys: Arc<KeyPool>, policy: MintPolicy) -> Self {
+        Self {
+            source: IssuerSource::Fixed(issuer),
+            keys,
+            policy,
+        }
+    }
+
+    /// A minter whose leaves are signed by a short-lived sub-CA that `rotating` renews on
+    /// schedule.
+    pub fn rotating(rotating: Arc<RotatingIssuer>, keys: Arc<KeyPool>, policy: MintPolicy) -> Self {
+        Self {
+            source: IssuerSource::Rotating(rotating),
+            keys,
+            policy,
+        }
+    }
+
+    /// The issuer signing now (for a rotating source, the current sub-CA, renewed first if
+    /// due).
+    pub fn issuer(&self) -> Result<Arc<Issuer>, Error> {
+        match &self.source {
+            IssuerSource::Fixed(issuer) => Ok(Arc::clone(issuer)),
+            IssuerSource::Rotating(r) => r.current(),
+        }
+    }
+
+    /// A stable identity for caching: the fixed issuer's fingerprint, or the fingerprint of the
+    /// CA that signs the rotating sub-CAs (so leaves minted before a rotation stay cached).
+    pub fn issuer_id(&self) -> &[u8; 32] {
+        match &self.source {
+            IssuerSource::Fixed(issuer) => issuer.fingerprint(),
+            IssuerSource::Rotating(r) => r.parent().fingerprint(),
+        }
+    }
+
+    /// The key pool.
+    pub fn key_pool(&self) -> &Arc<KeyPool> {
+        &self.keys
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &MintPolicy {
+        &self.policy
+    }
+
+    /// Mints a leaf.
+    ///
+    /// With an origin: a faithful clone (see the `clone` rules in the crate docs). Without: a
+    /// host-only leaf. Errors: [`Error::NothingToMint`], [`Error::Origin`] for an unusable
+    /// origin, [`Error::Host`] for a bad host, [`Error::Key`] when no key could be had,
+    /// [`Error::Signing`] when the CA's signer fails. An expired origin is not an error: it
+    /// gives an expired leaf.
+    pub fn mint(&self, request: &MintRequest<'_>) -> Result<MintedCert, Error> {
+        self.mint_inner(request, None)
+    }
+
+    /// As [`Minter::mint`], with a leaf key the caller supplies (from its own pool, or reused
+    /// deliberately) instead of one from the key pool. `request.key_algorithm` is ignored.
+    pub fn mint_with_key(
+        &self,
+        request: &MintRequest<'_>,
+        key: Arc<LeafKey>,
+    ) -> Result<MintedCert, Error> {
+        self.mint_inner(request, Some(key))
+    }
+
+    fn mint_inner(
+        &self,
+        request: &MintRequest<'_>,
+        key: Option<Arc<LeafKey>>,
+    ) -> Result<MintedCert, Error> {
+        let now = asn1_time::seconds(request.now.unwrap_or_else(UnixTime::now));
+        let host = request.host.map(Host::parse).transpose()?;
+        let issuer = self.issuer()?;
+        let (key, fields) = match (request.origin, &host) {
+            (Some(origin), _) => {
+                let der = origin.as_ref();
+                if der.len() > self.policy.max_origin_len {
+                    return Err(OriginError::TooLarge {
+                        len: der.len(),
+                        max: self.policy.max_origin_len,
+                    }
+                    .into());
+                }
+                let parsed = ParsedCert::parse(der)?;
+                let origin_key = KeyAlgorithm::from_spki(parsed.spki);
+                let wanted = request
+                    .key_algorithm
+                    .or(origin_key)
+                    .unwrap_or(self.policy.fallback_key);
+                let key = self.leaf_key(&issuer, key, wanted)?;
+                let mut fields = clone::clone_fields(
+                    &parsed,
+                    host.as_ref(),
+                    &key,
+                    origin_key,
+                    &issuer,
+                    &self.policy,
+                    now,
+                );
+                if origin_key.is_none() {
+                    fields.adjustments |= Adjustments::FALLBACK_KEY;
+                }
+                (key, fields)
+            }
+            (None, Some(host)) => {
+                let wanted = request.key_algorithm.unwrap_or(self.policy.host_only_key);
+                let key = self.leaf_key(&issuer, key, wanted)?;
+                let fields = clone::host_only_fields(host, &key, &issuer, &self.policy, now);
+                (key, fields)
+            }
+            (None, None) => return Err(Error::NothingToMint),
+        };
+        let (leaf, serial) = tbs::sign_certificate(
+            &issuer,
+            &fields.subject,
+            &fields.validity,
+            key.spki(),
+            &fields.extensions,
+        )?;
+        let mut chain = Vec::with_capacity(issuer.chain().len() + 1);
+        chain.push(leaf);
+        chain.extend(issuer.chain().iter().cloned());
+        Ok(MintedCert {
+            chain,
+            key,
+            serial,
+            not_before: fields.not_before,
+            not_after: fields.not_after,
+            issuer_not_after: issuer.validity().1,
+            adjustments: fields.adjustments,
+        })
+    }
+
+    /// The caller's key, or one of `algorithm` from the pool.
+    fn leaf_key(
+        &self,
+        issuer: &Issuer,
+        given: Option<Arc<LeafKey>>,
+        algorithm: KeyAlgorithm,
+    ) -> Result<Arc<LeafKey>, Error> {
+        let key = match given {
+            Some(key) => key,
+            None => self.keys.take(algorithm)?,
+        };
+        // Defence in depth: a leaf must never carry the CA's own key.
+        if key.spki() == issuer.signer().subject_public_key_info().as_ref() {
+            return Err(KeyError::Unsupported.into());
+        }
+        Ok(key)
+    }
+}
+
+impl std::fmt::Debug for Minter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minter")
+            .field("issuer", &self.source)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
