@@ -64,10 +64,22 @@ pub fn from_text(text: &str) -> Result<Deployment, Error> {
 }
 
 /// A parsed, checked configuration. Build the [`Deployment`] with [`Config::into_builder`]
-/// (or in one call with [`load`]).
+/// (or in one call with [`load`]). Only [`Config::load`] and [`Config::from_text`] make one,
+/// so every configuration has been checked.
+#[derive(Debug)]
+pub struct Config {
+    file: ConfigFile,
+    text: String,
+    /// The file, or `None` for text.
+    path: Option<PathBuf>,
+    /// Where relative paths start; `None` for text (relative paths are refused).
+    base_dir: Option<PathBuf>,
+}
+
+/// The file's contents as serde reads them.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+struct ConfigFile {
     /// The default CA's id.
     default_ca: Option<Spanned<String>>,
     #[serde(default)]
@@ -80,14 +92,6 @@ pub struct Config {
     cas: Vec<CaSection>,
     #[serde(default, rename = "rule")]
     rules: Vec<RuleSection>,
-    #[serde(skip)]
-    text: String,
-    /// The file, or `None` for text.
-    #[serde(skip)]
-    path: Option<PathBuf>,
-    /// Where relative paths start; `None` for text (relative paths are refused).
-    #[serde(skip)]
-    base_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,7 +166,7 @@ impl Config {
     }
 
     fn parse(text: &str, path: Option<PathBuf>, base_dir: Option<PathBuf>) -> Result<Self, Error> {
-        let mut config: Self = toml::from_str(text).map_err(|e| {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
@@ -172,9 +176,12 @@ impl Config {
                 kind: ConfigErrorKind::Syntax(e.message().to_owned()),
             }
         })?;
-        config.text = text.to_owned();
-        config.path = path;
-        config.base_dir = base_dir;
+        let config = Self {
+            file,
+            text: text.to_owned(),
+            path,
+            base_dir,
+        };
         config.check()?;
         Ok(config)
     }
@@ -202,8 +209,13 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), Error> {
-        let ids: Vec<&str> = self.cas.iter().map(|c| c.id.get_ref().as_str()).collect();
-        for (i, ca) in self.cas.iter().enumerate() {
+        let ids: Vec<&str> = self
+            .file
+            .cas
+            .iter()
+            .map(|c| c.id.get_ref().as_str())
+            .collect();
+        for (i, ca) in self.file.cas.iter().enumerate() {
             if ids[..i].contains(&ca.id.get_ref().as_str()) {
                 return Err(self.error_at(
                     ca.id.span(),
@@ -218,10 +230,10 @@ impl Config {
                 Err(self.error_at(s.span(), ConfigErrorKind::UnknownCa(s.get_ref().clone())))
             }
         };
-        if let Some(d) = &self.default_ca {
+        if let Some(d) = &self.file.default_ca {
             known(d)?;
         }
-        for rule in &self.rules {
+        for rule in &self.file.rules {
             known(&rule.ca)?;
             if rule.host.is_some() == rule.tenant.is_some() {
                 return Err(
@@ -230,13 +242,14 @@ impl Config {
             }
         }
         match self
+            .file
             .untrusted
             .policy
             .as_ref()
             .map(|p| (p.get_ref().as_str(), p.span()))
         {
             None | Some(("refuse", _)) => {}
-            Some(("mirror", span)) => match &self.untrusted.ca {
+            Some(("mirror", span)) => match &self.file.untrusted.ca {
                 Some(ca) => known(ca)?,
                 None => return Err(self.error_at(span, ConfigErrorKind::MirrorNeedsCa)),
             },
@@ -246,7 +259,7 @@ impl Config {
                 )
             }
         }
-        for ca in &self.cas {
+        for ca in &self.file.cas {
             if let Some(r) = &ca.rotation {
                 let (life, renew) = (
                     r.lifetime_days.unwrap_or(7),
@@ -257,7 +270,7 @@ impl Config {
                 }
             }
         }
-        if self.cas.is_empty() {
+        if self.file.cas.is_empty() {
             return Err(self.error(ConfigErrorKind::NoCa));
         }
         Ok(())
@@ -276,14 +289,19 @@ impl Config {
     /// [`DeploymentBuilder::build`].
     pub fn into_builder(self) -> Result<DeploymentBuilder, Error> {
         let mut builder = DeploymentBuilder::new();
-        if let Some(mib) = self.cache.max_mib {
+        if let Some(mib) = self.file.cache.max_mib {
             builder.cache_config_mut().max_weight = mib.saturating_mul(1024 * 1024);
         }
-        if let Some(margin) = self.cache.expiry_margin_secs {
+        if let Some(margin) = self.file.cache.expiry_margin_secs {
             builder.cache_config_mut().expiry_margin = Duration::from_secs(margin);
         }
-        let untrusted_id = self.untrusted.ca.as_ref().map(|s| s.get_ref().as_str());
-        for ca in &self.cas {
+        let untrusted_id = self
+            .file
+            .untrusted
+            .ca
+            .as_ref()
+            .map(|s| s.get_ref().as_str());
+        for ca in &self.file.cas {
             let spec = self.ca_spec(ca)?;
             if Some(ca.id.get_ref().as_str()) == untrusted_id {
                 builder = builder.untrusted_ca(spec);
@@ -291,7 +309,7 @@ impl Config {
                 builder = builder.ca(spec);
             }
         }
-        for rule in &self.rules {
+        for rule in &self.file.rules {
             let ca = rule.ca.get_ref().clone();
             let rule = match (&rule.host, &rule.tenant) {
                 (Some(host), _) => SelectionRule::Host {
@@ -310,13 +328,20 @@ impl Config {
             };
             builder = builder.rule(rule);
         }
-        if let Some(d) = &self.default_ca {
+        if let Some(d) = &self.file.default_ca {
             builder = builder.default_ca(d.get_ref());
         }
-        if self.untrusted.policy.as_ref().map(|p| p.get_ref().as_str()) == Some("mirror") {
+        if self
+            .file
+            .untrusted
+            .policy
+            .as_ref()
+            .map(|p| p.get_ref().as_str())
+            == Some("mirror")
+        {
             builder = builder.untrusted_policy(UntrustedPolicy::MirrorDistrust);
         }
-        for root in &self.upstream.roots {
+        for root in &self.file.upstream.roots {
             builder = builder.upstream_roots_file(self.path(root)?);
         }
         Ok(builder)
@@ -401,8 +426,8 @@ mod tests {
     fn a_valid_file_parses() {
         let text = format!("default_ca = \"a\"\n{CA}enabled = true\n[ca.rotation]\nlifetime_days = 7\n\n[[rule]]\ntenant = \"t\"\nca = \"a\"\n");
         let config = Config::from_text(&text).unwrap();
-        assert_eq!(config.cas.len(), 1);
-        assert_eq!(config.rules.len(), 1);
+        assert_eq!(config.file.cas.len(), 1);
+        assert_eq!(config.file.rules.len(), 1);
     }
 
     #[test]

@@ -264,12 +264,12 @@ pub enum KeyError {
     Generation,
     /// No RSA key of the requested size became available in time, and falling back to P-256 is
     /// not enabled.
-    #[error("no {algorithm} key became available within {waited_ms} ms")]
+    #[error("no {algorithm} key became available within {} ms", waited.as_millis())]
     PoolExhausted {
         /// The requested algorithm.
         algorithm: KeyAlgorithm,
         /// How long the caller waited.
-        waited_ms: u128,
+        waited: Duration,
     },
 }
 

@@ -237,7 +237,7 @@ impl KeyPool {
                     }
                     return Err(KeyError::PoolExhausted {
                         algorithm,
-                        waited_ms: start.elapsed().as_millis(),
+                        waited: start.elapsed(),
                     });
                 }
                 self.shared.work.notify_one();
