@@ -388,8 +388,9 @@ impl DeploymentBuilder {
     }
 }
 
-/// An intercepting proxy's certificate authority, ready to serve: see the
-/// [module docs](self).
+/// An intercepting proxy's certificate authority, ready to serve: its CAs, the untrusted-origin
+/// policy, the roots origins are validated against, the key pool and the cache. Build one with
+/// [`Deployment::builder`] or [`config::load`](crate::config::load).
 ///
 /// `Send + Sync`; share it behind an `Arc`. Dropping it stops its background key generator
 /// without waiting; [`Deployment::shutdown`] waits for it.

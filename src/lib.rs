@@ -14,7 +14,7 @@
 //! - **Dropped:** SCT list, CT poison, TLS feature (must-staple), freshestCRL, issuerAltName, the
 //!   origin's AIA and CDP, unique identifiers, and every CA power: a minted leaf is always
 //!   CA:FALSE without keyCertSign/cRLSign, name or policy constraints.
-//! - **Added (compatibility, each switchable in [`MintPolicy`]):** a subjectAltName from the
+//! - **Added (compatibility, each switchable in [`MintPolicy`](mint::MintPolicy)):** a subjectAltName from the
 //!   host when the origin has none (Chromium ignores the CN), extendedKeyUsage serverAuth when
 //!   the origin has none (Apple requires it).
 //!

@@ -122,7 +122,9 @@ pub fn encrypt_private_key(key: &PrivateKey, passphrase: &Secret) -> Result<Secr
     let pem = encrypted
         .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
         .map_err(|_| KeyError::Generation)?;
-    Ok(Secret::from(Zeroizing::new(pem.as_bytes().to_vec())))
+    Ok(Secret::from_zeroizing(Zeroizing::new(
+        pem.as_bytes().to_vec(),
+    )))
 }
 
 /// PBKDF2 iterations for keys certmint encrypts (OWASP's 2023 figure for PBKDF2-HMAC-SHA256).

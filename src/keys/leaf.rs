@@ -103,7 +103,7 @@ impl PrivateKey {
 
     /// The key as PEM (`PRIVATE KEY`), unencrypted, in a buffer wiped on drop.
     pub fn to_pem(&self) -> Secret {
-        Secret::from(crate::pem::encode_secret("PRIVATE KEY", &self.pkcs8))
+        Secret::from_zeroizing(crate::pem::encode_secret("PRIVATE KEY", &self.pkcs8))
     }
 }
 

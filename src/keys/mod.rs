@@ -52,8 +52,9 @@ impl From<&str> for Secret {
     }
 }
 
-impl From<Zeroizing<Vec<u8>>> for Secret {
-    fn from(bytes: Zeroizing<Vec<u8>>) -> Self {
+impl Secret {
+    /// Takes over a buffer that is already wiped on drop.
+    pub(crate) fn from_zeroizing(bytes: Zeroizing<Vec<u8>>) -> Self {
         Self(bytes)
     }
 }

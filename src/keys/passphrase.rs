@@ -24,7 +24,7 @@ pub fn passphrase_from_sources(file: Option<&Path>) -> Result<Option<Secret>, Ke
                 bytes.pop();
             }
         }
-        return Ok(Some(Secret::from(bytes)));
+        return Ok(Some(Secret::from_zeroizing(bytes)));
     }
     Ok(std::env::var_os(PASSPHRASE_ENV).map(|v| Secret::from(v.into_encoded_bytes())))
 }
