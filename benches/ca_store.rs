@@ -118,7 +118,7 @@ fn bench(c: &mut Criterion) {
     let rotating = RotatingIssuer::new(
         Arc::clone(&hsm_issuer),
         RotationPolicy::default(),
-        Arc::new(SystemClock),
+        Arc::new(SystemClock::new()),
     )
     .unwrap();
     let hsm_store = Minter::rotating(Arc::new(rotating), Arc::clone(&keys), MintPolicy::default());

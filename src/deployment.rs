@@ -20,7 +20,7 @@
 //! ```
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
@@ -338,7 +338,8 @@ impl DeploymentBuilder {
             }
             .into());
         }
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let system_clock = SystemClock::new();
+        let clock: Arc<dyn Clock> = Arc::new(system_clock.clone());
         let keys = Arc::new(KeyPool::new(self.key_pool.clone()));
         let cache = Arc::new(CertCache::with_clock(
             self.cache.clone(),
@@ -377,6 +378,13 @@ impl DeploymentBuilder {
         let shared: Arc<CaRegistry> = Arc::clone(&registry);
         let store: Arc<dyn CaStore> = shared;
         let resolver = Resolver::with_store(store, Arc::clone(&cache));
+        let threads = Arc::new(Threads {
+            clock: system_clock,
+            keys: Arc::clone(&keys),
+            registry: Arc::clone(&registry),
+            untrusted: untrusted.clone(),
+        });
+        register(&threads);
         Ok(Deployment {
             registry,
             cache,
@@ -384,6 +392,7 @@ impl DeploymentBuilder {
             resolver,
             untrusted,
             verifier,
+            threads,
         })
     }
 }
@@ -402,6 +411,56 @@ pub struct Deployment {
     resolver: Resolver,
     untrusted: Option<Arc<Minter>>,
     verifier: OriginVerifier,
+    threads: Arc<Threads>,
+}
+
+/// What a deployment runs beside its callers' threads, and what a forked child must restore.
+#[derive(Debug)]
+struct Threads {
+    clock: SystemClock,
+    keys: Arc<KeyPool>,
+    registry: Arc<CaRegistry>,
+    untrusted: Option<Arc<Minter>>,
+}
+
+impl Threads {
+    fn after_fork_child(&self) {
+        self.clock.after_fork_child();
+        self.keys.after_fork_child();
+        for minter in self.registry.minters().iter().chain(&self.untrusted) {
+            minter.after_fork_child();
+        }
+    }
+}
+
+/// Every live deployment, for [`after_fork_child`].
+static LIVE: Mutex<Vec<Weak<Threads>>> = Mutex::new(Vec::new());
+
+fn register(threads: &Arc<Threads>) {
+    let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    live.retain(|w| w.strong_count() > 0);
+    live.push(Arc::downgrade(threads));
+}
+
+/// Restores every live [`Deployment`] in a child process after `fork()`: its clock thread and
+/// key-pool thread are started again, the leaf keys generated before the fork are forgotten
+/// (the parent would hand out the same ones), and PKCS#11 signers initialise their module again
+/// and open fresh sessions on their next signature.
+///
+/// Call it in the child before it uses certmint (the C ABI registers it with
+/// `pthread_atfork`). Fork while no other thread is inside certmint (as `pthread_atfork`'s
+/// prepare handler arranges): a lock held by another thread at the moment of the fork stays
+/// held in the child.
+pub fn after_fork_child() {
+    let live: Vec<Arc<Threads>> = LIVE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for threads in live {
+        threads.after_fork_child();
+    }
 }
 
 impl Deployment {
@@ -502,9 +561,17 @@ impl Deployment {
         self.keys.stats()
     }
 
-    /// Stops the background key generator and waits for it (at most one key generation).
-    /// Lookups keep working afterwards, generating keys inline.
+    /// Stops this deployment's background threads (key generator, clock) and waits for them
+    /// (at most one key generation). Lookups keep working afterwards, generating keys inline
+    /// and reading the wall clock directly. Dropping the deployment also stops them, without
+    /// waiting.
     pub fn shutdown(&self) {
         self.keys.shutdown();
+        self.threads.clock.shutdown();
+    }
+
+    /// Restores this deployment in a child process after `fork()` (see [`after_fork_child`]).
+    pub fn after_fork_child(&self) {
+        self.threads.after_fork_child();
     }
 }

@@ -142,7 +142,7 @@ pub mod testing;
 
 pub use cache::store::CertCache;
 pub use crypto::crypto_provider;
-pub use deployment::{CaSpec, Deployment, DeploymentBuilder};
+pub use deployment::{after_fork_child, CaSpec, Deployment, DeploymentBuilder};
 pub use error::{
     ChainError, ConfigError, ConfigErrorKind, DnError, EncodingError, Error, HostError,
     IssuerError, KeyError, OriginError, OtherError, Pkcs11Error, RegistryError, Wait,

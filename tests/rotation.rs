@@ -307,7 +307,7 @@ fn a_parent_with_path_len_zero_is_refused() {
     let err = RotatingIssuer::new(
         Arc::new(parent),
         RotationPolicy::default(),
-        Arc::new(certmint::clock::SystemClock),
+        Arc::new(certmint::clock::SystemClock::new()),
     )
     .unwrap_err();
     assert!(

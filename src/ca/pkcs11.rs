@@ -428,6 +428,23 @@ impl Pkcs11Signer {
             .len()
     }
 
+    fn restore_after_fork(&self) {
+        // The parent's sessions belong to the parent: forget them without closing them (a
+        // close could reach the parent's HSM connection).
+        let stale = std::mem::take(&mut *self.sessions.lock().unwrap_or_else(|e| e.into_inner()));
+        std::mem::forget(stale);
+        *self.key.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        // PKCS#11 asks a child to call C_Initialize; a module that kept its state across the
+        // fork (SoftHSM2 without reset_on_fork) answers "already initialised", which is fine.
+        match self
+            .ctx
+            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => log::error!("PKCS#11: initialising the module after fork failed: {e}"),
+        }
+    }
+
     /// Runs `op` on a pooled session with the key handle; if the token lost the session or the
     /// login, opens a fresh one (logging in again) and retries once.
     fn with_session<T>(
@@ -528,6 +545,10 @@ impl Signer for Pkcs11Signer {
 
     fn subject_public_key_info(&self) -> SubjectPublicKeyInfoDer<'_> {
         SubjectPublicKeyInfoDer::from(&self.spki[..])
+    }
+
+    fn after_fork_child(&self) {
+        self.restore_after_fork();
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {

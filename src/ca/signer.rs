@@ -78,4 +78,9 @@ pub trait Signer: Debug + Send + Sync {
     fn subject_public_key_info(&self) -> SubjectPublicKeyInfoDer<'_>;
     /// Signs `message`.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::error::Error>;
+
+    /// Restores the signer in a child process after `fork()`. A PKCS#11 signer initialises the
+    /// module again and opens fresh sessions on its next signature; a software key needs
+    /// nothing (the default).
+    fn after_fork_child(&self) {}
 }

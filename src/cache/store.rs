@@ -128,7 +128,7 @@ pub struct CertCache {
 impl CertCache {
     /// A cache with `config`, reading the system clock.
     pub fn new(config: CacheConfig) -> Self {
-        Self::with_clock(config, Arc::new(SystemClock))
+        Self::with_clock(config, Arc::new(SystemClock::new()))
     }
 
     /// A cache reading `clock`.

@@ -15,7 +15,7 @@
 //!   every key is generated inline.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -107,7 +107,9 @@ struct Shared {
 /// Dropping the pool tells the background thread to stop and returns at once (the thread
 /// finishes the key it may be generating, then exits); [`KeyPool::shutdown`] stops it and waits.
 pub struct KeyPool {
-    shared: Arc<Shared>,
+    /// Replaced as a whole in a forked child: the parent's lock may have been held by the
+    /// background thread at the moment of the fork, and that thread does not exist there.
+    shared: RwLock<Arc<Shared>>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -115,45 +117,46 @@ impl KeyPool {
     /// Starts a pool (and its background thread, if configured).
     pub fn new(config: KeyPoolConfig) -> Self {
         let background = config.background;
-        let mut state = State::default();
-        for alg in &config.warm {
-            if !state.wanted.contains(alg) {
-                state.wanted.push(*alg);
-            }
-        }
-        let shared = Arc::new(Shared {
-            config,
-            state: Mutex::new(state),
-            work: Condvar::new(),
-            added: Condvar::new(),
-        });
-        let worker = background.then(|| {
-            let weak = Arc::downgrade(&shared);
-            std::thread::Builder::new()
-                .name("certmint-keypool".into())
-                .spawn(move || worker(weak))
-                .ok()
-        });
+        let shared = Shared::new(config);
+        let worker = background.then(|| spawn_worker(&shared)).flatten();
         Self {
-            shared,
-            worker: Mutex::new(worker.flatten()),
+            shared: RwLock::new(shared),
+            worker: Mutex::new(worker),
         }
+    }
+
+    fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Stops the background thread and waits for it to exit (at most one key generation: an
     /// RSA-4096 key can take a second or more). Keys are generated inline afterwards.
     pub fn shutdown(&self) {
-        self.stop();
+        self.shared().stop();
         let handle = lock(&self.worker).take();
         if let Some(handle) = handle {
             let _ = handle.join();
         }
     }
 
-    fn stop(&self) {
-        lock(&self.shared.state).stop = true;
-        self.shared.work.notify_all();
-        self.shared.added.notify_all();
+    /// In a child process after `fork()`: forgets every key generated before the fork (the
+    /// parent holds the same keys and would hand them out too), starts afresh with the same
+    /// configuration (the counters restart at zero), and starts a new background thread if the
+    /// pool had one.
+    pub fn after_fork_child(&self) {
+        let old = self.shared();
+        let fresh = Shared::new(old.config.clone());
+        *self.shared.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&fresh);
+        let mut worker = lock(&self.worker);
+        match worker.take() {
+            Some(stale) => {
+                // The parent's thread does not exist here: forget its handle, do not join it.
+                std::mem::forget(stale);
+                *worker = spawn_worker(&fresh);
+            }
+            // Shut down (or never started): keys are made inline, as before the fork.
+            None => fresh.stop(),
+        }
     }
 
     /// A pool without a background thread: every key is generated on demand.
@@ -167,11 +170,71 @@ impl KeyPool {
     /// Takes a key for one mint. The returned key's algorithm may differ from `algorithm` only
     /// when RSA fell back to P-256.
     pub fn take(&self, algorithm: KeyAlgorithm) -> Result<Arc<LeafKey>, KeyError> {
-        let shared = &self.shared;
-        let mut state = lock(&shared.state);
+        self.shared().take(algorithm)
+    }
+
+    /// Generates keys on the calling thread until `count` of `algorithm` are ready.
+    pub fn fill(&self, algorithm: KeyAlgorithm, count: usize) -> Result<(), KeyError> {
+        let shared = self.shared();
+        loop {
+            let have = lock(&shared.state)
+                .ready
+                .get(&algorithm)
+                .map_or(0, VecDeque::len);
+            if have >= count {
+                return Ok(());
+            }
+            let key = Arc::new(LeafKey::generate(algorithm)?);
+            lock(&shared.state)
+                .ready
+                .entry(algorithm)
+                .or_default()
+                .push_back(key);
+            shared.added.notify_all();
+        }
+    }
+
+    /// Keys of `algorithm` ready now.
+    pub fn ready(&self, algorithm: KeyAlgorithm) -> usize {
+        lock(&self.shared().state)
+            .ready
+            .get(&algorithm)
+            .map_or(0, VecDeque::len)
+    }
+
+    /// The pool's counters.
+    pub fn stats(&self) -> KeyPoolStats {
+        lock(&self.shared().state).stats
+    }
+}
+
+impl Shared {
+    fn new(config: KeyPoolConfig) -> Arc<Self> {
+        let mut state = State::default();
+        for alg in &config.warm {
+            if !state.wanted.contains(alg) {
+                state.wanted.push(*alg);
+            }
+        }
+        Arc::new(Self {
+            config,
+            state: Mutex::new(state),
+            work: Condvar::new(),
+            added: Condvar::new(),
+        })
+    }
+
+    fn stop(&self) {
+        lock(&self.state).stop = true;
+        self.work.notify_all();
+        self.added.notify_all();
+    }
+
+    fn take(&self, algorithm: KeyAlgorithm) -> Result<Arc<LeafKey>, KeyError> {
+        let mut state = lock(&self.state);
         if !state.wanted.contains(&algorithm) {
             state.wanted.push(algorithm);
-            shared.work.notify_one();
+            self.work.notify_one();
         }
         if algorithm.is_rsa() {
             return self.take_rsa(state, algorithm);
@@ -182,12 +245,12 @@ impl KeyPool {
             .and_then(VecDeque::pop_front)
         {
             state.stats.taken_ready += 1;
-            shared.work.notify_one();
+            self.work.notify_one();
             return Ok(key);
         }
         state.stats.generated_inline += 1;
         drop(state);
-        shared.work.notify_one();
+        self.work.notify_one();
         LeafKey::generate(algorithm).map(Arc::new)
     }
 
@@ -196,7 +259,7 @@ impl KeyPool {
         mut state: MutexGuard<'a, State>,
         algorithm: KeyAlgorithm,
     ) -> Result<Arc<LeafKey>, KeyError> {
-        let config = &self.shared.config;
+        let config = &self.config;
         if let Some(current) = state.current_rsa.get_mut(&algorithm) {
             if current.uses < config.rsa_max_uses && current.born.elapsed() < config.rsa_max_age {
                 current.uses += 1;
@@ -205,11 +268,11 @@ impl KeyPool {
                 return Ok(key);
             }
         }
-        let key = if state.stop || !self.shared.config.background {
+        let key = if state.stop || !config.background {
             state.stats.generated_inline += 1;
             drop(state);
             let key = Arc::new(LeafKey::generate(algorithm)?);
-            state = lock(&self.shared.state);
+            state = lock(&self.state);
             key
         } else {
             let start = Instant::now();
@@ -225,7 +288,7 @@ impl KeyPool {
                     .and_then(VecDeque::pop_front)
                 {
                     state.stats.taken_ready += 1;
-                    self.shared.work.notify_one();
+                    self.work.notify_one();
                     break key;
                 }
                 let now = Instant::now();
@@ -240,9 +303,8 @@ impl KeyPool {
                         waited: start.elapsed(),
                     });
                 }
-                self.shared.work.notify_one();
+                self.work.notify_one();
                 state = self
-                    .shared
                     .added
                     .wait_timeout(state, deadline - now)
                     .unwrap_or_else(|e| e.into_inner())
@@ -259,39 +321,6 @@ impl KeyPool {
         );
         Ok(key)
     }
-
-    /// Generates keys on the calling thread until `count` of `algorithm` are ready.
-    pub fn fill(&self, algorithm: KeyAlgorithm, count: usize) -> Result<(), KeyError> {
-        loop {
-            let have = lock(&self.shared.state)
-                .ready
-                .get(&algorithm)
-                .map_or(0, VecDeque::len);
-            if have >= count {
-                return Ok(());
-            }
-            let key = Arc::new(LeafKey::generate(algorithm)?);
-            lock(&self.shared.state)
-                .ready
-                .entry(algorithm)
-                .or_default()
-                .push_back(key);
-            self.shared.added.notify_all();
-        }
-    }
-
-    /// Keys of `algorithm` ready now.
-    pub fn ready(&self, algorithm: KeyAlgorithm) -> usize {
-        lock(&self.shared.state)
-            .ready
-            .get(&algorithm)
-            .map_or(0, VecDeque::len)
-    }
-
-    /// The pool's counters.
-    pub fn stats(&self) -> KeyPoolStats {
-        lock(&self.shared.state).stats
-    }
 }
 
 impl Default for KeyPool {
@@ -303,14 +332,14 @@ impl Default for KeyPool {
 impl Drop for KeyPool {
     fn drop(&mut self) {
         // Never blocks: the worker sees `stop` (or that the pool is gone) and exits on its own.
-        self.stop();
+        self.shared().stop();
     }
 }
 
 impl std::fmt::Debug for KeyPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyPool")
-            .field("config", &self.shared.config)
+            .field("config", &self.shared().config)
             .field("background", &lock(&self.worker).is_some())
             .finish_non_exhaustive()
     }
@@ -320,6 +349,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave the queues inconsistent (each update is a
     // single push or pop), so a poisoned lock is still usable.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts the background thread; it holds only a weak reference to the pool.
+fn spawn_worker(shared: &Arc<Shared>) -> Option<JoinHandle<()>> {
+    let weak = Arc::downgrade(shared);
+    std::thread::Builder::new()
+        .name("certmint-keypool".into())
+        .spawn(move || worker(weak))
+        .ok()
 }
 
 /// The background thread: tops up every wanted queue, then sleeps until asked.

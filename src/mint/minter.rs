@@ -217,6 +217,19 @@ impl Minter {
         }
     }
 
+    /// Restores every signer this minter uses in a child process after `fork()`.
+    pub(crate) fn after_fork_child(&self) {
+        match &self.source {
+            IssuerSource::Fixed(issuer) => issuer.signer().after_fork_child(),
+            IssuerSource::Rotating(r) => {
+                r.parent().signer().after_fork_child();
+                if let Ok(current) = r.current() {
+                    current.signer().after_fork_child();
+                }
+            }
+        }
+    }
+
     /// The key pool.
     pub fn key_pool(&self) -> &Arc<KeyPool> {
         &self.keys

@@ -346,6 +346,15 @@ impl CaRegistry {
         Ok(())
     }
 
+    /// Every CA's minter.
+    pub(crate) fn minters(&self) -> Vec<Arc<Minter>> {
+        self.read()
+            .cas
+            .iter()
+            .map(|e| Arc::clone(&e.minter))
+            .collect()
+    }
+
     fn purge(&self, issuer_id: [u8; 32]) {
         if let Some(cache) = &*self.cache.read().unwrap_or_else(|e| e.into_inner()) {
             cache.retain(|key| key.issuer != issuer_id);
