@@ -68,7 +68,7 @@ fn lookup_miss(c: &mut Criterion) {
     let sample = resolver
         .lookup_host("sample.miss.example", KeyAlgorithm::EcdsaP256)
         .unwrap();
-    let tbs_len = sample.certified_key.cert[0].len() - 80;
+    let tbs_len = sample.certified_key().cert[0].len() - 80;
     let tbs = vec![0x5a; tbs_len];
     let counter = AtomicU64::new(0);
     let mut g = c.benchmark_group("lookup_miss");
@@ -161,7 +161,7 @@ fn handshake(c: &mut Criterion) {
         Arc::new(cfg)
     };
     let static_server = server(Arc::new(SingleCertAndKey::from(Arc::clone(
-        &lookup.certified_key,
+        &lookup.certified_key(),
     ))));
     let cached_server = server(Arc::new(resolver));
     let mut roots = RootCertStore::empty();

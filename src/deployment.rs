@@ -14,7 +14,7 @@
 //!     .build()?;
 //! // Client-first: from the SNI alone (no origin chain to validate).
 //! let found = deployment.lookup(Some("www.example.com"), &[], ClientKeySupport::all())?;
-//! assert_eq!(found.certified_key.cert.len(), 2);
+//! assert_eq!(found.certified_key().cert.len(), 2);
 //! # deployment.shutdown();
 //! # Ok::<(), certmint::Error>(())
 //! ```

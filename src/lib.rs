@@ -39,8 +39,8 @@
 //! // Client-first: from the SNI alone. Server-first proxies pass the origin's chain, which is
 //! // validated for the host before it is cloned.
 //! let found = deployment.lookup(Some("www.example.com"), &[], ClientKeySupport::all())?;
-//! assert_eq!(found.certified_key.cert.len(), 2); // leaf + intermediate, never the root
-//! let _pkcs8 = found.key.private_key().pkcs8(); // for C servers that load the key themselves
+//! assert_eq!(found.certified_key().cert.len(), 2); // leaf + intermediate, never the root
+//! let _pkcs8 = found.key().private_key().pkcs8(); // for C servers that load the key themselves
 //! # deployment.shutdown();
 //! # Ok::<(), certmint::Error>(())
 //! ```

@@ -333,7 +333,7 @@ impl Resolver {
         lookup: &Lookup,
         alpn: Option<&[u8]>,
     ) -> Result<Arc<ServerConfig>, Error> {
-        let single = SingleCertAndKey::from(Arc::clone(&lookup.certified_key));
+        let single = SingleCertAndKey::from(Arc::clone(&lookup.certified_key()));
         self.server_config(Arc::new(single), alpn)
     }
 
@@ -394,7 +394,7 @@ impl ResolvesServerCert for Resolver {
 /// logged.
 fn served(lookup: Result<Lookup, Error>) -> Option<Arc<CertifiedKey>> {
     match lookup {
-        Ok(found) => Some(found.certified_key),
+        Ok(found) => Some(Arc::clone(found.certified_key())),
         Err(e) => {
             log::warn!("no certificate for the handshake: {e}");
             None

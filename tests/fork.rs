@@ -28,9 +28,9 @@ fn mint_and_verify(
     let found = d
         .lookup(Some(host), &[], ClientKeySupport::all())
         .map_err(|e| e.to_string())?;
-    webpki_verify(&found.certified_key.cert, root, host, UnixTime::now())
+    webpki_verify(&found.certified_key().cert, root, host, UnixTime::now())
         .map_err(|e| format!("{e:?}"))?;
-    Ok(found.key.subject_public_key_info().as_ref().to_vec())
+    Ok(found.key().subject_public_key_info().as_ref().to_vec())
 }
 
 /// Threads of this process whose name starts with `prefix` (Linux keeps 15 characters).

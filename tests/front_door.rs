@@ -57,24 +57,27 @@ fn a_trusted_origin_is_cloned_and_the_verdict_is_cached_with_the_leaf() {
         .lookup(Some("www.shop.example"), &chain, ClientKeySupport::all())
         .unwrap();
     assert_eq!(first.outcome, Outcome::Minted);
-    assert_eq!(first.verdict, OriginVerdict::Trusted);
+    assert_eq!(first.verdict(), OriginVerdict::Trusted);
     webpki_verify(
-        &first.certified_key.cert,
+        &first.certified_key().cert,
         &ca.root,
         "www.shop.example",
         UnixTime::now(),
     )
     .unwrap();
     // The key handed out is the one the chain was minted for.
-    let leaf_spki = x509_parser::parse_x509_certificate(first.certified_key.cert[0].as_ref())
+    let leaf_spki = x509_parser::parse_x509_certificate(first.certified_key().cert[0].as_ref())
         .unwrap()
         .1
         .public_key()
         .raw
         .to_vec();
-    assert_eq!(first.key.subject_public_key_info().as_ref(), &leaf_spki[..]);
+    assert_eq!(
+        first.key().subject_public_key_info().as_ref(),
+        &leaf_spki[..]
+    );
     assert!(!first
-        .key
+        .key()
         .private_key()
         .pkcs8()
         .secret_pkcs8_der()
@@ -84,11 +87,11 @@ fn a_trusted_origin_is_cloned_and_the_verdict_is_cached_with_the_leaf() {
         .unwrap();
     assert_eq!(second.outcome, Outcome::Hit);
     assert_eq!(
-        second.verdict,
+        second.verdict(),
         OriginVerdict::Trusted,
         "stored with the entry"
     );
-    assert!(Arc::ptr_eq(&first.certified_key, &second.certified_key));
+    assert!(Arc::ptr_eq(&first.certified_key(), &second.certified_key()));
     d.shutdown();
 }
 
@@ -136,17 +139,17 @@ fn untrusted_origins_are_refused_or_mirrored_under_the_untrusted_ca() {
     let found = mirroring
         .lookup(Some("rogue.example"), &rogue, ClientKeySupport::all())
         .unwrap();
-    assert_eq!(found.verdict, OriginVerdict::Untrusted);
+    assert_eq!(found.verdict(), OriginVerdict::Untrusted);
     // Signed by the untrusted CA: it verifies only against the untrusted root.
     webpki_verify(
-        &found.certified_key.cert,
+        &found.certified_key().cert,
         &untrusted.root,
         "rogue.example",
         UnixTime::now(),
     )
     .unwrap();
     assert!(webpki_verify(
-        &found.certified_key.cert,
+        &found.certified_key().cert,
         &ca.root,
         "rogue.example",
         UnixTime::now()
@@ -237,7 +240,7 @@ fn a_ca_from_pem_bytes_with_a_passphrase_mints() {
         .lookup(Some("pem.example"), &[], ClientKeySupport::all())
         .unwrap();
     webpki_verify(
-        &found.certified_key.cert,
+        &found.certified_key().cert,
         &ca.root,
         "pem.example",
         UnixTime::now(),

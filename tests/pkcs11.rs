@@ -483,9 +483,9 @@ fn a_configuration_file_can_name_a_pkcs11_key_with_rotation() {
         .resolver()
         .lookup_host("config.hsm.example", KeyAlgorithm::EcdsaP256)
         .unwrap();
-    assert_eq!(found.certified_key.cert.len(), 3, "leaf, sub-CA, HSM CA");
+    assert_eq!(found.certified_key().cert.len(), 3, "leaf, sub-CA, HSM CA");
     webpki_verify(
-        &found.certified_key.cert,
+        &found.certified_key().cert,
         root.der(),
         "config.hsm.example",
         UnixTime::now(),

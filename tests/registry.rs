@@ -67,7 +67,7 @@ fn selection_by_host_and_tenant_then_the_default() {
     let get = |r: &Resolver, host: &str| {
         r.lookup_host(host, KeyAlgorithm::EcdsaP256)
             .unwrap()
-            .certified_key
+            .certified_key()
             .cert
             .clone()
     };
@@ -154,7 +154,7 @@ fn a_disabled_ca_stops_minting_at_once_and_its_leaves_are_not_served() {
     let first = resolver
         .lookup_host("site.example", KeyAlgorithm::EcdsaP256)
         .unwrap();
-    assert!(issued_by(&first.certified_key.cert, &a));
+    assert!(issued_by(&first.certified_key().cert, &a));
     assert_eq!(
         resolver
             .lookup_host("site.example", KeyAlgorithm::EcdsaP256)
@@ -170,7 +170,7 @@ fn a_disabled_ca_stops_minting_at_once_and_its_leaves_are_not_served() {
         .unwrap();
     assert_eq!(after.outcome, Outcome::Minted);
     assert!(
-        issued_by(&after.certified_key.cert, &b),
+        issued_by(&after.certified_key().cert, &b),
         "never a's leaf again"
     );
 }

@@ -116,7 +116,7 @@ fn leaves_chain_through_a_short_lived_sub_ca_with_the_documented_shape() {
         .resolver
         .lookup_host("rot.example", KeyAlgorithm::EcdsaP256)
         .unwrap();
-    let chain = &found.certified_key.cert;
+    let chain = &found.certified_key().cert;
     assert_eq!(chain.len(), 3, "leaf, sub-CA, intermediate; never the root");
     let now = s.clock.now();
     webpki_verify(chain, &s.ca.root, "rot.example", now).unwrap();
@@ -187,7 +187,7 @@ fn rotation_is_automatic_and_old_leaves_keep_being_served() {
         .resolver
         .lookup_host("a.rot.example", KeyAlgorithm::EcdsaP256)
         .unwrap();
-    let first_sub = first.certified_key.cert[1].clone();
+    let first_sub = first.certified_key().cert[1].clone();
     // Day 6 + 1 s: due.
     s.clock.advance(Duration::from_secs(6 * DAY + 1));
     let b = s
@@ -196,7 +196,8 @@ fn rotation_is_automatic_and_old_leaves_keep_being_served() {
         .unwrap();
     assert_eq!(b.outcome, Outcome::Minted);
     assert_ne!(
-        b.certified_key.cert[1], first_sub,
+        b.certified_key().cert[1],
+        first_sub,
         "new mints use the new sub-CA at once"
     );
     assert_eq!(s.rotating.rotations(), 2);
@@ -206,7 +207,7 @@ fn rotation_is_automatic_and_old_leaves_keep_being_served() {
         "the parent signs once per rotation"
     );
     webpki_verify(
-        &b.certified_key.cert,
+        &b.certified_key().cert,
         &s.ca.root,
         "b.rot.example",
         s.clock.now(),
@@ -218,9 +219,9 @@ fn rotation_is_automatic_and_old_leaves_keep_being_served() {
         .lookup_host("a.rot.example", KeyAlgorithm::EcdsaP256)
         .unwrap();
     assert_eq!(again.outcome, Outcome::Hit);
-    assert_eq!(again.certified_key.cert[0], first.certified_key.cert[0]);
+    assert_eq!(again.certified_key().cert[0], first.certified_key().cert[0]);
     webpki_verify(
-        &again.certified_key.cert,
+        &again.certified_key().cert,
         &s.ca.root,
         "a.rot.example",
         s.clock.now(),
@@ -233,9 +234,9 @@ fn rotation_is_automatic_and_old_leaves_keep_being_served() {
         .lookup_host("a.rot.example", KeyAlgorithm::EcdsaP256)
         .unwrap();
     assert_eq!(renewed.outcome, Outcome::Minted);
-    assert_eq!(renewed.certified_key.cert[1], b.certified_key.cert[1]);
+    assert_eq!(renewed.certified_key().cert[1], b.certified_key().cert[1]);
     webpki_verify(
-        &renewed.certified_key.cert,
+        &renewed.certified_key().cert,
         &s.ca.root,
         "a.rot.example",
         s.clock.now(),
@@ -278,7 +279,7 @@ fn a_failed_rotation_keeps_the_current_sub_ca_until_it_expires() {
         .lookup_host("down.rot.example", KeyAlgorithm::EcdsaP256)
         .unwrap();
     webpki_verify(
-        &found.certified_key.cert,
+        &found.certified_key().cert,
         &s.ca.root,
         "down.rot.example",
         s.clock.now(),

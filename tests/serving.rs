@@ -160,7 +160,7 @@ fn an_expired_entry_is_re_minted_and_a_dying_origin_is_kept_briefly() {
         .lookup_host("expiry.example", KeyAlgorithm::EcdsaP256)
         .unwrap();
     assert_eq!(again.outcome, Outcome::Minted);
-    assert_ne!(again.certified_key.cert[0], first.certified_key.cert[0]);
+    assert_ne!(again.certified_key().cert[0], first.certified_key().cert[0]);
     assert_eq!(resolver.cache().stats().expirations, 1);
 
     // An origin expiring in 30 minutes is already inside the 1-hour margin: kept 5 minutes.
@@ -209,7 +209,7 @@ fn different_issuers_never_share_leaves() {
         .unwrap();
     assert_eq!((la.outcome, lb.outcome), (Outcome::Minted, Outcome::Minted));
     webpki_verify(
-        &lb.certified_key.cert,
+        &lb.certified_key().cert,
         &b.root,
         "shared.example",
         UnixTime::now(),
@@ -245,8 +245,8 @@ fn sixty_four_threads_asking_for_one_new_host_mint_once() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(signer.calls.load(SeqCst), 1, "exactly one mint");
-    let first = &results[0].certified_key.cert[0];
-    assert!(results.iter().all(|r| &r.certified_key.cert[0] == first));
+    let first = &results[0].certified_key().cert[0];
+    assert!(results.iter().all(|r| &r.certified_key().cert[0] == first));
     let s = resolver.cache().stats();
     assert_eq!(s.mints, 1);
     assert_eq!(s.misses, 1);
@@ -359,7 +359,7 @@ fn stress_many_threads_many_hosts_small_cache() {
                     over_bound.store(true, SeqCst);
                 }
                 if i % 100 == 0 {
-                    webpki_verify(&found.certified_key.cert, &root, &host, UnixTime::now())
+                    webpki_verify(&found.certified_key().cert, &root, &host, UnixTime::now())
                         .unwrap();
                     verified.fetch_add(1, SeqCst);
                 }

@@ -146,17 +146,38 @@ pub enum Outcome {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Lookup {
-    /// The chain and key for rustls.
-    pub certified_key: Arc<CertifiedKey>,
-    /// The leaf's private key (C servers load it into their TLS library beside the chain).
-    pub key: Arc<LeafKey>,
-    /// What origin validation decided when the leaf was minted (stored with the entry: a hit
-    /// does not validate again).
-    pub verdict: OriginVerdict,
+    /// The cached leaf (one reference count per lookup).
+    pub(crate) served: Arc<Served>,
     /// Hit, minted or coalesced.
     pub outcome: Outcome,
     /// Time spent minting, when this lookup minted.
     pub mint_time: Option<Duration>,
+}
+
+/// A minted chain as the cache keeps it.
+#[derive(Debug)]
+pub(crate) struct Served {
+    pub(crate) certified_key: Arc<CertifiedKey>,
+    pub(crate) key: Arc<LeafKey>,
+    pub(crate) verdict: OriginVerdict,
+}
+
+impl Lookup {
+    /// The chain and key for rustls.
+    pub fn certified_key(&self) -> &Arc<CertifiedKey> {
+        &self.served.certified_key
+    }
+
+    /// The leaf's private key (C servers load it into their TLS library beside the chain).
+    pub fn key(&self) -> &Arc<LeafKey> {
+        &self.served.key
+    }
+
+    /// What origin validation decided when the leaf was minted (stored with the entry: a hit
+    /// does not validate again).
+    pub fn verdict(&self) -> OriginVerdict {
+        self.served.verdict
+    }
 }
 
 /// What origin validation decided for a cached leaf.

@@ -8,10 +8,11 @@ use quick_cache::sync::{Cache, EntryAction, EntryResult};
 use quick_cache::{Equivalent, Lifecycle, Weighter};
 use rustls::sign::CertifiedKey;
 
-use super::{CacheConfig, CacheKey, CacheStats, Lookup, OriginVerdict, Outcome, ENTRY_OVERHEAD};
+use super::{
+    CacheConfig, CacheKey, CacheStats, Lookup, OriginVerdict, Outcome, Served, ENTRY_OVERHEAD,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Wait};
-use crate::keys::LeafKey;
 use crate::mint::minter::MintedCert;
 
 /// A counter split across cache lines, so threads counting hits at once do not contend on one
@@ -60,18 +61,10 @@ struct Counters {
     sequence: AtomicU64,
 }
 
-/// A minted chain as the cache keeps it.
-#[derive(Debug)]
-struct Served {
-    certified_key: Arc<CertifiedKey>,
-    key: Arc<LeafKey>,
-    verdict: OriginVerdict,
-}
-
 /// One cached outcome.
 #[derive(Debug)]
 struct Entry {
-    outcome: Result<Served, Error>,
+    outcome: Result<Arc<Served>, Error>,
     /// Unix seconds after which the entry is not served.
     expires_at: u64,
     weight: u64,
@@ -83,9 +76,7 @@ impl Entry {
     fn lookup(&self, outcome: Outcome, mint_time: Option<Duration>) -> Result<Lookup, Error> {
         match &self.outcome {
             Ok(served) => Ok(Lookup {
-                certified_key: Arc::clone(&served.certified_key),
-                key: Arc::clone(&served.key),
-                verdict: served.verdict,
+                served: Arc::clone(served),
                 outcome,
                 mint_time,
             }),
@@ -293,11 +284,11 @@ impl CertCache {
                     .unwrap_or(u64::MAX)
                     .saturating_add(ENTRY_OVERHEAD);
                 Entry {
-                    outcome: Ok(Served {
+                    outcome: Ok(Arc::new(Served {
                         certified_key: Arc::new(certified_key),
                         key: minted.shared_key(),
                         verdict,
-                    }),
+                    })),
                     expires_at,
                     weight,
                     sequence,

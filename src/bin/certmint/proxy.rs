@@ -315,7 +315,7 @@ impl Proxy {
                 .mint_time
                 .map(|t| format!(", minted in {:.2} ms", t.as_secs_f64() * 1000.0))
                 .unwrap_or_default(),
-            match lookup.verdict {
+            match lookup.verdict() {
                 OriginVerdict::Untrusted => ", origin untrusted: minted with the untrusted CA",
                 _ => "",
             },
