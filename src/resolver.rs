@@ -333,7 +333,7 @@ impl Resolver {
         lookup: &Lookup,
         alpn: Option<&[u8]>,
     ) -> Result<Arc<ServerConfig>, Error> {
-        let single = SingleCertAndKey::from(Arc::clone(&lookup.certified_key()));
+        let single = SingleCertAndKey::from(Arc::clone(lookup.certified_key()));
         self.server_config(Arc::new(single), alpn)
     }
 
