@@ -161,7 +161,7 @@ fn handshake(c: &mut Criterion) {
         Arc::new(cfg)
     };
     let static_server = server(Arc::new(SingleCertAndKey::from(Arc::clone(
-        &lookup.certified_key(),
+        lookup.certified_key(),
     ))));
     let cached_server = server(Arc::new(resolver));
     let mut roots = RootCertStore::empty();

@@ -91,7 +91,7 @@ fn a_trusted_origin_is_cloned_and_the_verdict_is_cached_with_the_leaf() {
         OriginVerdict::Trusted,
         "stored with the entry"
     );
-    assert!(Arc::ptr_eq(&first.certified_key(), &second.certified_key()));
+    assert!(Arc::ptr_eq(first.certified_key(), second.certified_key()));
     d.shutdown();
 }
 
