@@ -7,7 +7,6 @@
 //!
 //! Needs SoftHSM2 (`apt-get install softhsm2`). Run: `cargo bench --features pkcs11 --bench ca_store`
 
-use std::process::Command;
 use std::sync::Arc;
 
 #[path = "../tests/common/mod.rs"]
@@ -26,36 +25,11 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
-fn hsm_signer(dir: &std::path::Path) -> Pkcs11Signer {
-    std::fs::create_dir_all(dir.join("tokens")).unwrap();
-    let conf = dir.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            dir.join("tokens").display()
-        ),
-    )
-    .unwrap();
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    let out = Command::new("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "bench",
-            "--so-pin",
-            "12345678",
-            "--pin",
-            "87654321",
-        ])
-        .output()
-        .expect("softhsm2-util (apt-get install softhsm2)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn hsm_signer() -> Pkcs11Signer {
+    let tokens = common::softhsm_tokens(&["bench"], "87654321")
+        .expect("SoftHSM2 (apt-get install softhsm2)");
+    // The token directory must outlive the benchmark.
+    std::mem::forget(tokens);
     let uri = Pkcs11Uri::parse(&format!(
         "pkcs11:token=bench;object=issuing;type=private?module-path={MODULE}&pin-value=87654321"
     ))
@@ -88,9 +62,8 @@ fn ca_cert_for(
 }
 
 fn bench(c: &mut Criterion) {
-    let tmp = tempfile::tempdir().unwrap();
     let org = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let hsm = Arc::new(hsm_signer(tmp.path()));
+    let hsm = Arc::new(hsm_signer());
     let mut rp = rcgen::CertificateParams::default();
     rp.distinguished_name
         .push(rcgen::DnType::CommonName, "bench root");

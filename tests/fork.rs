@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use certmint::ca::{Issuer, IssuerOptions, Pkcs11Signer, Pkcs11Uri};
@@ -16,7 +15,6 @@ use certmint::testing::ThrowawayCa;
 use certmint::{CaSpec, ClientKeySupport, Deployment, KeyAlgorithm};
 use common::*;
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN: &str = "24681357";
 
 /// Mints a fresh leaf for `host`, verifies it up to `root`, and returns its key's SPKI.
@@ -31,21 +29,6 @@ fn mint_and_verify(
     webpki_verify(&found.certified_key().cert, root, host, UnixTime::now())
         .map_err(|e| format!("{e:?}"))?;
     Ok(found.key().subject_public_key_info().as_ref().to_vec())
-}
-
-/// Threads of this process whose name starts with `prefix` (Linux keeps 15 characters).
-fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .filter_map(Result::ok)
-                .filter(|t| {
-                    std::fs::read_to_string(t.path().join("comm"))
-                        .is_ok_and(|name| name.starts_with(prefix))
-                })
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 /// Whether `check` holds within 10 s (a new thread names itself once it runs).
@@ -153,44 +136,12 @@ fn software_ca() {
 }
 
 fn softhsm_ca() -> bool {
-    if !Path::new(MODULE).exists() {
-        assert!(!require_tools(), "SoftHSM2 ({MODULE}) is required in CI");
-        println!("SKIPPED (SoftHSM2 CA): SoftHSM2 not installed (apt-get install softhsm2)");
+    let Some(_tokens) = softhsm_tokens(&["t-fork"], PIN) else {
+        println!("SKIPPED (SoftHSM2 CA): SoftHSM2 not installed");
         return false;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("tokens")).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            dir.path().join("tokens").display()
-        ),
-    )
-    .unwrap();
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    let out = Command::new("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "t-fork",
-            "--so-pin",
-            "12345678",
-            "--pin",
-            PIN,
-        ])
-        .env("SOFTHSM2_CONF", &conf)
-        .output()
-        .expect("softhsm2-util");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    };
     let uri = Pkcs11Uri::parse(&format!(
-        "pkcs11:token=t-fork;object=fork-ca;type=private?module-path={MODULE}&pin-value={PIN}"
+        "pkcs11:token=t-fork;object=fork-ca;type=private?module-path={SOFTHSM_MODULE}&pin-value={PIN}"
     ))
     .unwrap();
     let signer = Pkcs11Signer::generate(&uri, KeyAlgorithm::EcdsaP256).unwrap();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
@@ -16,7 +16,7 @@ use certmint::{
 };
 use common::*;
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const MODULE: &str = SOFTHSM_MODULE;
 const PIN: &str = "98765432";
 const TOKENS: [&str; 8] = [
     "t-ec",
@@ -37,49 +37,8 @@ struct Hsm {
 /// printing why) when SoftHSM2 is not installed outside CI.
 fn hsm() -> Option<&'static Hsm> {
     static HSM: OnceLock<Option<Hsm>> = OnceLock::new();
-    HSM.get_or_init(|| {
-        if !Path::new(MODULE).exists() {
-            assert!(!require_tools(), "SoftHSM2 ({MODULE}) is required in CI");
-            eprintln!("SKIPPED: SoftHSM2 not installed (apt-get install softhsm2)");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("tokens")).unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                dir.path().join("tokens").display()
-            ),
-        )
-        .unwrap();
-        // Before the module is initialised in this process.
-        std::env::set_var("SOFTHSM2_CONF", &conf);
-        for label in TOKENS {
-            let out = Command::new("softhsm2-util")
-                .args([
-                    "--init-token",
-                    "--free",
-                    "--label",
-                    label,
-                    "--so-pin",
-                    "12345678",
-                    "--pin",
-                    PIN,
-                ])
-                .env("SOFTHSM2_CONF", &conf)
-                .output()
-                .expect("softhsm2-util");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Some(Hsm { _dir: dir })
-    })
-    .as_ref()
+    HSM.get_or_init(|| softhsm_tokens(&TOKENS, PIN).map(|dir| Hsm { _dir: dir }))
+        .as_ref()
 }
 
 fn uri(token: &str, object: &str, pin: &str) -> Pkcs11Uri {

@@ -7,20 +7,11 @@ use std::time::{Duration, Instant};
 use certmint::keys::{KeyPool, KeyPoolConfig};
 use certmint::KeyAlgorithm;
 
-/// Threads of this process named like the pool's worker (Linux).
+mod common;
+
+/// The pool's worker threads ("certmint-keypool" as the kernel keeps it: 15 characters).
 fn pool_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .filter_map(Result::ok)
-                .filter(|t| {
-                    // "certmint-keypool" as the kernel keeps it: 15 characters.
-                    std::fs::read_to_string(t.path().join("comm"))
-                        .is_ok_and(|name| name.trim() == "certmint-keypoo")
-                })
-                .count()
-        })
-        .unwrap_or(0)
+    common::threads_named("certmint-keypoo")
 }
 
 #[test]

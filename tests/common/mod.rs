@@ -593,3 +593,72 @@ impl rcgen::PublicKeyData for SpkiKey {
         self.alg
     }
 }
+
+// ---------------------------------------------------------------- SoftHSM2 and threads
+
+/// SoftHSM2's module as Debian installs it.
+pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A private SoftHSM2 token directory with one initialised token per label (user PIN `pin`),
+/// made the process's `SOFTHSM2_CONF` (before the module is first loaded). `None`, after
+/// printing why, when SoftHSM2 is not installed outside CI; in CI its absence fails.
+pub fn softhsm_tokens(labels: &[&str], pin: &str) -> Option<tempfile::TempDir> {
+    if !Path::new(SOFTHSM_MODULE).exists() {
+        assert!(
+            !require_tools(),
+            "SoftHSM2 ({SOFTHSM_MODULE}) is required in CI"
+        );
+        eprintln!("SKIPPED: SoftHSM2 not installed (apt-get install softhsm2)");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tokens")).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            dir.path().join("tokens").display()
+        ),
+    )
+    .unwrap();
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    for label in labels {
+        let out = Command::new("softhsm2-util")
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--so-pin",
+                "12345678",
+                "--pin",
+                pin,
+            ])
+            .env("SOFTHSM2_CONF", &conf)
+            .output()
+            .expect("softhsm2-util (apt-get install softhsm2)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Some(dir)
+}
+
+/// Threads of this process whose name starts with `prefix` (Linux; the kernel keeps 15
+/// characters of a name).
+pub fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|name| name.starts_with(prefix))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
