@@ -120,7 +120,8 @@ impl MintedCert {
         CertifiedKey::new(self.chain.clone(), Arc::clone(self.key.signing_key()))
     }
 
-    /// The serial number's content octets (always [`SERIAL_LEN`] long, positive, non-zero).
+    /// The serial number's content octets (always [`SERIAL_LEN`](crate::ca::SERIAL_LEN) long,
+    /// positive, non-zero).
     pub fn serial(&self) -> &[u8; SERIAL_LEN] {
         &self.serial
     }

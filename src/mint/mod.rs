@@ -16,6 +16,5 @@ mod clone;
 pub(crate) mod minter;
 mod policy;
 
-pub use crate::ca::SERIAL_LEN;
 pub use adjustments::Adjustments;
 pub use policy::{MintPolicy, ValidityPolicy, DEFAULT_MAX_ORIGIN_LEN, MAX_LIFETIME_DAYS};
