@@ -62,6 +62,14 @@ enum PassphraseSource {
     Given(Secret),
 }
 
+/// Where a PKCS#11 key's PIN comes from, when the caller gives it rather than the URI.
+#[cfg(feature = "pkcs11")]
+#[derive(Clone, Debug)]
+enum PinOverride {
+    Value(Secret),
+    File(PathBuf),
+}
+
 /// One CA of a deployment: where it comes from, whether it is enabled, what its certificates
 /// carry (CRL and AIA URLs) and whether leaves are signed by a rotating sub-CA.
 #[derive(Clone, Debug)]
@@ -69,6 +77,8 @@ pub struct CaSpec {
     id: String,
     source: CaSource,
     passphrase: PassphraseSource,
+    #[cfg(feature = "pkcs11")]
+    pin: Option<PinOverride>,
     enabled: bool,
     options: IssuerOptions,
     rotation: Option<RotationPolicy>,
@@ -80,6 +90,8 @@ impl CaSpec {
             id: id.to_owned(),
             source,
             passphrase: PassphraseSource::FileOrEnv(None),
+            #[cfg(feature = "pkcs11")]
+            pin: None,
             enabled: true,
             options: IssuerOptions::default(),
             rotation: None,
@@ -140,6 +152,37 @@ impl CaSpec {
         self
     }
 
+    /// The PKCS#11 key's PIN, overriding the URI's `pin-value`/`pin-source` and
+    /// `CERTMINT_PKCS11_PIN`.
+    #[cfg(feature = "pkcs11")]
+    pub fn with_pin(mut self, pin: Secret) -> Self {
+        self.pin = Some(PinOverride::Value(pin));
+        self
+    }
+
+    /// The PKCS#11 key's PIN is in this file (one trailing newline stripped), overriding the
+    /// URI's `pin-value`/`pin-source` and `CERTMINT_PKCS11_PIN`.
+    #[cfg(feature = "pkcs11")]
+    pub fn with_pin_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.pin = Some(PinOverride::File(path.into()));
+        self
+    }
+
+    /// Opens a key in a token, applying the PIN given to this spec, if any.
+    #[cfg(feature = "pkcs11")]
+    fn open_pkcs11(&self, uri: &str) -> Result<Arc<dyn Signer>, Error> {
+        let mut uri = crate::ca::Pkcs11Uri::parse(uri)?;
+        match &self.pin {
+            Some(PinOverride::Value(pin)) => uri.pin_value = Some(pin.clone()),
+            Some(PinOverride::File(path)) => {
+                uri.pin_value = None;
+                uri.pin_source = Some(path.clone());
+            }
+            None => {}
+        }
+        Ok(Arc::new(crate::ca::Pkcs11Signer::open(&uri)?))
+    }
+
     /// CRL and AIA URLs for what this CA signs.
     pub fn with_options(mut self, options: IssuerOptions) -> Self {
         self.options = options;
@@ -185,8 +228,9 @@ impl CaSpec {
             CaSource::Files { cert, key } => {
                 let chain = crate::pem::parse_certificates(&read_file(cert)?)?;
                 let signer: Arc<dyn Signer> = match &self.passphrase {
+                    #[cfg(feature = "pkcs11")]
+                    _ if is_pkcs11(key) => self.open_pkcs11(&key.to_string_lossy())?,
                     PassphraseSource::FileOrEnv(file) => load_signer(key, file.as_deref())?,
-                    PassphraseSource::Given(_) if is_pkcs11(key) => load_signer(key, None)?,
                     PassphraseSource::Given(pass) => {
                         let bytes = Secret::from(read_file(key)?);
                         Arc::new(crate::ca::SoftwareSigner::from_key_bytes_with_passphrase(
@@ -209,8 +253,11 @@ impl CaSpec {
             #[cfg(feature = "pkcs11")]
             CaSource::Pkcs11 { cert, uri } => {
                 let chain = crate::pem::parse_certificates(cert)?;
-                let signer = crate::ca::Pkcs11Signer::open(&crate::ca::Pkcs11Uri::parse(uri)?)?;
-                Arc::new(Issuer::new(chain, Arc::new(signer), self.options.clone())?)
+                Arc::new(Issuer::new(
+                    chain,
+                    self.open_pkcs11(uri)?,
+                    self.options.clone(),
+                )?)
             }
         };
         Ok(match &self.rotation {
@@ -227,6 +274,7 @@ impl CaSpec {
     }
 }
 
+#[cfg(feature = "pkcs11")]
 fn is_pkcs11(key: &std::path::Path) -> bool {
     key.to_str().is_some_and(|k| k.starts_with("pkcs11:"))
 }

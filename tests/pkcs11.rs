@@ -18,7 +18,8 @@ use common::*;
 
 const MODULE: &str = SOFTHSM_MODULE;
 const PIN: &str = "98765432";
-const TOKENS: [&str; 8] = [
+const TOKENS: [&str; 9] = [
+    "t-deploy",
     "t-ec",
     "t-rsa",
     "t-pin",
@@ -450,4 +451,49 @@ fn a_configuration_file_can_name_a_pkcs11_key_with_rotation() {
         UnixTime::now(),
     )
     .unwrap();
+}
+
+#[test]
+fn a_deployment_opens_a_token_key_with_a_pin_the_caller_gives() {
+    if hsm().is_none() {
+        return;
+    }
+    let root = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    // A URI without a PIN: the caller supplies it.
+    let bare = format!("pkcs11:token=t-deploy;object=front-door;type=private?module-path={MODULE}");
+    // First, while nothing in this process is logged in to the token (PKCS#11 login state is
+    // per application and token, so a later wrong PIN would meet "already logged in"): the
+    // login fails before the certificate is looked at.
+    let any_cert = test_cert_pem(root.intermediate.as_ref());
+    let wrong = certmint::Deployment::builder()
+        .ca(
+            certmint::CaSpec::from_pkcs11("hsm", any_cert.as_bytes(), &bare)
+                .with_pin(certmint::keys::Secret::from("00000000")),
+        )
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(wrong, Error::Pkcs11(Pkcs11Error::WrongPin)),
+        "{wrong:?}"
+    );
+    let signer =
+        Pkcs11Signer::generate(&uri("t-deploy", "front-door", PIN), KeyAlgorithm::EcdsaP256)
+            .unwrap();
+    let cert = test_cert_pem(ca_for(&signer, &root).as_ref());
+    let deployment = certmint::Deployment::builder()
+        .ca(certmint::CaSpec::from_pkcs11("hsm", cert.as_bytes(), &bare)
+            .with_pin(certmint::keys::Secret::from(PIN)))
+        .build()
+        .unwrap();
+    let found = deployment
+        .lookup(
+            Some("pin.hsm.example"),
+            &[],
+            certmint::ClientKeySupport::all(),
+        )
+        .unwrap();
+    let mut chain = found.certified_key().cert.clone();
+    chain.push(root.intermediate.clone());
+    webpki_verify(&chain, &root.root, "pin.hsm.example", UnixTime::now()).unwrap();
+    deployment.shutdown();
 }

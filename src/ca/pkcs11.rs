@@ -30,6 +30,7 @@ use rustls::pki_types::SubjectPublicKeyInfoDer;
 use super::{SignatureAlgorithm, Signer};
 use crate::crypto::backend;
 use crate::error::{Error, OtherError, Pkcs11Error};
+use crate::keys::Secret;
 use crate::x509::tlv::{self, BIT_STRING, NULL, OCTET_STRING, OID, SEQUENCE};
 use crate::x509::{hex, oid, KeyAlgorithm, SpkiParts};
 
@@ -67,7 +68,7 @@ pub struct Pkcs11Uri {
     /// The module to load.
     pub module_path: Option<PathBuf>,
     /// The PIN, when given inline.
-    pub pin_value: Option<Zeroizing<String>>,
+    pub pin_value: Option<Secret>,
     /// A file holding the PIN (`pin-source=file:/path` or a plain path).
     pub pin_source: Option<PathBuf>,
 }
@@ -149,7 +150,7 @@ impl Pkcs11Uri {
             let (k, v) = attr.split_once('=').unwrap_or((attr, ""));
             match k {
                 "module-path" => out.module_path = Some(PathBuf::from(decode_text(v)?)),
-                "pin-value" => out.pin_value = Some(Zeroizing::new(decode_text(v)?)),
+                "pin-value" => out.pin_value = Some(Secret::from(percent_decode(v)?)),
                 "pin-source" => {
                     let source = decode_text(v)?;
                     out.pin_source = Some(PathBuf::from(
@@ -172,24 +173,24 @@ impl Pkcs11Uri {
 
     /// The PIN: `pin-value`, else the file named by `pin-source` (one trailing newline
     /// stripped), else `CERTMINT_PKCS11_PIN`.
-    pub fn pin(&self) -> Result<Zeroizing<String>, Pkcs11Error> {
+    pub fn pin(&self) -> Result<Secret, Pkcs11Error> {
         if let Some(pin) = &self.pin_value {
             return Ok(pin.clone());
         }
         if let Some(path) = &self.pin_source {
-            let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-                Pkcs11Error::PinSource {
+            let mut bytes =
+                Zeroizing::new(std::fs::read(path).map_err(|e| Pkcs11Error::PinSource {
                     path: path.clone(),
                     kind: e.kind(),
-                }
-            })?);
-            return Ok(Zeroizing::new(
-                text.strip_suffix('\n').unwrap_or(&text).to_owned(),
-            ));
+                })?);
+            if bytes.ends_with(b"\n") {
+                bytes.pop();
+            }
+            return Ok(Secret::from(bytes.to_vec()));
         }
-        std::env::var(PIN_ENV)
-            .map(Zeroizing::new)
-            .map_err(|_| Pkcs11Error::NoPin)
+        std::env::var_os(PIN_ENV)
+            .map(|v| Secret::from(v.into_encoded_bytes()))
+            .ok_or(Pkcs11Error::NoPin)
     }
 
     fn module(&self) -> &Path {
@@ -262,7 +263,10 @@ fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, Pkcs11Error> {
 fn connect(uri: &Pkcs11Uri) -> Result<(Arc<Pkcs11>, Slot, AuthPin, Session), Error> {
     let ctx = context(uri.module())?;
     let slot = find_slot(&ctx, uri)?;
-    let pin = AuthPin::from(uri.pin()?.to_string());
+    let pin = uri.pin()?;
+    let pin = AuthPin::from(
+        String::from_utf8(pin.as_bytes().to_vec()).map_err(|_| Pkcs11Error::WrongPin)?,
+    );
     let session = open_session(&ctx, slot, &pin)?;
     Ok((ctx, slot, pin, session))
 }
@@ -685,7 +689,7 @@ mod tests {
             !format!("{with_pin:?}").contains("1234"),
             "the PIN is never printed"
         );
-        assert_eq!(&*with_pin.pin().unwrap(), "1234");
+        assert_eq!(with_pin.pin().unwrap().as_bytes(), b"1234");
     }
 
     #[test]
