@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
-use crate::ca::{Issuer, IssuerOptions, Signer};
+use crate::ca::{Issuer, IssuerOptions, RotatingIssuer, RotationPolicy, Signer};
+use crate::clock::ManualClock;
 use crate::error::{ChainError, Error, IssuerError};
 use crate::keys::KeyPool;
 use crate::mint::minter::{MintRequest, Minter};
@@ -14,8 +15,9 @@ use crate::x509::cert::ParsedCert;
 /// Checks a certificate the organisation's CA signed for `signer`'s key: usable as an issuing
 /// CA (see [`Issuer::new`]), its pathLen allows the rotating sub-CA when `rotation` is on, and
 /// its chain (`chain`: the certificate, its intermediates, ending at a self-signed root)
-/// verifies: a probe leaf minted with it (through a sub-CA when `rotation` is on, so every
-/// pathLen constraint above is exercised) validates with rustls-webpki up to that root.
+/// verifies: a probe leaf minted with it (through a real rotating sub-CA when `rotation` is on,
+/// so every pathLen constraint above is checked against the chain leaves will have) validates
+/// with rustls-webpki up to that root.
 pub fn check_import(
     chain: Vec<CertificateDer<'static>>,
     signer: Arc<dyn Signer>,
@@ -31,11 +33,19 @@ pub fn check_import(
         return Err(IssuerError::PathLenTooShort.into());
     }
     let issuer = Arc::new(issuer);
-    let minter = Minter::new(
-        Arc::clone(&issuer),
-        Arc::new(KeyPool::inline()),
-        MintPolicy::default(),
-    );
+    let keys = Arc::new(KeyPool::inline());
+    // With rotation, the probe goes through a real rotating sub-CA, so the pathLen of every
+    // certificate above is checked against the chain leaves will really have.
+    let minter = if rotation {
+        let rotating = RotatingIssuer::new(
+            Arc::clone(&issuer),
+            RotationPolicy::default(),
+            Arc::new(ManualClock::starting_now()),
+        )?;
+        Minter::rotating(Arc::new(rotating), keys, MintPolicy::default())
+    } else {
+        Minter::new(Arc::clone(&issuer), keys, MintPolicy::default())
+    };
     let probe = minter.mint(&MintRequest::for_host(PROBE_HOST))?;
     let anchor = webpki::anchor_from_trusted_cert(&root)
         .map_err(|_| IssuerError::ChainInvalid(ChainError::BadRoot))?;
