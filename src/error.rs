@@ -218,6 +218,10 @@ pub enum HostError {
     /// The host contains non-ASCII characters: IDNs must be given as A-labels (`xn--`).
     #[error("non-ASCII characters: give internationalised names as A-labels (xn--)")]
     NotAscii,
+    /// The host's last label is a number, so it must be an IPv4 address (as browsers read
+    /// `127.1` or `0x7f.0.0.1`), and it is not a valid one.
+    #[error("numeric host that is not a valid IPv4 address")]
+    InvalidIpv4,
     /// The host contains a character that is not allowed in a host name.
     #[error("character {character:?} at byte {position} is not allowed in a host name")]
     InvalidCharacter {

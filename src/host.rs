@@ -82,13 +82,15 @@ impl<'a> HostRef<'a> {
                 return Ok(Self::Ip(IpAddr::V6(ip)));
             }
         }
-        let bytes = input.as_bytes();
-        let maybe_ip =
-            bytes.contains(&b':') || bytes.iter().all(|b| b.is_ascii_digit() || *b == b'.');
-        if maybe_ip {
+        if input.as_bytes().contains(&b':') {
             if let Ok(ip) = input.parse::<IpAddr>() {
                 return Ok(Self::Ip(ip));
             }
+        }
+        // As the WHATWG URL standard reads hosts: a name whose last label is a number is an
+        // IPv4 address (`127.1`, `0x7f.0.0.1`, `1.2.3.4.`) or an error, never a DNS name.
+        if ends_in_a_number(input) {
+            return parse_ipv4(input).map(|ip| Self::Ip(IpAddr::V4(ip)));
         }
         if !input.is_ascii() {
             return Err(HostError::NotAscii);
@@ -147,6 +149,67 @@ impl<'a> HostRef<'a> {
             _ => false,
         }
     }
+}
+
+/// Whether the last label (ignoring one trailing dot) is a number: all decimal digits, or `0x`
+/// followed by hexadecimal digits (WHATWG URL, "ends in a number").
+fn ends_in_a_number(input: &str) -> bool {
+    let trimmed = input.strip_suffix('.').unwrap_or(input);
+    let last = trimmed.rsplit('.').next().unwrap_or(trimmed);
+    if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    let hex = last.strip_prefix("0x").or_else(|| last.strip_prefix("0X"));
+    hex.is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The WHATWG URL IPv4 parser: one to four parts, each decimal, octal (leading `0`) or hex
+/// (`0x`); the last part fills the remaining bytes.
+fn parse_ipv4(input: &str) -> Result<std::net::Ipv4Addr, HostError> {
+    let invalid = || HostError::InvalidIpv4;
+    let trimmed = input.strip_suffix('.').unwrap_or(input);
+    let parts: Vec<&str> = trimmed.split('.').collect();
+    if parts.len() > 4 {
+        return Err(invalid());
+    }
+    let mut numbers = Vec::with_capacity(parts.len());
+    for part in &parts {
+        numbers.push(ipv4_number(part).ok_or_else(invalid)?);
+    }
+    let (last, init) = numbers.split_last().ok_or_else(invalid)?;
+    if init.iter().any(|n| *n > 255) {
+        return Err(invalid());
+    }
+    let last_bits = 8 * (5 - numbers.len() as u32);
+    if last_bits < 64 && *last >= 1u64 << last_bits {
+        return Err(invalid());
+    }
+    let mut address = *last;
+    for (i, n) in init.iter().enumerate() {
+        address += n << (8 * (3 - i as u32));
+    }
+    u32::try_from(address)
+        .map(std::net::Ipv4Addr::from)
+        .map_err(|_| invalid())
+}
+
+/// One IPv4 part: `0x`/`0X` hex, leading-`0` octal, or decimal; `None` if it is not a number
+/// or does not fit 32 bits.
+fn ipv4_number(part: &str) -> Option<u64> {
+    let (digits, radix) =
+        if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            (hex, 16)
+        } else if part.len() > 1 && part.starts_with('0') {
+            (&part[1..], 8)
+        } else {
+            (part, 10)
+        };
+    if digits.is_empty() {
+        // "0x" alone is zero; an empty part is not a number.
+        return (radix == 16).then_some(0);
+    }
+    let n = u64::from_str_radix(digits, radix).ok()?;
+    (n <= u64::from(u32::MAX)).then_some(n)
 }
 
 impl<'a> From<&'a Host> for HostRef<'a> {
@@ -221,6 +284,42 @@ mod tests {
         assert_eq!(
             Host::parse("::1").unwrap(),
             Host::Ip("::1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn numeric_hosts_are_ipv4_addresses_as_browsers_read_them_or_errors() {
+        for (input, ip) in [
+            ("127.1", "127.0.0.1"),
+            ("1.2.3.4.", "1.2.3.4"),
+            ("0x7f.0.0.1", "127.0.0.1"),
+            ("0177.0.0.1", "127.0.0.1"),
+            ("2130706433", "127.0.0.1"),
+            ("192.168.257", "192.168.1.1"),
+            ("0x7F000001", "127.0.0.1"),
+        ] {
+            assert_eq!(
+                Host::parse(input),
+                Ok(Host::Ip(ip.parse().unwrap())),
+                "{input}"
+            );
+        }
+        for bad in [
+            "999.1.1.1",
+            "1.2.3.4.5",
+            "256.0.0.1",
+            "4294967296",
+            "example.123",
+            "1..2",
+            "0x1g.1",
+            "09.1.1.1",
+        ] {
+            assert_eq!(Host::parse(bad), Err(HostError::InvalidIpv4), "{bad}");
+        }
+        // A name whose last label is not a number stays a DNS name.
+        assert_eq!(
+            Host::parse("123.example"),
+            Ok(Host::Dns("123.example".into()))
         );
     }
 

@@ -192,6 +192,60 @@ fn the_rich_origin_reports_what_was_dropped() {
     assert!(a.descriptions().any(|d| d == "dropped SCT list"));
 }
 
+#[test]
+fn netscape_ca_bits_never_make_a_clone_a_ca() {
+    let i = interception(KeyAlgorithm::EcdsaP256);
+    // No basicConstraints, and nsCertType = SSL server + SSL CA.
+    let mut p = params_for(&["netscape.example"]);
+    p.custom_extensions
+        .push(rcgen::CustomExtension::from_oid_content(
+            &[2, 16, 840, 1, 113730, 1, 1],
+            vec![0x03, 0x02, 0x02, 0x44],
+        ));
+    let origin = origin(&p, KeyAlgorithm::EcdsaP256);
+    let minted = i.minter.mint(&MintRequest::clone_of(&origin)).unwrap();
+    assert!(minted
+        .adjustments()
+        .contains(Adjustments::DROPPED_NS_CERT_TYPE_CA));
+    let (_, leaf) = parse_x509_certificate(minted.leaf().as_ref()).unwrap();
+    let bc = leaf.basic_constraints().unwrap().unwrap();
+    assert!(bc.critical && !bc.value.ca, "explicit critical CA:FALSE");
+    assert!(leaf
+        .extensions()
+        .iter()
+        .all(|e| e.oid.to_id_string() != "2.16.840.1.113730.1.1"));
+    if have_openssl() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("leaf.pem"),
+            test_cert_pem(minted.leaf().as_ref()),
+        )
+        .unwrap();
+        let out = String::from_utf8(openssl_ok(
+            tmp.path(),
+            &["x509", "-in", "leaf.pem", "-noout", "-purpose"],
+        ))
+        .unwrap();
+        assert!(out.contains("SSL server CA : No"), "{out}");
+        assert!(out.contains("SSL server : Yes"), "{out}");
+    }
+}
+
+#[test]
+fn a_non_critical_ca_false_becomes_critical_and_an_absent_one_is_added() {
+    let i = interception(KeyAlgorithm::EcdsaP256);
+    for is_ca in [rcgen::IsCa::NoCa, rcgen::IsCa::ExplicitNoCa] {
+        let mut p = params_for(&["bc.example"]);
+        p.is_ca = is_ca;
+        let origin = origin(&p, KeyAlgorithm::EcdsaP256);
+        let minted = i.minter.mint(&MintRequest::clone_of(&origin)).unwrap();
+        let (_, leaf) = parse_x509_certificate(minted.leaf().as_ref()).unwrap();
+        let bc = leaf.basic_constraints().unwrap().unwrap();
+        assert!(bc.critical && !bc.value.ca);
+        assert!(!minted.adjustments().contains(Adjustments::MADE_NOT_CA));
+    }
+}
+
 fn minter_with(policy: MintPolicy, alg: KeyAlgorithm) -> Minter {
     let i = interception(alg);
     Minter::new(

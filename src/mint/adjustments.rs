@@ -56,6 +56,9 @@ adjustments! {
     FALLBACK_KEY = 17, "used the fallback key algorithm";
     /// A duplicate of an extension certmint replaces was dropped.
     DROPPED_DUPLICATE = 18, "dropped a duplicate replaced extension";
+    /// Netscape certType with CA bits (SSL CA, S/MIME CA, object-signing CA) was dropped:
+    /// OpenSSL would otherwise treat the leaf as a CA for those purposes.
+    DROPPED_NS_CERT_TYPE_CA = 19, "dropped Netscape certType with CA bits";
 }
 
 impl Adjustments {

@@ -8,7 +8,8 @@
 //! | subjectKeyIdentifier / authorityKeyIdentifier | replaced (leaf key / issuer key), in place |
 //! | cRLDistributionPoints | replaced by ours, in place; added when absent |
 //! | authorityInfoAccess | replaced by the issuer's, or dropped |
-//! | basicConstraints CA:TRUE | replaced by CA:FALSE |
+//! | basicConstraints | always an explicit, critical CA:FALSE, in place (added when absent) |
+//! | Netscape certType with CA bits | dropped (OpenSSL reads those bits as CA powers) |
 //! | keyUsage | copied; keyCertSign/cRLSign removed; re-derived for another key family |
 //! | SCTs, CT poison, TLS feature, freshestCRL, issuerAltName | dropped (bound to the origin's issuer, or promises we cannot keep) |
 //! | nameConstraints, policyConstraints, policyMappings, inhibitAnyPolicy | dropped (CA-only) |
@@ -46,6 +47,7 @@ enum Rule {
     ReplaceAuthorityInfoAccess,
     BasicConstraints,
     KeyUsage,
+    NsCertType,
     Drop(Adjustments),
 }
 
@@ -63,6 +65,8 @@ fn rule(e: &Extension<'_>) -> Rule {
         Rule::BasicConstraints
     } else if is(&oid::KEY_USAGE) {
         Rule::KeyUsage
+    } else if is(&oid::NS_CERT_TYPE) {
+        Rule::NsCertType
     } else if is(&oid::SCT_LIST) {
         Rule::Drop(Adjustments::DROPPED_SCT_LIST)
     } else if is(&oid::CT_POISON) {
@@ -108,6 +112,7 @@ pub(crate) fn clone_fields<'a>(
         Rule::BasicConstraints => ext::decode_basic_constraints(e.value).is_none_or(|(ca, _)| ca),
         Rule::KeyUsage => KeyUsage::decode(e.value)
             .is_some_and(|u| u.has(KeyUsage::KEY_CERT_SIGN) || u.has(KeyUsage::CRL_SIGN)),
+        Rule::NsCertType => ns_cert_type_claims_ca(e.value),
         Rule::Drop(a) => a == Adjustments::DROPPED_CA_EXTENSIONS,
         _ => false,
     });
@@ -149,12 +154,23 @@ pub(crate) fn clone_fields<'a>(
                 }
             }
             Rule::BasicConstraints => {
+                let ours = ext::basic_constraints_not_ca(true);
                 if !first(&mut bc) {
                     adjustments |= Adjustments::DROPPED_DUPLICATE;
-                } else if claims_ca || ext::decode_basic_constraints(e.value) != Some((false, None))
-                {
-                    adjustments |= Adjustments::MADE_NOT_CA;
-                    out.extend(ext::basic_constraints_not_ca(e.critical));
+                } else if e.raw == ours.as_slice() {
+                    out.extend_from_slice(e.raw);
+                } else {
+                    // Always explicit and critical; a claim to be a CA is an adjustment, a
+                    // non-critical or DEFAULT-encoded CA:FALSE is what always changes.
+                    if claims_ca || ext::decode_basic_constraints(e.value) != Some((false, None)) {
+                        adjustments |= Adjustments::MADE_NOT_CA;
+                    }
+                    out.extend(ours);
+                }
+            }
+            Rule::NsCertType => {
+                if ns_cert_type_claims_ca(e.value) {
+                    adjustments |= Adjustments::DROPPED_NS_CERT_TYPE_CA;
                 } else {
                     out.extend_from_slice(e.raw);
                 }
@@ -192,8 +208,10 @@ pub(crate) fn clone_fields<'a>(
             }
         }
     }
-    if claims_ca && !bc {
-        adjustments |= Adjustments::MADE_NOT_CA;
+    if !bc {
+        if claims_ca {
+            adjustments |= Adjustments::MADE_NOT_CA;
+        }
         out.extend(ext::basic_constraints_not_ca(true));
     }
     if !ski {
@@ -231,6 +249,18 @@ pub(crate) fn clone_fields<'a>(
         not_after,
         extensions: out,
         adjustments,
+    }
+}
+
+/// Whether a Netscape certType value (a BIT STRING) sets any CA bit: SSL CA (bit 5), S/MIME CA
+/// (bit 6) or object-signing CA (bit 7). Unreadable values count as claiming.
+fn ns_cert_type_claims_ca(value: &[u8]) -> bool {
+    match tlv::single(value) {
+        Ok(bits) if bits.tag == tlv::BIT_STRING => bits
+            .content
+            .get(1)
+            .is_some_and(|first| first & 0b0000_0111 != 0),
+        _ => true,
     }
 }
 

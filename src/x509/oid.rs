@@ -32,6 +32,7 @@ oids! {
     TLS_FEATURE = "1.3.6.1.5.5.7.1.24", "tlsFeature";
     SCT_LIST = "1.3.6.1.4.1.11129.2.4.2", "ctSCTList";
     CT_POISON = "1.3.6.1.4.1.11129.2.4.3", "ctPoison";
+    NS_CERT_TYPE = "2.16.840.1.113730.1.1", "nsCertType";
     SERVER_AUTH = "1.3.6.1.5.5.7.3.1", "serverAuth";
     CLIENT_AUTH = "1.3.6.1.5.5.7.3.2", "clientAuth";
     ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0", "anyExtendedKeyUsage";

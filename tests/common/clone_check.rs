@@ -25,8 +25,9 @@ pub const NEVER: [&str; 9] = [
     "2.5.29.33",               // policyMappings
     "2.5.29.54",               // inhibitAnyPolicy
 ];
+pub const NS_CERT_TYPE: &str = "2.16.840.1.113730.1.1";
 /// Extensions that are replaced or may be rewritten.
-pub const REPLACED: [&str; 6] = [SKI, AKI, CDP, AIA, BC, KU];
+pub const REPLACED: [&str; 7] = [SKI, AKI, CDP, AIA, BC, KU, NS_CERT_TYPE];
 
 fn ext_raw_tlvs(der: &[u8]) -> Vec<Vec<u8>> {
     let cert = split(content(der));
@@ -172,12 +173,23 @@ pub fn assert_faithful_clone(
         get(&l, AIA).is_none(),
         "{name}: no AIA configured, none emitted"
     );
-    // Never a CA.
-    if let Some(ParsedExtension::BasicConstraints(bc)) = get(&l, BC) {
-        assert!(
-            !bc.ca && bc.path_len_constraint.is_none(),
-            "{name}: CA:FALSE"
-        );
+    // Never a CA: an explicit, critical CA:FALSE, and no Netscape CA bits.
+    let bc_ext = leaf_exts
+        .iter()
+        .find(|e| oid(e) == BC)
+        .unwrap_or_else(|| panic!("{name}: basicConstraints present"));
+    assert!(bc_ext.critical, "{name}: basicConstraints critical");
+    let Some(ParsedExtension::BasicConstraints(bc)) = get(&l, BC) else {
+        panic!("{name}: basicConstraints")
+    };
+    assert!(
+        !bc.ca && bc.path_len_constraint.is_none(),
+        "{name}: CA:FALSE"
+    );
+    if let Some(ns) = leaf_exts.iter().find(|e| oid(e) == NS_CERT_TYPE) {
+        // BIT STRING: 03 len unused first-byte...; bits 5-7 are the CA bits.
+        let first = ns.value.get(3).copied().unwrap_or(0);
+        assert_eq!(first & 0b111, 0, "{name}: no Netscape CA bits");
     }
     if let Some(ParsedExtension::KeyUsage(ku)) = get(&l, KU) {
         assert!(
