@@ -7,13 +7,14 @@
 //! the SNI alone.
 //!
 //! ## What changes in a clone
-//! - **Replaced:** issuer (the issuing CA's subject, byte-exact), serial (derived from the
-//!   content, 20 octets), public key (a fresh leaf key of the origin's family and size),
-//!   subject/authority key identifiers, CRL distribution point (always ours), AIA (ours or
-//!   none), and keyUsage when the leaf key's family differs.
+//! - **Replaced:** issuer (the issuing CA's subject, byte-exact), serial (20 octets: 70 random
+//!   bits, then a hash of the content), public key (a fresh leaf key of the origin's family and
+//!   size), subject/authority key identifiers, CRL distribution point (always ours), AIA (ours
+//!   or none), basicConstraints (always an explicit, critical CA:FALSE), and keyUsage when the
+//!   leaf key's family differs.
 //! - **Dropped:** SCT list, CT poison, TLS feature (must-staple), freshestCRL, issuerAltName, the
 //!   origin's AIA and CDP, unique identifiers, and every CA power: a minted leaf is always
-//!   CA:FALSE without keyCertSign/cRLSign, name or policy constraints.
+//!   CA:FALSE without keyCertSign/cRLSign, name or policy constraints, or Netscape CA bits.
 //! - **Added (compatibility, each switchable in [`MintPolicy`](mint::MintPolicy)):** a subjectAltName from the
 //!   host when the origin has none (Chromium ignores the CN), extendedKeyUsage serverAuth when
 //!   the origin has none (Apple requires it).

@@ -193,6 +193,41 @@ fn the_rich_origin_reports_what_was_dropped() {
 }
 
 #[test]
+fn a_reused_rsa_key_never_crosses_issuers() {
+    // One pool for a trusted and an untrusted CA, as a proxy that mirrors distrust has.
+    let pool = Arc::new(KeyPool::new({
+        let mut v = KeyPoolConfig::default();
+        v.background = false;
+        v
+    }));
+    let trusted = Minter::new(
+        interception(KeyAlgorithm::EcdsaP256)
+            .minter
+            .issuer()
+            .unwrap(),
+        Arc::clone(&pool),
+        MintPolicy::default(),
+    );
+    let untrusted = Minter::new(
+        interception(KeyAlgorithm::EcdsaP384)
+            .minter
+            .issuer()
+            .unwrap(),
+        Arc::clone(&pool),
+        MintPolicy::default(),
+    );
+    let rsa = |m: &Minter, host: &str| {
+        m.mint(&MintRequest::for_host(host).with_key_algorithm(KeyAlgorithm::Rsa2048))
+            .unwrap()
+    };
+    let t1 = rsa(&trusted, "a.example");
+    let u1 = rsa(&untrusted, "b.example");
+    let t2 = rsa(&trusted, "c.example");
+    assert!(Arc::ptr_eq(t1.key(), t2.key()), "reused within one issuer");
+    assert!(!Arc::ptr_eq(t1.key(), u1.key()), "never across issuers");
+}
+
+#[test]
 fn netscape_ca_bits_never_make_a_clone_a_ca() {
     let i = interception(KeyAlgorithm::EcdsaP256);
     // No basicConstraints, and nsCertType = SSL server + SSL CA.
@@ -375,9 +410,9 @@ fn validity_policies() {
 }
 
 #[test]
-fn serials_are_derived_from_content() {
-    // RSA leaf keys are reused, so the same origin at the same time gives the same TBS; under
-    // an RSA CA (deterministic PKCS#1 v1.5 signatures) the very same certificate.
+fn serials_take_random_bits_besides_the_content_hash() {
+    // RSA leaf keys are reused, so the same origin at the same time gives the same TBS but for
+    // the serial; the serial's random bits make each mint a distinct certificate.
     let i = interception(KeyAlgorithm::Rsa2048);
     let minter = Minter::new(
         i.minter.issuer().unwrap(),
@@ -407,8 +442,12 @@ fn serials_are_derived_from_content() {
         )
         .unwrap();
     assert!(Arc::ptr_eq(a.key(), b.key()), "the RSA key was reused");
-    assert_eq!(a.serial(), b.serial());
-    assert_eq!(a.leaf(), b.leaf());
+    // Identical content, reused key: still two serials (70 random bits each), never one
+    // issuer+serial with two signatures.
+    assert_ne!(a.serial(), b.serial());
+    assert_ne!(a.leaf(), b.leaf());
+    // The last 11 octets come from the content hash: the same content, the same tail.
+    assert_eq!(a.serial()[9..], b.serial()[9..]);
     // Any difference in content gives another serial: the host shapes the SAN here...
     let c = minter
         .mint(&MintRequest::clone_of(&o).with_host("other.example").at(now))

@@ -9,13 +9,19 @@ use crate::x509::tlv::{self, context_constructed, BIT_STRING, INTEGER, SEQUENCE}
 /// Length of every serial number certmint writes, in octets.
 pub const SERIAL_LEN: usize = 20;
 
+/// Leading serial octets drawn from the CSPRNG: 9 octets, of which the first keeps 6 random
+/// bits, so 70 random bits.
+const RANDOM_LEN: usize = 9;
+
 /// Builds the v3 TBSCertificate from pre-encoded parts, derives its serial from its content,
 /// has `issuer` sign it, and returns the certificate and its serial.
 ///
-/// The serial is the SHA-256 of the complete TBS built with a placeholder serial (so the
-/// issuer, validity, subject, key and every extension are covered): the same content gives the
-/// same serial, different content a different one. 20 octets, top bit clear (positive), second
-/// bit set (never zero, and the encoding stays minimal).
+/// The serial is 20 octets: 70 bits from the system's CSPRNG (the CA/Browser Forum asks for at
+/// least 64), then the leftmost 88 bits of the SHA-256 of the complete TBS built with a
+/// placeholder serial (so the issuer, validity, subject, key and every extension are covered).
+/// Re-minting identical content (a reused RSA leaf key, attacker-chosen origin fields) therefore
+/// never gives one issuer+serial two different signatures. Top bit clear (positive), second bit
+/// set (never zero, and the encoding stays minimal).
 pub(crate) fn sign_certificate(
     issuer: &Issuer,
     subject: &[u8],
@@ -52,7 +58,9 @@ pub(crate) fn sign_certificate(
 
     let digest = crate::crypto::sha256(&tbs);
     let mut serial = [0u8; SERIAL_LEN];
-    serial.copy_from_slice(&digest[..SERIAL_LEN]);
+    crate::crypto::fill_random(&mut serial[..RANDOM_LEN])
+        .map_err(|_| crate::error::KeyError::Generation)?;
+    serial[RANDOM_LEN..].copy_from_slice(&digest[..SERIAL_LEN - RANDOM_LEN]);
     serial[0] = (serial[0] & 0x7f) | 0x40;
     tbs[serial_at..serial_at + SERIAL_LEN].copy_from_slice(&serial);
 

@@ -88,7 +88,8 @@ struct ReusedRsa {
 struct State {
     ready: HashMap<KeyAlgorithm, VecDeque<Arc<LeafKey>>>,
     wanted: Vec<KeyAlgorithm>,
-    current_rsa: HashMap<KeyAlgorithm, ReusedRsa>,
+    /// The RSA key being reused, per issuer (keys never cross trust domains) and size.
+    current_rsa: HashMap<(Option<[u8; 32]>, KeyAlgorithm), ReusedRsa>,
     stats: KeyPoolStats,
     stop: bool,
 }
@@ -170,7 +171,18 @@ impl KeyPool {
     /// Takes a key for one mint. The returned key's algorithm may differ from `algorithm` only
     /// when RSA fell back to P-256.
     pub fn take(&self, algorithm: KeyAlgorithm) -> Result<Arc<LeafKey>, KeyError> {
-        self.shared().take(algorithm)
+        self.shared().take(None, algorithm)
+    }
+
+    /// As [`KeyPool::take`], for a mint by the issuer identified by `issuer` (its certificate's
+    /// SHA-256): a reused RSA key only ever serves one issuer, so a trusted and an untrusted
+    /// leaf never share a key.
+    pub fn take_for(
+        &self,
+        issuer: &[u8; 32],
+        algorithm: KeyAlgorithm,
+    ) -> Result<Arc<LeafKey>, KeyError> {
+        self.shared().take(Some(*issuer), algorithm)
     }
 
     /// Generates keys on the calling thread until `count` of `algorithm` are ready.
@@ -230,14 +242,18 @@ impl Shared {
         self.added.notify_all();
     }
 
-    fn take(&self, algorithm: KeyAlgorithm) -> Result<Arc<LeafKey>, KeyError> {
+    fn take(
+        &self,
+        issuer: Option<[u8; 32]>,
+        algorithm: KeyAlgorithm,
+    ) -> Result<Arc<LeafKey>, KeyError> {
         let mut state = lock(&self.state);
         if !state.wanted.contains(&algorithm) {
             state.wanted.push(algorithm);
             self.work.notify_one();
         }
         if algorithm.is_rsa() {
-            return self.take_rsa(state, algorithm);
+            return self.take_rsa(state, issuer, algorithm);
         }
         if let Some(key) = state
             .ready
@@ -257,10 +273,11 @@ impl Shared {
     fn take_rsa<'a>(
         &'a self,
         mut state: MutexGuard<'a, State>,
+        issuer: Option<[u8; 32]>,
         algorithm: KeyAlgorithm,
     ) -> Result<Arc<LeafKey>, KeyError> {
         let config = &self.config;
-        if let Some(current) = state.current_rsa.get_mut(&algorithm) {
+        if let Some(current) = state.current_rsa.get_mut(&(issuer, algorithm)) {
             if current.uses < config.rsa_max_uses && current.born.elapsed() < config.rsa_max_age {
                 current.uses += 1;
                 let key = Arc::clone(&current.key);
@@ -296,7 +313,7 @@ impl Shared {
                     if config.rsa_fallback_to_p256 {
                         state.stats.rsa_fallbacks += 1;
                         drop(state);
-                        return self.take(KeyAlgorithm::EcdsaP256);
+                        return self.take(issuer, KeyAlgorithm::EcdsaP256);
                     }
                     return Err(KeyError::PoolExhausted {
                         algorithm,
@@ -312,7 +329,7 @@ impl Shared {
             }
         };
         state.current_rsa.insert(
-            algorithm,
+            (issuer, algorithm),
             ReusedRsa {
                 key: Arc::clone(&key),
                 uses: 1,

@@ -339,7 +339,7 @@ impl Minter {
     ) -> Result<Arc<LeafKey>, Error> {
         let key = match given {
             Some(key) => key,
-            None => self.keys.take(algorithm)?,
+            None => self.keys.take_for(self.issuer_id(), algorithm)?,
         };
         // Defence in depth: a leaf must never carry the CA's own key.
         if key.spki() == issuer.signer().subject_public_key_info().as_ref() {
