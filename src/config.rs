@@ -97,7 +97,7 @@ struct ConfigFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CacheSection {
-    max_mib: Option<u64>,
+    max_mib: Option<Spanned<u64>>,
     expiry_margin_secs: Option<u64>,
 }
 
@@ -273,6 +273,11 @@ impl Config {
         if self.file.cas.is_empty() {
             return Err(self.error(ConfigErrorKind::NoCa));
         }
+        if let Some(mib) = &self.file.cache.max_mib {
+            if !(1..=MAX_CACHE_MIB).contains(mib.get_ref()) {
+                return Err(self.error_at(mib.span(), ConfigErrorKind::BadCacheSize));
+            }
+        }
         Ok(())
     }
 
@@ -289,8 +294,9 @@ impl Config {
     /// [`DeploymentBuilder::build`].
     pub fn into_builder(self) -> Result<DeploymentBuilder, Error> {
         let mut builder = DeploymentBuilder::new();
-        if let Some(mib) = self.file.cache.max_mib {
-            builder.cache_config_mut().max_weight = mib.saturating_mul(1024 * 1024);
+        if let Some(mib) = &self.file.cache.max_mib {
+            // Checked at parse time: 1..=MAX_CACHE_MIB, so this cannot overflow.
+            builder.cache_config_mut().max_weight = mib.get_ref().saturating_mul(1024 * 1024);
         }
         if let Some(margin) = self.file.cache.expiry_margin_secs {
             builder.cache_config_mut().expiry_margin = Duration::from_secs(margin);
@@ -384,6 +390,9 @@ impl Config {
     }
 }
 
+/// The largest cache bound a configuration may give, in MiB (1 TiB).
+pub const MAX_CACHE_MIB: u64 = 1 << 20;
+
 fn days(n: u64) -> Duration {
     Duration::from_secs(n.saturating_mul(86_400))
 }
@@ -420,6 +429,14 @@ mod tests {
             "{CA}[ca.rotation]\nlifetime_days = 7\nrenew_after_days = 9\n"
         ));
         assert!(e.contains("renew_after_days"), "{e}");
+    }
+
+    #[test]
+    fn a_cache_bound_that_would_overflow_is_refused() {
+        for bad in ["0", "17592186044416", "18446744073709551615"] {
+            let e = err(&format!("[cache]\nmax_mib = {bad}\n{CA}"));
+            assert!(e.contains("line 2"), "{bad}: {e}");
+        }
     }
 
     #[test]

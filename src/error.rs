@@ -427,6 +427,9 @@ pub enum ConfigErrorKind {
     /// `policy = "mirror"` without `[untrusted] ca`.
     #[error("policy \"mirror\" needs [untrusted] ca")]
     MirrorNeedsCa,
+    /// `[cache] max_mib` is 0 or more than 1,048,576 (1 TiB).
+    #[error("cache max_mib must be between 1 and 1048576")]
+    BadCacheSize,
     /// Rotation periods that cannot work.
     #[error("rotation: renew_after_days must be between 1 and lifetime_days - 1")]
     BadRotation,

@@ -546,3 +546,59 @@ fn csr_refuses_bad_input_and_writes_nothing() {
     }
     assert!(!dir.join("k.pem").exists() && !dir.join("r.csr").exists());
 }
+
+#[test]
+fn inspect_escapes_control_characters_in_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A SAN with a newline that would otherwise print as a forged `issuer:` line, and an
+    // escape sequence that would drive the terminal.
+    let mut p = params_for(&["ok.example"]);
+    p.subject_alt_names.push(rcgen::SanType::DnsName(
+        "evil.example\nissuer: CN=Forged\x1b[31m"
+            .try_into()
+            .unwrap(),
+    ));
+    let cert = origin(&p, certmint::KeyAlgorithm::EcdsaP256);
+    std::fs::write(tmp.path().join("c.pem"), test_cert_pem(cert.as_ref())).unwrap();
+    let o = certmint(&["inspect", "c.pem"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("issuer:")).count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "{text}");
+    assert!(
+        text.contains("evil.example\\x0aissuer: CN=Forged\\x1b[31m"),
+        "{text}"
+    );
+}
+
+#[test]
+fn inspect_into_a_closed_pipe_ends_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cert = test_cert_pem(
+        origin(
+            &params_for(&["pipe.example"]),
+            certmint::KeyAlgorithm::EcdsaP256,
+        )
+        .as_ref(),
+    );
+    // Well over a pipe buffer of output, so the writer meets the closed pipe.
+    std::fs::write(tmp.path().join("many.pem"), cert.repeat(400)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certmint"))
+        .args(["inspect", "many.pem"])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take()); // `| head -c 16`
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}

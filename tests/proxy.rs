@@ -815,3 +815,36 @@ ca = "bank"
         "{err}"
     );
 }
+
+#[test]
+fn a_connect_host_with_control_characters_is_refused_and_never_logged_raw() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let proxy = ProxyProcess::start(tmp.path(), &ca, &[]);
+    let mut tcp = TcpStream::connect(proxy.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    tcp.write_all(b"CONNECT evil\x1b[31m.example:443 HTTP/1.1\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    let line = proxy.wait_for_log(&["bad CONNECT target"]);
+    assert!(!line.contains('\x1b'), "{line:?}");
+    assert!(line.contains("\\u{1b}"), "{line:?}");
+}
+
+#[test]
+fn resolve_overrides_match_hosts_in_any_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let (cert, key) = origin_with_key(&params_for(&["mixed.test"]), KeyAlgorithm::EcdsaP256);
+    let origin = start_origin(origin_config(cert, &key, &[]));
+    // Given in upper case; the client asks in lower case.
+    let proxy = ProxyProcess::start(tmp.path(), &ca, &[("MIXED.Test", origin.addr)]);
+    let fetched = fetch(proxy.addr, "mixed.test", origin.addr.port(), &ca.root, &[]).unwrap();
+    assert!(
+        fetched.response.starts_with("HTTP/1.1 200"),
+        "{}",
+        fetched.response
+    );
+}

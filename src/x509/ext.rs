@@ -139,12 +139,14 @@ pub(crate) enum GeneralName {
 }
 
 impl std::fmt::Display for GeneralName {
+    /// Names come from untrusted certificates: control characters are shown escaped, so a name
+    /// can never forge a line or drive a terminal.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Dns(s) => write!(f, "DNS:{s}"),
+            Self::Dns(s) => write!(f, "DNS:{}", super::escape_controls(s)),
             Self::Ip(ip) => write!(f, "IP:{ip}"),
-            Self::Email(s) => write!(f, "email:{s}"),
-            Self::Uri(s) => write!(f, "URI:{s}"),
+            Self::Email(s) => write!(f, "email:{}", super::escape_controls(s)),
+            Self::Uri(s) => write!(f, "URI:{}", super::escape_controls(s)),
             Self::Other(tag) => write!(f, "other:[{}]", tag & 0x1f),
         }
     }

@@ -25,17 +25,26 @@ pub(crate) fn run(args: &InspectArgs) -> Result<(), CliError> {
         .iter()
         .map(|c| CertificateInfo::parse(c.as_ref()))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut text = String::new();
     if args.json {
         let items: Vec<String> = infos.iter().map(CertificateInfo::to_json).collect();
-        println!("[{}]", items.join(","));
+        text = format!("[{}]\n", items.join(","));
     } else {
         for (i, info) in infos.iter().enumerate() {
             if i > 0 {
-                println!();
+                text.push('\n');
             }
-            println!("certificate: {i}");
-            print!("{}", info.to_text());
+            text.push_str(&format!("certificate: {i}\n{}", info.to_text()));
         }
     }
-    Ok(())
+    // A closed pipe (`certmint inspect f | head`) ends the output quietly, never a panic.
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::File {
+            path: "<stdout>".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }

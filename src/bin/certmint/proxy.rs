@@ -60,8 +60,8 @@ pub(crate) struct ProxyArgs {
     /// The untrusted CA's key: a file or a `pkcs11:` URI (for --untrusted mirror).
     #[arg(long, required_if_eq("untrusted", "mirror"))]
     untrusted_ca_key: Option<PathBuf>,
-    /// Cache size bound in MiB.
-    #[arg(long, default_value_t = 64)]
+    /// Cache size bound in MiB (1 to 1048576).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=certmint::config::MAX_CACHE_MIB))]
     cache_mib: u64,
 }
 
@@ -83,6 +83,7 @@ fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
         .trim_end_matches(']')
         .parse()
         .map_err(|_| format!("bad address in {s:?}"))?;
+    let host = certmint::Host::parse(host).map_err(|e| format!("bad host in {s:?}: {e}"))?;
     Ok((format!("{host}:{port}"), SocketAddr::new(ip, port)))
 }
 
@@ -227,11 +228,13 @@ impl Proxy {
         let target = tokio::time::timeout(STEP_TIMEOUT, read_connect(&mut client))
             .await
             .map_err(|_| "timed out reading the CONNECT request".to_owned())??;
+        // The target is the client's text: only a valid host name or IP literal goes any
+        // further (and into the log), normalised.
         let (host, port) = match split_host_port(&target) {
             Some(hp) => hp,
             None => {
                 let _ = client.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
-                return Err(format!("bad CONNECT target {target:?}"));
+                return Err(format!("bad CONNECT target {}", target.escape_debug()));
             }
         };
         let upstream_tcp = match self.connect_upstream(&host, port).await {
@@ -336,6 +339,7 @@ impl Proxy {
 
     async fn connect_upstream(&self, host: &str, port: u16) -> std::io::Result<TcpStream> {
         let fut = async {
+            // `--resolve` entries are stored lower-case; `host` is normalised.
             match self.overrides.get(&format!("{host}:{port}")) {
                 Some(addr) => TcpStream::connect(addr).await,
                 None => TcpStream::connect((host, port)).await,
@@ -377,15 +381,13 @@ async fn read_connect(client: &mut TcpStream) -> Result<String, String> {
     }
 }
 
-/// `host:port` or `[v6]:port`.
+/// `host:port` or `[v6]:port`, the host normalised (lower case, no trailing dot); `None` unless
+/// the host is a valid DNS name or IP literal.
 fn split_host_port(target: &str) -> Option<(String, u16)> {
     let (host, port) = target.rsplit_once(':')?;
     let port = port.parse().ok()?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    (!host.is_empty()).then(|| (host.to_owned(), port))
+    let host = certmint::Host::parse(host).ok()?;
+    Some((host.to_string(), port))
 }
 
 #[cfg(test)]
@@ -401,5 +403,15 @@ mod tests {
         assert_eq!(split_host_port("[::1]:8443"), Some(("::1".into(), 8443)));
         assert_eq!(split_host_port("a.example"), None);
         assert_eq!(split_host_port(":443"), None);
+        assert_eq!(
+            split_host_port("WWW.Example.COM.:443"),
+            Some(("www.example.com".into(), 443))
+        );
+        assert_eq!(split_host_port("a\x1b[31m.example:443"), None);
+        assert_eq!(split_host_port("a\nb:443"), None);
+        assert_eq!(
+            parse_resolve("Origin.TEST:443:127.0.0.1").unwrap().0,
+            "origin.test:443"
+        );
     }
 }
