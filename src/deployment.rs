@@ -38,6 +38,8 @@ use crate::origin_trust::{OriginVerifier, UntrustedPolicy};
 use crate::registry::store::{CaRegistry, CaStore};
 use crate::registry::SelectionRule;
 use crate::resolver::{ClientKeySupport, OriginCheck, Resolver};
+use crate::x509::cert::ParsedCert;
+use crate::x509::{ext, oid};
 
 /// Where one CA's certificate and key come from.
 #[derive(Clone, Debug)]
@@ -279,6 +281,71 @@ fn is_pkcs11(key: &std::path::Path) -> bool {
     key.to_str().is_some_and(|k| k.starts_with("pkcs11:"))
 }
 
+/// Refuses an untrusted CA that clients would trust: one that shares a certificate or a key
+/// with a trusted CA's chain (roots included), that issued a certificate of such a chain, or
+/// whose probe leaf validates with any trusted chain certificate as a trust anchor.
+fn check_distrusted(id: &str, untrusted: &Minter, trusted: &[Arc<Minter>]) -> Result<(), Error> {
+    let refuse = || -> Error {
+        ConfigError {
+            path: None,
+            line: None,
+            kind: ConfigErrorKind::UntrustedCaIsTrusted(id.to_owned()),
+        }
+        .into()
+    };
+    let ours = untrusted.anchor_issuer();
+    let our_spki = ours.signer().subject_public_key_info();
+    let trusted_certs: Vec<CertificateDer<'static>> = trusted
+        .iter()
+        .flat_map(|m| {
+            m.anchor_issuer()
+                .all_certificates()
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for cert in &trusted_certs {
+        let Ok(parsed) = ParsedCert::parse(cert.as_ref()) else {
+            continue;
+        };
+        let issued_by_us = parsed.issuer.raw == ours.subject()
+            && parsed
+                .extension(&oid::AUTHORITY_KEY_IDENTIFIER)
+                .and_then(|e| ext::decode_authority_key_id(e.value))
+                .is_none_or(|aki| aki == ours.key_id());
+        if ours.all_certificates().any(|c| c == cert)
+            || parsed.spki == our_spki.as_ref()
+            || issued_by_us
+        {
+            return Err(refuse());
+        }
+    }
+    // A probe leaf must not validate with any trusted certificate as a trust anchor.
+    let probe = untrusted.mint(&MintRequest::for_host(DISTRUST_PROBE_HOST))?;
+    let Ok(ee) = webpki::EndEntityCert::try_from(probe.leaf()) else {
+        return Ok(());
+    };
+    let anchors: Vec<_> = trusted_certs
+        .iter()
+        .filter_map(|c| webpki::anchor_from_trusted_cert(c).ok())
+        .collect();
+    let verified = ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &anchors,
+        &probe.chain()[1..],
+        rustls::pki_types::UnixTime::now(),
+        webpki::KeyUsage::server_auth(),
+        None,
+        None,
+    );
+    if verified.is_ok() {
+        return Err(refuse());
+    }
+    Ok(())
+}
+
+const DISTRUST_PROBE_HOST: &str = "distrust-probe.certmint.invalid";
+
 /// Builds a [`Deployment`]. Nothing is opened until [`DeploymentBuilder::build`].
 #[derive(Debug, Default)]
 pub struct DeploymentBuilder {
@@ -407,7 +474,9 @@ impl DeploymentBuilder {
         }
         let untrusted = match (&self.untrusted_policy, &self.untrusted_ca) {
             (UntrustedPolicy::MirrorDistrust, Some(ca)) => {
-                Some(Arc::new(ca.minter(&keys, &self.mint_policy, &clock)?))
+                let minter = Arc::new(ca.minter(&keys, &self.mint_policy, &clock)?);
+                check_distrusted(ca.id(), &minter, &registry.minters())?;
+                Some(minter)
             }
             _ => None,
         };

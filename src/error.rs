@@ -427,6 +427,11 @@ pub enum ConfigErrorKind {
     /// `policy = "mirror"` without `[untrusted] ca`.
     #[error("policy \"mirror\" needs [untrusted] ca")]
     MirrorNeedsCa,
+    /// The untrusted CA (for mirrored distrust) is one clients would trust: it shares a
+    /// certificate or key with a trusted CA's chain, issues one of its certificates, or a probe
+    /// leaf from it validates against the trusted chains.
+    #[error("the untrusted CA {0:?} is trusted by clients (it shares a certificate or key with a trusted CA, or issues one): give a CA no client trusts")]
+    UntrustedCaIsTrusted(String),
     /// `[cache] max_mib` is 0 or more than 1,048,576 (1 TiB).
     #[error("cache max_mib must be between 1 and 1048576")]
     BadCacheSize,

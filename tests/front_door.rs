@@ -323,3 +323,69 @@ fn after_shutdown_keys_are_made_inline() {
     pool.take(KeyAlgorithm::EcdsaP256).unwrap();
     assert!(pool.stats().generated_inline > before);
 }
+
+/// Why a build failed, when it is the untrusted-CA check.
+fn refused_as_trusted(result: Result<Deployment, Error>) -> bool {
+    matches!(
+        result,
+        Err(Error::Config(certmint::ConfigError {
+            kind: certmint::ConfigErrorKind::UntrustedCaIsTrusted(_),
+            ..
+        }))
+    )
+}
+
+fn mirroring(trusted: CaSpec, untrusted: CaSpec) -> Result<Deployment, Error> {
+    Deployment::builder()
+        .ca(trusted)
+        .untrusted_policy(UntrustedPolicy::MirrorDistrust)
+        .untrusted_ca(untrusted)
+        .upstream_roots(public_roots())
+        .build()
+}
+
+/// The throwaway root as an issuing CA of its own (what `--untrusted-ca-cert root.pem` gives).
+fn root_as_issuer(ca: &ThrowawayCa) -> certmint::ca::Issuer {
+    certmint::ca::Issuer::new(
+        vec![ca.root.clone()],
+        Arc::new(certmint::ca::SoftwareSigner::from_private_key(&ca.root_key).unwrap()),
+        certmint::ca::IssuerOptions::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_untrusted_ca_that_clients_trust_is_refused() {
+    let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let trusted = || CaSpec::from_issuer("corp", Arc::new(ca.issuer().unwrap()));
+    // The same CA in both roles.
+    assert!(refused_as_trusted(mirroring(
+        trusted(),
+        CaSpec::from_issuer("untrusted", Arc::new(ca.issuer().unwrap()))
+    )));
+    // The trusted chain's own root (given with the chain here), as the untrusted CA.
+    assert!(refused_as_trusted(mirroring(
+        trusted(),
+        CaSpec::from_issuer("untrusted", Arc::new(root_as_issuer(&ca)))
+    )));
+    // The root again, when the trusted CA was configured without it: it issued the trusted
+    // intermediate, so clients trust it.
+    let without_root = certmint::ca::Issuer::new(
+        vec![ca.intermediate.clone()],
+        Arc::new(certmint::ca::SoftwareSigner::from_private_key(&ca.intermediate_key).unwrap()),
+        certmint::ca::IssuerOptions::default(),
+    )
+    .unwrap();
+    assert!(refused_as_trusted(mirroring(
+        CaSpec::from_issuer("corp", Arc::new(without_root)),
+        CaSpec::from_issuer("untrusted", Arc::new(root_as_issuer(&ca)))
+    )));
+    // A CA of its own is accepted.
+    let other = ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, "really untrusted").unwrap();
+    let d = mirroring(
+        trusted(),
+        CaSpec::from_issuer("untrusted", Arc::new(other.issuer().unwrap())),
+    )
+    .unwrap();
+    d.shutdown();
+}

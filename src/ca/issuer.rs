@@ -119,6 +119,8 @@ pub struct Issuer {
     issued: IssuedExtensions,
     fingerprint: [u8; 32],
     path_len: Option<u64>,
+    /// Self-signed roots given with the chain: never served, kept for checks.
+    roots: Vec<CertificateDer<'static>>,
 }
 
 impl Issuer {
@@ -163,11 +165,14 @@ impl Issuer {
         let algorithm_identifier = signer.algorithm().algorithm_identifier();
         // Everything after the issuing certificate, without self-signed roots: clients have the
         // root already and sending it only costs bytes.
-        let mut rest = chain.split_off(1);
-        rest.retain(|c| ParsedCert::parse(c.as_ref()).is_ok_and(|p| !p.is_self_issued()));
+        let (roots, rest): (Vec<_>, Vec<_>) = chain
+            .split_off(1)
+            .into_iter()
+            .partition(|c| ParsedCert::parse(c.as_ref()).is_ok_and(|p| p.is_self_issued()));
         chain.extend(rest);
         Ok(Self {
             chain,
+            roots,
             signer,
             subject,
             key_id,
@@ -281,6 +286,11 @@ impl Issuer {
         let nb = not_before.max(self.not_before);
         let na = not_after.min(self.not_after);
         (nb.min(na), na)
+    }
+
+    /// Every certificate this issuer was given: its chain and the roots it does not serve.
+    pub(crate) fn all_certificates(&self) -> impl Iterator<Item = &CertificateDer<'static>> {
+        self.chain.iter().chain(&self.roots)
     }
 
     pub(crate) fn subject(&self) -> &[u8] {

@@ -218,6 +218,15 @@ impl Minter {
         }
     }
 
+    /// The issuer whose chain (and roots) clients see above every leaf: the fixed issuer, or
+    /// the CA that signs the rotating sub-CAs.
+    pub(crate) fn anchor_issuer(&self) -> &Arc<Issuer> {
+        match &self.source {
+            IssuerSource::Fixed(issuer) => issuer,
+            IssuerSource::Rotating(r) => r.parent(),
+        }
+    }
+
     /// Restores every signer this minter uses in a child process after `fork()`.
     pub(crate) fn after_fork_child(&self) {
         match &self.source {
