@@ -520,6 +520,20 @@ pub enum Pkcs11Error {
         /// The label (or hex id) looked for.
         object: String,
     },
+    /// More than one key matches the URI: give a unique label, or the id.
+    #[error("{count} keys match {object:?}: give a unique object label or id")]
+    AmbiguousKey {
+        /// The label (or hex id) looked for.
+        object: String,
+        /// How many matched.
+        count: usize,
+    },
+    /// An object with this label or id exists already; a new key under it is refused.
+    #[error("the token already holds an object {object:?}: choose another label or id")]
+    KeyExists {
+        /// The label (or hex id).
+        object: String,
+    },
     /// The key's type or parameters are not supported.
     #[error("unsupported key type")]
     UnsupportedKey,

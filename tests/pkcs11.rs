@@ -130,6 +130,36 @@ fn the_generated_key_is_sensitive_and_not_extractable() {
         text.contains("sensitive") && text.contains("never extractable"),
         "{text}"
     );
+    // A CA key signs, and does nothing else.
+    let usage = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Usage:"))
+        .unwrap_or_default();
+    assert!(usage.contains("sign"), "{text}");
+    for power in ["decrypt", "unwrap", "derive"] {
+        assert!(!usage.contains(power), "{power}: {text}");
+    }
+}
+
+#[test]
+fn a_second_key_under_an_existing_label_is_refused_and_the_first_keeps_working() {
+    if hsm().is_none() {
+        return;
+    }
+    let root = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let first =
+        Pkcs11Signer::generate(&uri("t-ca", "only-once", PIN), KeyAlgorithm::EcdsaP256).unwrap();
+    let spki = first.subject_public_key_info().as_ref().to_vec();
+    let again = Pkcs11Signer::generate(&uri("t-ca", "only-once", PIN), KeyAlgorithm::EcdsaP256)
+        .unwrap_err();
+    assert!(
+        matches!(again, Error::Pkcs11(Pkcs11Error::KeyExists { .. })),
+        "{again:?}"
+    );
+    // The first key is still the one the label names, and still mints.
+    let reopened = Pkcs11Signer::open(&uri("t-ca", "only-once", PIN)).unwrap();
+    assert_eq!(reopened.subject_public_key_info().as_ref(), &spki[..]);
+    mint_and_verify(Arc::new(reopened), &root, "once.hsm.example");
 }
 
 #[test]
@@ -496,4 +526,47 @@ fn a_deployment_opens_a_token_key_with_a_pin_the_caller_gives() {
     chain.push(root.intermediate.clone());
     webpki_verify(&chain, &root.root, "pin.hsm.example", UnixTime::now()).unwrap();
     deployment.shutdown();
+}
+
+#[test]
+fn a_label_two_keys_share_is_ambiguous_not_the_first_match() {
+    if hsm().is_none() {
+        return;
+    }
+    // Another tool (pkcs11-tool does not check) made two keys under one label.
+    for _ in 0..2 {
+        let Ok(out) = Command::new("pkcs11-tool")
+            .args([
+                "--module",
+                MODULE,
+                "--token-label",
+                "t-ca",
+                "--login",
+                "--pin",
+                PIN,
+                "--keypairgen",
+                "--key-type",
+                "EC:prime256v1",
+                "--label",
+                "twice",
+            ])
+            .output()
+        else {
+            assert!(!require_tools(), "pkcs11-tool (opensc) is required in CI");
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let err = Pkcs11Signer::open(&uri("t-ca", "twice", PIN)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Pkcs11(Pkcs11Error::AmbiguousKey { count: 2, .. })
+        ),
+        "{err:?}"
+    );
 }

@@ -335,16 +335,12 @@ impl Pkcs11Signer {
         pin: AuthPin,
         session: Session,
     ) -> Result<Self, Error> {
-        let key = *session
-            .find_objects(&uri.key_template(ObjectClass::PRIVATE_KEY))
-            .map_err(device)?
-            .first()
-            .ok_or_else(|| Pkcs11Error::KeyNotFound {
-                object: uri
-                    .object
-                    .clone()
-                    .unwrap_or_else(|| hex(uri.id.as_deref().unwrap_or(&[]))),
-            })?;
+        let key = exactly_one(
+            session
+                .find_objects(&uri.key_template(ObjectClass::PRIVATE_KEY))
+                .map_err(device)?,
+            uri,
+        )?;
         let (key_algorithm, spki) = read_public_key(&session, uri, key)?;
         Ok(Self {
             ctx,
@@ -362,14 +358,40 @@ impl Pkcs11Signer {
 
     /// Generates a key pair inside the token (private half sensitive and not extractable),
     /// labelled and identified as `uri` says, and opens it.
+    ///
+    /// A label or id that any object in the token already has is refused
+    /// ([`Pkcs11Error::KeyExists`]): a second key under one name would make the first CA's key
+    /// ambiguous. Both halves get one `CKA_ID` (the URI's, else 16 random bytes), which is how
+    /// the public half is found. The private half can only sign: `CKA_DECRYPT`, `CKA_UNWRAP`
+    /// and `CKA_DERIVE` are false.
     pub fn generate(uri: &Pkcs11Uri, algorithm: KeyAlgorithm) -> Result<Self, Error> {
         let (ctx, slot, pin, session) = connect(uri)?;
-        let mut common = Vec::new();
+        let mut taken = Vec::new();
         if let Some(label) = &uri.object {
-            common.push(Attribute::Label(label.as_bytes().to_vec()));
+            taken.push(vec![Attribute::Label(label.as_bytes().to_vec())]);
         }
         if let Some(id) = &uri.id {
-            common.push(Attribute::Id(id.clone()));
+            taken.push(vec![Attribute::Id(id.clone())]);
+        }
+        for template in &taken {
+            if !session.find_objects(template).map_err(device)?.is_empty() {
+                return Err(Pkcs11Error::KeyExists {
+                    object: uri_object_name(uri),
+                }
+                .into());
+            }
+        }
+        let id = match &uri.id {
+            Some(id) => id.clone(),
+            None => {
+                let mut id = vec![0u8; 16];
+                crate::crypto::fill_random(&mut id).map_err(|_| Pkcs11Error::UnsupportedKey)?;
+                id
+            }
+        };
+        let mut common = vec![Attribute::Id(id)];
+        if let Some(label) = &uri.object {
+            common.push(Attribute::Label(label.as_bytes().to_vec()));
         }
         let mut public = vec![Attribute::Token(true), Attribute::Verify(true)];
         let mut private = vec![
@@ -378,6 +400,9 @@ impl Pkcs11Signer {
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
             Attribute::Sign(true),
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
         ];
         public.extend(common.iter().cloned());
         private.extend(common);
@@ -505,13 +530,16 @@ impl Pkcs11Signer {
         let found = session
             .find_objects(&self.uri.key_template(ObjectClass::PRIVATE_KEY))
             .map_err(|e| (e, true))?;
-        let key = *found.first().ok_or((
-            CkError::Pkcs11(
-                RvError::KeyHandleInvalid,
-                cryptoki::context::Function::FindObjects,
-            ),
-            false,
-        ))?;
+        // Exactly one key, as when the signer was opened; anything else is not retried.
+        let [key] = found[..] else {
+            return Err((
+                CkError::Pkcs11(
+                    RvError::KeyHandleInvalid,
+                    cryptoki::context::Function::FindObjects,
+                ),
+                false,
+            ));
+        };
         *cached = Some(key);
         Ok(key)
     }
@@ -593,6 +621,27 @@ impl std::fmt::Debug for Pkcs11Signer {
     }
 }
 
+/// The name a URI gives its key, for errors.
+fn uri_object_name(uri: &Pkcs11Uri) -> String {
+    uri.object
+        .clone()
+        .unwrap_or_else(|| hex(uri.id.as_deref().unwrap_or(&[])))
+}
+
+/// The one object found, or why there is not exactly one.
+fn exactly_one(found: Vec<ObjectHandle>, uri: &Pkcs11Uri) -> Result<ObjectHandle, Pkcs11Error> {
+    match found[..] {
+        [one] => Ok(one),
+        [] => Err(Pkcs11Error::KeyNotFound {
+            object: uri_object_name(uri),
+        }),
+        _ => Err(Pkcs11Error::AmbiguousKey {
+            object: uri_object_name(uri),
+            count: found.len(),
+        }),
+    }
+}
+
 /// The public key of `private` as a SubjectPublicKeyInfo: EC from the matching public-key
 /// object's CKA_EC_PARAMS/CKA_EC_POINT; RSA from CKA_MODULUS/CKA_PUBLIC_EXPONENT.
 fn read_public_key(
@@ -629,11 +678,21 @@ fn read_public_key(
         tlv::write_tlv(&mut alg, NULL, &[]);
         spki(&tlv::tlv(SEQUENCE, &alg), &tlv::tlv(SEQUENCE, &rsa_key))
     } else if key_type == Some(KeyType::EC) {
-        let public = *session
-            .find_objects(&uri.key_template(ObjectClass::PUBLIC_KEY))
+        // The public half shares the private half's CKA_ID; keys without one (made by other
+        // tools) are paired by the URI, and either way exactly one must match.
+        let id = session
+            .get_attributes(private, &[AttributeType::Id])
             .map_err(device)?
-            .first()
-            .ok_or(Pkcs11Error::UnsupportedKey)?;
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::Id(id) if !id.is_empty() => Some(id),
+                _ => None,
+            });
+        let template = match id {
+            Some(id) => vec![Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Id(id)],
+            None => uri.key_template(ObjectClass::PUBLIC_KEY),
+        };
+        let public = exactly_one(session.find_objects(&template).map_err(device)?, uri)?;
         let attrs = session
             .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
             .map_err(device)?;
