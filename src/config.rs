@@ -66,7 +66,6 @@ pub fn from_text(text: &str) -> Result<Deployment, Error> {
 /// A parsed, checked configuration. Build the [`Deployment`] with [`Config::into_builder`]
 /// (or in one call with [`load`]). Only [`Config::load`] and [`Config::from_text`] make one,
 /// so every configuration has been checked.
-#[derive(Debug)]
 pub struct Config {
     file: ConfigFile,
     text: String,
@@ -74,6 +73,16 @@ pub struct Config {
     path: Option<PathBuf>,
     /// Where relative paths start; `None` for text (relative paths are refused).
     base_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Config {
+    /// The text itself is left out (it may hold a PIN); keys show redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("path", &self.path)
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The file's contents as serde reads them.
@@ -116,7 +125,7 @@ struct UpstreamSection {
     roots: Vec<PathBuf>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CaSection {
     id: Spanned<String>,
@@ -131,6 +140,18 @@ struct CaSection {
     #[serde(default)]
     ca_issuers_urls: Vec<String>,
     rotation: Option<RotationSection>,
+}
+
+impl std::fmt::Debug for CaSection {
+    /// The key may be a `pkcs11:` URI with a PIN in it: shown redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaSection")
+            .field("id", self.id.get_ref())
+            .field("cert", &self.cert)
+            .field("key", &crate::ca::redact_pins(&self.key))
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
 }
 
 fn yes() -> bool {
@@ -173,7 +194,8 @@ impl Config {
             ConfigError {
                 path: path.clone(),
                 line,
-                kind: ConfigErrorKind::Syntax(e.message().to_owned()),
+                // The parser may quote the offending value: never a PIN.
+                kind: ConfigErrorKind::Syntax(crate::ca::redact_pins(e.message())),
             }
         })?;
         let config = Self {
@@ -354,7 +376,7 @@ impl Config {
     }
 
     fn ca_spec(&self, ca: &CaSection) -> Result<CaSpec, Error> {
-        let key = if ca.key.starts_with("pkcs11:") {
+        let key = if crate::ca::is_pkcs11_uri(&ca.key) {
             if cfg!(not(feature = "pkcs11")) {
                 return Err(self.error_at(ca.id.span(), ConfigErrorKind::Pkcs11Unavailable));
             }
@@ -437,6 +459,18 @@ mod tests {
             let e = err(&format!("[cache]\nmax_mib = {bad}\n{CA}"));
             assert!(e.contains("line 2"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_pin_never_appears_in_errors_or_debug_output() {
+        let pin_key = "key = \"pkcs11:token=t;object=o?pin-value=98765432\"\n";
+        // A type error quoting the value.
+        let e = err(&format!("[[ca]]\nid = \"a\"\ncert = \"/a\"\n{pin_key}enabled = \"pkcs11:x?pin-value=98765432\"\n"));
+        assert!(!e.contains("98765432"), "{e}");
+        let config =
+            Config::from_text(&format!("[[ca]]\nid = \"a\"\ncert = \"/a\"\n{pin_key}")).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("98765432"), "{debug}");
     }
 
     #[test]

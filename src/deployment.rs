@@ -278,7 +278,7 @@ impl CaSpec {
 
 #[cfg(feature = "pkcs11")]
 fn is_pkcs11(key: &std::path::Path) -> bool {
-    key.to_str().is_some_and(|k| k.starts_with("pkcs11:"))
+    key.to_str().is_some_and(crate::ca::is_pkcs11_uri)
 }
 
 /// Refuses an untrusted CA that clients would trust: one that shares a certificate or a key

@@ -421,6 +421,33 @@ fn a_csr_for_a_key_generated_in_the_token_imports_and_mints() {
         "--rotation",
     ]);
     assert!(snippet.contains(&key_uri), "{snippet}");
+    // A PIN in the URI never reaches the snippet; the command warns that `ps` shows it; the
+    // scheme is accepted in capitals.
+    let with_pin = format!(
+        "PKCS11:token=t-ca;object=csr-issuing;type=private?module-path={MODULE}&pin-value={PIN}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_certmint"))
+        .args([
+            "ca",
+            "import",
+            "--cert",
+            "hsm.pem",
+            "--ca-key",
+            &with_pin,
+            "--chain",
+            "org/root.pem",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}");
+    assert!(!out.contains(PIN) && !err.contains(PIN), "{out}{err}");
+    assert!(out.contains("pin-value=<redacted>"), "{out}");
+    assert!(err.contains("visible to other users"), "{err}");
     run(&[
         "mint",
         "--ca-cert",

@@ -17,7 +17,7 @@ pub(crate) mod tbs;
 pub use crate::x509::DistinguishedName;
 pub use csr::certificate_request;
 pub use issuer::{Issuer, IssuerOptions, DEFAULT_CRL_BASE_URL};
-pub use load::load_signer;
+pub use load::{is_pkcs11_uri, load_signer, redact_pins};
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{
     Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE as PKCS11_DEFAULT_MODULE, PIN_ENV as PKCS11_PIN_ENV,

@@ -114,13 +114,14 @@ fn decode_text(s: &str) -> Result<String, Pkcs11Error> {
 impl Pkcs11Uri {
     /// Whether `s` is a PKCS#11 URI rather than a file name.
     pub fn is_uri(s: &str) -> bool {
-        s.starts_with("pkcs11:")
+        super::is_pkcs11_uri(s)
     }
 
     /// Parses a URI. Unknown attributes are ignored, as RFC 7512 allows.
     pub fn parse(uri: &str) -> Result<Self, Pkcs11Error> {
         let rest = uri
-            .strip_prefix("pkcs11:")
+            .get(7..)
+            .filter(|_| super::is_pkcs11_uri(uri))
             .ok_or(Pkcs11Error::BadUri("does not start with pkcs11:"))?;
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let mut out = Self::default();
@@ -148,7 +149,7 @@ impl Pkcs11Uri {
         }
         for attr in query.split('&').filter(|a| !a.is_empty()) {
             let (k, v) = attr.split_once('=').unwrap_or((attr, ""));
-            match k {
+            match k.to_ascii_lowercase().as_str() {
                 "module-path" => out.module_path = Some(PathBuf::from(decode_text(v)?)),
                 "pin-value" => out.pin_value = Some(Secret::from(percent_decode(v)?)),
                 "pin-source" => {

@@ -189,7 +189,7 @@ fn csr(
     if key_type == KeyAlgorithm::Ed25519 {
         return Err(certmint::Error::from(certmint::KeyError::Unsupported).into());
     }
-    if key_out.starts_with("pkcs11:") {
+    if certmint::ca::is_pkcs11_uri(key_out) {
         let uri = certmint::ca::Pkcs11Uri::parse(key_out).map_err(certmint::Error::from)?;
         let signer = certmint::ca::Pkcs11Signer::generate(&uri, key_type)?;
         let csr = certificate_request(&signer, &subject, path_len)?;
@@ -237,7 +237,11 @@ fn import(
         "cert = {:?}  # followed by its intermediates, if any",
         cert.display().to_string()
     );
-    println!("key = {:?}", key.display().to_string());
+    let key_text = key.display().to_string();
+    println!("key = {:?}", certmint::ca::redact_pins(&key_text));
+    if key_text.to_ascii_lowercase().contains("pin-value=") {
+        println!("# give the PIN with pin-source=file:... in the URI, or CERTMINT_PKCS11_PIN");
+    }
     if let Some(pass) = pass_file {
         println!("key_pass_file = {:?}", pass.display().to_string());
     }

@@ -62,6 +62,7 @@ fn main() -> ExitCode {
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
         .init();
+    warn_about_pins_in_arguments();
     let result: Result<(), CliError> = match cli.command {
         Command::Ca { command } => ca::run(command),
         Command::Mint(args) => mint::run(&args),
@@ -75,6 +76,21 @@ fn main() -> ExitCode {
             eprintln!("certmint: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// A PIN on the command line is visible to every user of the machine (`ps`): say so, without
+/// repeating it.
+fn warn_about_pins_in_arguments() {
+    if std::env::args_os().any(|a| {
+        a.to_string_lossy()
+            .to_ascii_lowercase()
+            .contains("pin-value=")
+    }) {
+        log::warn!(
+            "a PKCS#11 PIN given on the command line (pin-value=) is visible to other users \
+             in `ps`: use pin-source=file:/path in the URI, or CERTMINT_PKCS11_PIN"
+        );
     }
 }
 
