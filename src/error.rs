@@ -257,6 +257,10 @@ pub enum KeyError {
         /// Why.
         kind: std::io::ErrorKind,
     },
+    /// The passphrase is empty (an empty file, a file holding only a newline, an empty
+    /// variable): refused, never used to encrypt or decrypt.
+    #[error("the passphrase is empty")]
+    EmptyPassphrase,
     /// A passphrase is needed (to write an encrypted key) and none was given.
     #[error("keys are written encrypted and no passphrase was given: give a passphrase file or set CERTMINT_CA_KEY_PASS")]
     NoPassphrase,

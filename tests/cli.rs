@@ -602,3 +602,162 @@ fn inspect_into_a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+/// Files in `dir` other than those named: temporary or backup files left behind.
+fn leftovers(dir: &Path, expected: &[&str]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !expected.contains(&n.as_str()))
+        .collect()
+}
+
+#[test]
+fn no_command_replaces_a_file_without_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    assert!(certmint(&["ca", "init", "--dir", "ca"], dir)
+        .status
+        .success());
+    std::fs::write(dir.join("pass"), "a good passphrase\n").unwrap();
+    std::fs::write(dir.join("k.pem"), "precious key").unwrap();
+    let csr = |extra: &[&str]| {
+        let mut args = vec![
+            "ca",
+            "csr",
+            "--subject",
+            "CN=x",
+            "--key-out",
+            "k.pem",
+            "--ca-key-pass-file",
+            "pass",
+            "--out",
+            "r.csr",
+        ];
+        args.extend_from_slice(extra);
+        certmint(&args, dir)
+    };
+    let o = csr(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(dir.join("k.pem")).unwrap(), b"precious key");
+    assert!(!dir.join("r.csr").exists());
+    // With --force it is replaced.
+    assert!(csr(&["--force"]).status.success());
+    assert_ne!(std::fs::read(dir.join("k.pem")).unwrap(), b"precious key");
+
+    std::fs::write(dir.join("out.pem"), "previous output").unwrap();
+    let o = mint(&["--sni", "a.example", "--out", "out.pem"], dir);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(dir.join("out.pem")).unwrap(),
+        b"previous output"
+    );
+}
+
+#[test]
+fn a_failed_write_puts_the_previous_files_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    assert!(certmint(&["ca", "init", "--dir", "ca"], dir)
+        .status
+        .success());
+    std::fs::write(dir.join("out.pem"), "previous output").unwrap();
+    std::fs::create_dir(dir.join("keydir")).unwrap();
+    // --key-out is a directory: nothing is written, and --out is untouched even with --force.
+    let o = mint(
+        &[
+            "--sni",
+            "a.example",
+            "--out",
+            "out.pem",
+            "--key-out",
+            "keydir",
+            "--force",
+        ],
+        dir,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("keydir"),
+        "the error names the output: {}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read(dir.join("out.pem")).unwrap(),
+        b"previous output"
+    );
+    assert!(dir.join("keydir").is_dir());
+    assert_eq!(
+        leftovers(dir, &["ca", "out.pem", "keydir"]),
+        Vec::<String>::new()
+    );
+    // A rename that fails halfway (the key's directory is read-only) restores the first file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir(dir.join("ro")).unwrap();
+        std::fs::write(dir.join("ro/key.pem"), "previous key").unwrap();
+        std::fs::set_permissions(dir.join("ro"), std::fs::Permissions::from_mode(0o555)).unwrap();
+        let writable = std::fs::write(dir.join("ro/probe"), "").is_ok(); // root ignores modes
+        if !writable {
+            let o = mint(
+                &[
+                    "--sni",
+                    "a.example",
+                    "--out",
+                    "out.pem",
+                    "--key-out",
+                    "ro/key.pem",
+                    "--force",
+                ],
+                dir,
+            );
+            assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+            assert_eq!(
+                std::fs::read(dir.join("out.pem")).unwrap(),
+                b"previous output"
+            );
+            assert_eq!(
+                std::fs::read(dir.join("ro/key.pem")).unwrap(),
+                b"previous key"
+            );
+        }
+        std::fs::set_permissions(dir.join("ro"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn empty_passphrases_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for content in ["", "\n", "\r\n"] {
+        std::fs::write(dir.join("pass"), content).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_certmint"))
+            .args([
+                "ca",
+                "init",
+                "--dir",
+                "ca",
+                "--encrypt",
+                "--ca-key-pass-file",
+                "pass",
+            ])
+            .env_remove(certmint::keys::PASSPHRASE_ENV)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{content:?}");
+        assert!(stderr(&o).contains("passphrase is empty"), "{}", stderr(&o));
+        assert!(!dir.join("ca").join("root-key.pem").exists());
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_certmint"))
+        .args(["ca", "init", "--dir", "ca", "--encrypt"])
+        .env(certmint::keys::PASSPHRASE_ENV, "")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("passphrase is empty"), "{}", stderr(&o));
+}

@@ -105,7 +105,12 @@ fn decrypt(der: &[u8], passphrase: Option<&[u8]>) -> Result<KeyDer, Error> {
 /// Encrypts a PKCS#8 private key as certmint writes keys for real use: PBES2 with
 /// PBKDF2-HMAC-SHA256 at [`PBKDF2_ITERATIONS`] iterations, a random 16-byte salt and AES-256-CBC
 /// (readable by `openssl pkey`). Returns PEM (`ENCRYPTED PRIVATE KEY`).
+///
+/// An empty passphrase is refused ([`KeyError::EmptyPassphrase`]).
 pub fn encrypt_private_key(key: &PrivateKey, passphrase: &Secret) -> Result<Secret, KeyError> {
+    if passphrase.is_empty() {
+        return Err(KeyError::EmptyPassphrase);
+    }
     let mut salt = [0u8; 16];
     let mut iv = [0u8; 16];
     crate::crypto::fill_random(&mut salt).map_err(|_| KeyError::Generation)?;

@@ -9,7 +9,9 @@ use crate::error::KeyError;
 /// The environment variable read when no passphrase file is given.
 pub const PASSPHRASE_ENV: &str = "CERTMINT_CA_KEY_PASS";
 
-/// The passphrase from `file`, else from [`PASSPHRASE_ENV`], else `None`.
+/// The passphrase from `file`, else from [`PASSPHRASE_ENV`], else `None`. An empty passphrase
+/// (a file holding nothing but a newline, an empty variable) is refused
+/// ([`KeyError::EmptyPassphrase`]).
 pub fn passphrase_from_sources(file: Option<&Path>) -> Result<Option<Secret>, KeyError> {
     if let Some(path) = file {
         let mut bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| {
@@ -24,7 +26,18 @@ pub fn passphrase_from_sources(file: Option<&Path>) -> Result<Option<Secret>, Ke
                 bytes.pop();
             }
         }
-        return Ok(Some(Secret::from_zeroizing(bytes)));
+        return non_empty(Secret::from_zeroizing(bytes)).map(Some);
     }
-    Ok(std::env::var_os(PASSPHRASE_ENV).map(|v| Secret::from(v.into_encoded_bytes())))
+    std::env::var_os(PASSPHRASE_ENV)
+        .map(|v| non_empty(Secret::from(v.into_encoded_bytes())))
+        .transpose()
+}
+
+/// Refuses an empty passphrase.
+pub(crate) fn non_empty(passphrase: Secret) -> Result<Secret, KeyError> {
+    if passphrase.is_empty() {
+        Err(KeyError::EmptyPassphrase)
+    } else {
+        Ok(passphrase)
+    }
 }

@@ -57,6 +57,9 @@ pub(crate) enum CaCommand {
         /// Where to write the request (PEM).
         #[arg(long)]
         out: PathBuf,
+        /// Replace existing output files (never a key already in a token).
+        #[arg(long)]
+        force: bool,
     },
     /// Check a certificate the organisation's CA signed, and print the configuration snippet
     /// that adds it. Exit 0 only if it is usable as an issuing CA with that key.
@@ -104,6 +107,7 @@ pub(crate) fn run(command: CaCommand) -> Result<(), CliError> {
             path_len,
             ca_key_pass_file,
             out,
+            force,
         } => csr(
             &subject,
             &key_out,
@@ -111,6 +115,7 @@ pub(crate) fn run(command: CaCommand) -> Result<(), CliError> {
             path_len,
             ca_key_pass_file.as_deref(),
             &out,
+            force,
         ),
         CaCommand::Import {
             cert,
@@ -149,11 +154,11 @@ fn init(
         "intermediate.pem",
         "intermediate-key.pem",
     ];
-    if !force {
-        if let Some(existing) = names.iter().map(|n| dir.join(n)).find(|p| p.exists()) {
-            return Err(CliError::Exists(existing));
-        }
-    }
+    let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+    files::check_outputs(
+        &paths.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+        force,
+    )?;
     std::fs::create_dir_all(dir).map_err(|source| CliError::File {
         path: dir.to_owned(),
         source,
@@ -167,12 +172,15 @@ fn init(
     };
     let root_key = key_pem(&ca.root_key).map_err(certmint::Error::from)?;
     let intermediate_key = key_pem(&ca.intermediate_key).map_err(certmint::Error::from)?;
-    files::write_all(&[
-        Output::public(dir.join(names[0]), root.as_bytes()),
-        Output::secret(dir.join(names[1]), root_key.as_bytes()),
-        Output::public(dir.join(names[2]), intermediate.as_bytes()),
-        Output::secret(dir.join(names[3]), intermediate_key.as_bytes()),
-    ])?;
+    files::write_all(
+        &[
+            Output::public(dir.join(names[0]), root.as_bytes()),
+            Output::secret(dir.join(names[1]), root_key.as_bytes()),
+            Output::public(dir.join(names[2]), intermediate.as_bytes()),
+            Output::secret(dir.join(names[3]), intermediate_key.as_bytes()),
+        ],
+        force,
+    )?;
     println!("wrote {} ({key_type}): {}", dir.display(), names.join(", "));
     Ok(())
 }
@@ -184,31 +192,37 @@ fn csr(
     path_len: u8,
     pass_file: Option<&Path>,
     out: &Path,
+    force: bool,
 ) -> Result<(), CliError> {
     let subject = DistinguishedName::parse(subject).map_err(certmint::Error::from)?;
     if key_type == KeyAlgorithm::Ed25519 {
         return Err(certmint::Error::from(certmint::KeyError::Unsupported).into());
     }
     if certmint::ca::is_pkcs11_uri(key_out) {
+        files::check_outputs(&[out], force)?;
         let uri = certmint::ca::Pkcs11Uri::parse(key_out).map_err(certmint::Error::from)?;
         let signer = certmint::ca::Pkcs11Signer::generate(&uri, key_type)?;
         let csr = certificate_request(&signer, &subject, path_len)?;
-        files::write_all(&[Output::public(out.to_owned(), csr.as_bytes())])?;
+        files::write_all(&[Output::public(out.to_owned(), csr.as_bytes())], force)?;
         println!(
             "key generated in the token; request written to {}",
             out.display()
         );
         return Ok(());
     }
+    files::check_outputs(&[Path::new(key_out), out], force)?;
     let pass = required_passphrase(pass_file)?;
     let key = PrivateKey::generate(key_type).map_err(certmint::Error::from)?;
     let signer = SoftwareSigner::from_private_key(&key)?;
     let csr = certificate_request(&signer, &subject, path_len)?;
     let key_pem = encrypt_private_key(&key, &pass).map_err(certmint::Error::from)?;
-    files::write_all(&[
-        Output::secret(PathBuf::from(key_out), key_pem.as_bytes()),
-        Output::public(out.to_owned(), csr.as_bytes()),
-    ])?;
+    files::write_all(
+        &[
+            Output::secret(PathBuf::from(key_out), key_pem.as_bytes()),
+            Output::public(out.to_owned(), csr.as_bytes()),
+        ],
+        force,
+    )?;
     println!("wrote {key_out} (encrypted) and {}", out.display());
     Ok(())
 }

@@ -42,6 +42,9 @@ pub(crate) struct MintArgs {
     /// --out.
     #[arg(long)]
     key_out: Option<PathBuf>,
+    /// Replace existing output files.
+    #[arg(long)]
+    force: bool,
 }
 
 /// The CA given by `--ca-cert`/`--ca-key`/`--ca-key-pass-file`/`--crl-url`, as the
@@ -64,6 +67,9 @@ pub(crate) fn ca_from_flags(
 }
 
 pub(crate) fn run(args: &MintArgs) -> Result<(), CliError> {
+    let mut outputs = vec![args.out.as_path()];
+    outputs.extend(args.key_out.as_deref());
+    files::check_outputs(&outputs, args.force)?;
     let mut keys = KeyPoolConfig::default();
     keys.background = false;
     let deployment = Deployment::builder()
@@ -101,16 +107,22 @@ pub(crate) fn run(args: &MintArgs) -> Result<(), CliError> {
     let chain_pem = certmint::pem::encode_chain(minted.chain());
     let key_pem = minted.private_key().to_pem();
     match &args.key_out {
-        Some(key_out) => files::write_all(&[
-            Output::public(args.out.clone(), chain_pem.as_bytes()),
-            Output::secret(key_out.clone(), key_pem.as_bytes()),
-        ]),
+        Some(key_out) => files::write_all(
+            &[
+                Output::public(args.out.clone(), chain_pem.as_bytes()),
+                Output::secret(key_out.clone(), key_pem.as_bytes()),
+            ],
+            args.force,
+        ),
         None => {
             // The key goes into --out too, so that file is written as a secret.
             let mut all = chain_pem.into_bytes();
             all.extend_from_slice(key_pem.as_bytes());
             let all = Secret::from(all);
-            files::write_all(&[Output::secret(args.out.clone(), all.as_bytes())])
+            files::write_all(
+                &[Output::secret(args.out.clone(), all.as_bytes())],
+                args.force,
+            )
         }
     }
 }
