@@ -113,6 +113,18 @@ impl ProxyProcess {
         resolve: &[(&str, SocketAddr)],
         extra: &[&str],
     ) -> Self {
+        Self::start_limited(dir, ca, resolve, extra, None)
+    }
+
+    /// As `start_with`, with the open-file limit (soft and hard) set to `nofile` when given,
+    /// as `ulimit -n` would.
+    fn start_limited(
+        dir: &Path,
+        ca: &ThrowawayCa,
+        resolve: &[(&str, SocketAddr)],
+        extra: &[&str],
+        nofile: Option<u64>,
+    ) -> Self {
         std::fs::write(
             dir.join("inter.pem"),
             test_cert_pem(ca.intermediate.as_ref()),
@@ -149,6 +161,23 @@ impl ProxyProcess {
                 .arg(format!("{host}:{}:{}", addr.port(), addr.ip()));
         }
         cmd.args(extra);
+        if let Some(limit) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let rlim = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rlim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         let mut child = cmd.spawn().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
@@ -847,4 +876,65 @@ fn resolve_overrides_match_hosts_in_any_case() {
         "{}",
         fetched.response
     );
+}
+
+/// CPU time (user + system) a process has used, in clock ticks (Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_flood_of_idle_connections_under_a_low_descriptor_limit_neither_spins_nor_stops_service() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let (cert, key) = origin_with_key(&params_for(&["flood.test"]), KeyAlgorithm::EcdsaP256);
+    let origin = start_origin(origin_config(cert, &key, &[]));
+    let proxy = ProxyProcess::start_limited(
+        tmp.path(),
+        &ca,
+        &[("flood.test", origin.addr)],
+        &[],
+        Some(64),
+    );
+    let cap = proxy.wait_for_log(&["at most", "connections"]);
+    assert!(cap.contains("at most 16 connections"), "{cap}");
+    let before = cpu_ticks(proxy.child.id());
+    // 80 connections that never send a byte.
+    let idle: Vec<TcpStream> = (0..80)
+        .map(|_| TcpStream::connect(proxy.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_ticks(proxy.child.id()) - before;
+    // The old accept loop spun: ~100% of a core, 300 ticks in 3 s.
+    assert!(used < 100, "{used} ticks of CPU in 3 s");
+    let accept_errors = proxy.log_count("accept:");
+    assert!(accept_errors <= 5, "{accept_errors} accept error lines");
+    assert!(proxy.log_count("connection cap") >= 1);
+    // Still serving, with the idle connections still open.
+    let fetched = fetch(proxy.addr, "flood.test", origin.addr.port(), &ca.root, &[]).unwrap();
+    assert!(
+        fetched.response.starts_with("HTTP/1.1 200"),
+        "{}",
+        fetched.response
+    );
+    drop(idle);
+}
+
+#[test]
+fn a_client_that_never_finishes_its_handshake_is_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let proxy = ProxyProcess::start_with(tmp.path(), &ca, &[], &["--handshake-timeout", "1"]);
+    let mut slow = TcpStream::connect(proxy.addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    slow.write_all(b"CONNECT slow").unwrap(); // and nothing more
+    let mut buf = [0u8; 16];
+    // The proxy closes the connection after the handshake timeout (read returns 0).
+    assert_eq!(slow.read(&mut buf).unwrap(), 0);
+    proxy.wait_for_log(&["timed out reading the CONNECT request"]);
 }

@@ -9,6 +9,7 @@ mod demo;
 mod error;
 mod files;
 mod inspect;
+mod limits;
 mod mint;
 mod proxy;
 

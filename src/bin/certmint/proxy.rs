@@ -21,6 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::error::CliError;
+use crate::limits::{idle_for_longer_than, AcceptBackoff, Activity, Conn, ConnectionTable};
 
 #[derive(clap::Args)]
 pub(crate) struct ProxyArgs {
@@ -60,6 +61,17 @@ pub(crate) struct ProxyArgs {
     /// The untrusted CA's key: a file or a `pkcs11:` URI (for --untrusted mirror).
     #[arg(long, required_if_eq("untrusted", "mirror"))]
     untrusted_ca_key: Option<PathBuf>,
+    /// Most connections open at once (default: from the open-file limit, two descriptors per
+    /// connection). At the cap, the connection idle the longest is closed to make room.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Seconds a client may take to send its CONNECT request, its ClientHello and finish its
+    /// TLS handshake.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    handshake_timeout: u64,
+    /// Seconds a relayed connection may move no byte before it is closed.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    idle_timeout: u64,
     /// Cache size bound in MiB (1 to 1048576).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=certmint::config::MAX_CACHE_MIB))]
     cache_mib: u64,
@@ -123,9 +135,23 @@ fn deployment_builder(args: &ProxyArgs) -> Result<DeploymentBuilder, CliError> {
 /// `certmint proxy`: loads every key first (blocking work, before the runtime starts), then
 /// serves until SIGINT.
 pub(crate) fn run(args: ProxyArgs) -> Result<(), CliError> {
+    let nofile = crate::limits::raise_nofile_limit();
+    let limits = Limits {
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(|| crate::limits::default_max_connections(nofile)),
+        handshake_timeout: Duration::from_secs(args.handshake_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+    };
+    log::info!(
+        "open-file limit {nofile}; at most {} connections; handshake timeout {} s; idle timeout {} s",
+        limits.max_connections,
+        args.handshake_timeout,
+        args.idle_timeout
+    );
     let deployment = deployment_builder(&args)?.build()?;
     let overrides = args.resolve.iter().cloned().collect();
-    let proxy = Arc::new(Proxy::new(Arc::new(deployment), overrides)?);
+    let proxy = Arc::new(Proxy::new(Arc::new(deployment), overrides)?.with_limits(limits));
     let runtime = crate::runtime()?;
     let result = runtime.block_on(serve_until_interrupted(Arc::clone(&proxy), args.listen));
     proxy.deployment.shutdown();
@@ -163,12 +189,32 @@ async fn serve_until_interrupted(proxy: Arc<Proxy>, addr: SocketAddr) -> Result<
 const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
+/// How many connections, and for how long.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_connections: usize,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 512,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
 /// What every connection shares.
 pub(crate) struct Proxy {
     deployment: Arc<Deployment>,
     upstream: Arc<ClientConfig>,
     /// `host:port` → address, like curl's `--resolve`.
     overrides: HashMap<String, SocketAddr>,
+    limits: Limits,
+    connections: ConnectionTable,
 }
 
 impl Proxy {
@@ -185,11 +231,20 @@ impl Proxy {
             .dangerous()
             .with_custom_certificate_verifier(certmint::danger::deferred_origin_verifier())
             .with_no_client_auth();
+        let limits = Limits::default();
         Ok(Self {
             deployment,
             upstream: Arc::new(upstream),
             overrides,
+            limits,
+            connections: ConnectionTable::new(limits.max_connections),
         })
+    }
+
+    pub(crate) fn with_limits(mut self, limits: Limits) -> Self {
+        self.connections = ConnectionTable::new(limits.max_connections);
+        self.limits = limits;
+        self
     }
 
     pub(crate) fn deployment(&self) -> &Deployment {
@@ -203,6 +258,7 @@ impl Proxy {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
+        let mut backoff = AcceptBackoff::default();
         loop {
             tokio::select! {
                 _ = &mut shutdown => {
@@ -211,21 +267,34 @@ impl Proxy {
                 }
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        backoff.succeeded();
+                        let conn = self.connections.admit();
                         let proxy = Arc::clone(&self);
                         tokio::spawn(async move {
-                            if let Err(e) = proxy.handle(stream).await {
-                                log::warn!("{peer}: {e}");
+                            let client = Activity::new(stream, Arc::clone(&conn));
+                            tokio::select! {
+                                result = proxy.handle(client, &conn) => {
+                                    if let Err(e) = result {
+                                        log::warn!("{peer}: {e}");
+                                    }
+                                }
+                                () = conn.closed() => {
+                                    log::debug!("{peer}: closed to make room (connection cap)");
+                                }
                             }
+                            proxy.connections.remove(&conn);
                         });
                     }
-                    Err(e) => log::warn!("accept: {e}"),
+                    // Out of descriptors (or memory): wait before trying again, log rarely.
+                    Err(e) => backoff.failed(&e).await,
                 }
             }
         }
     }
 
-    async fn handle(&self, mut client: TcpStream) -> Result<(), String> {
-        let target = tokio::time::timeout(STEP_TIMEOUT, read_connect(&mut client))
+    async fn handle(&self, mut client: Activity<TcpStream>, conn: &Conn) -> Result<(), String> {
+        let handshake_deadline = tokio::time::Instant::now() + self.limits.handshake_timeout;
+        let target = tokio::time::timeout_at(handshake_deadline, read_connect(&mut client))
             .await
             .map_err(|_| "timed out reading the CONNECT request".to_owned())??;
         // The target is the client's text: only a valid host name or IP literal goes any
@@ -251,7 +320,7 @@ impl Proxy {
 
         let acceptor =
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), client);
-        let start = tokio::time::timeout(STEP_TIMEOUT, acceptor)
+        let start = tokio::time::timeout_at(handshake_deadline, acceptor)
             .await
             .map_err(|_| format!("{host}: timed out waiting for the ClientHello"))?
             .map_err(|e| format!("{host}: reading the ClientHello: {e}"))?;
@@ -324,16 +393,26 @@ impl Proxy {
             },
         );
 
-        let mut client_tls = tokio::time::timeout(STEP_TIMEOUT, start.into_stream(server_config))
-            .await
-            .map_err(|_| format!("{name}: client handshake timed out"))?
-            .map_err(|e| format!("{name}: client handshake: {e}"))?;
+        // The origin's work (connect, handshake, mint) does not count against the client's
+        // handshake time; the client's own TLS handshake has the same allowance again.
+        let client_deadline = tokio::time::Instant::now() + self.limits.handshake_timeout;
+        let mut client_tls =
+            tokio::time::timeout_at(client_deadline, start.into_stream(server_config))
+                .await
+                .map_err(|_| format!("{name}: client handshake timed out"))?
+                .map_err(|e| format!("{name}: client handshake: {e}"))?;
         let mut upstream = upstream;
-        match tokio::io::copy_bidirectional(&mut client_tls, &mut upstream).await {
-            Ok(_) => Ok(()),
-            // Peers that close without close_notify are common; not worth a warning.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(()),
-            Err(e) => Err(format!("{name}: relay: {e}")),
+        tokio::select! {
+            relayed = tokio::io::copy_bidirectional(&mut client_tls, &mut upstream) => match relayed {
+                Ok(_) => Ok(()),
+                // Peers that close without close_notify are common; not worth a warning.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(()),
+                Err(e) => Err(format!("{name}: relay: {e}")),
+            },
+            () = idle_for_longer_than(conn, self.limits.idle_timeout) => {
+                log::info!("{name}: closed after {} s without traffic", self.limits.idle_timeout.as_secs());
+                Ok(())
+            }
         }
     }
 
@@ -352,7 +431,9 @@ impl Proxy {
 }
 
 /// Reads the request head and returns the CONNECT target; answers 405 to anything else.
-async fn read_connect(client: &mut TcpStream) -> Result<String, String> {
+async fn read_connect(
+    client: &mut (impl AsyncReadExt + AsyncWriteExt + Unpin),
+) -> Result<String, String> {
     let mut head = Vec::with_capacity(512);
     let mut byte = [0u8; 1];
     // Byte by byte, so nothing after the head (the ClientHello) is consumed.
