@@ -240,7 +240,7 @@ pub enum KeyError {
     #[error("not a PKCS#8, SEC1 or PKCS#1 private key")]
     UnrecognizedFormat,
     /// The key is encrypted and no passphrase was supplied.
-    #[error("the key is encrypted; supply its passphrase")]
+    #[error("the key is encrypted: give its passphrase (a passphrase file, e.g. --ca-key-pass-file or key_pass_file, or CERTMINT_CA_KEY_PASS)")]
     Encrypted,
     /// The passphrase does not decrypt the key (or the encrypted key is corrupt).
     #[error("wrong passphrase, or the encrypted key is corrupt")]

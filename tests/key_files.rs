@@ -249,7 +249,25 @@ fn passphrase_file_wins_over_the_environment_and_loses_one_newline() {
         .unwrap()
         .unwrap();
     assert_eq!(env.as_bytes(), b"from env");
+    // One rule everywhere: `Issuer::from_files` reads the variable too.
+    let ca = certmint::testing::ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let key = certmint::keys::encrypt_private_key(&ca.intermediate_key, &env).unwrap();
+    std::fs::write(tmp.path().join("ca-key.pem"), key.as_bytes()).unwrap();
+    std::fs::write(
+        tmp.path().join("ca.pem"),
+        test_cert_pem(ca.intermediate.as_ref()),
+    )
+    .unwrap();
+    certmint::ca::Issuer::from_files(&tmp.path().join("ca.pem"), &tmp.path().join("ca-key.pem"))
+        .unwrap();
     std::env::remove_var(certmint::keys::PASSPHRASE_ENV);
+    // Without it, the error says how to give the passphrase.
+    let e = certmint::ca::Issuer::from_files(
+        &tmp.path().join("ca.pem"),
+        &tmp.path().join("ca-key.pem"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("CERTMINT_CA_KEY_PASS"), "{e}");
     assert!(certmint::keys::passphrase_from_sources(None)
         .unwrap()
         .is_none());

@@ -198,20 +198,27 @@ impl Issuer {
         Self::from_pem_with_passphrase(cert_chain, key, None)
     }
 
-    /// As [`Issuer::from_pem`], for a key that may be encrypted.
+    /// As [`Issuer::from_pem`], for a key that may be encrypted: with `passphrase`, or, when it
+    /// is `None`, the one in `CERTMINT_CA_KEY_PASS` (the rule every certmint loader follows).
     pub fn from_pem_with_passphrase(
         cert_chain: &[u8],
         key: &[u8],
         passphrase: Option<&Secret>,
     ) -> Result<Self, Error> {
         let chain = crate::pem::parse_certificates(cert_chain)?;
+        let from_env = match passphrase {
+            Some(_) => None,
+            None => crate::keys::passphrase_from_sources(None)?,
+        };
         let signer = Arc::new(SoftwareSigner::from_key_bytes_with_passphrase(
-            key, passphrase,
+            key,
+            passphrase.or(from_env.as_ref()),
         )?);
         Self::new(chain, signer, IssuerOptions::default())
     }
 
-    /// Reads the certificate chain and key from files.
+    /// Reads the certificate chain and key from files (an encrypted key's passphrase from
+    /// `CERTMINT_CA_KEY_PASS`).
     pub fn from_files(cert_chain: &Path, key: &Path) -> Result<Self, Error> {
         Self::from_files_with_passphrase(cert_chain, key, None)
     }
