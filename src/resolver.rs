@@ -378,14 +378,38 @@ impl Resolver {
 }
 
 impl ResolvesServerCert for Resolver {
+    /// Every refusal is logged with its reason (rustls then aborts the handshake with an
+    /// alert).
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let host = match hello.server_name() {
-            Some(name) => HostRef::parse(name).ok()?,
-            None => HostRef::from(self.fallback_host.as_ref()?),
+        let host = match (hello.server_name(), &self.fallback_host) {
+            (Some(name), _) => match HostRef::parse(name) {
+                Ok(host) => host,
+                Err(e) => {
+                    log::warn!(
+                        "no certificate for the handshake: unusable SNI {:?}: {e}",
+                        name
+                    );
+                    return None;
+                }
+            },
+            (None, Some(fallback)) => HostRef::from(fallback),
+            (None, None) => {
+                log::warn!(
+                    "no certificate for the handshake: the client sent no SNI and no fallback \
+                     host is set (Resolver::with_fallback_host)"
+                );
+                return None;
+            }
         };
-        let minter = self.select(Some(&host)).ok()?;
-        let alg = ClientKeySupport::from_schemes(hello.signature_schemes())
-            .choose(minter.policy().host_only_key)?;
+        let minter = match self.select(Some(&host)) {
+            Ok(minter) => minter,
+            Err(e) => return served(Err(e)),
+        };
+        let Some(alg) = ClientKeySupport::from_schemes(hello.signature_schemes())
+            .choose(minter.policy().host_only_key)
+        else {
+            return served(Err(Error::NoCommonKeyAlgorithm));
+        };
         served(self.lookup(&minter, None, Some(&host), alg, None))
     }
 }

@@ -193,7 +193,12 @@ pub enum OriginVerdict {
     Untrusted,
 }
 
-/// Counters, read cheaply at any time.
+/// Counters, read cheaply at any time. `Display` gives one line for logs:
+///
+/// ```
+/// let stats = certmint::cache::CacheStats::default();
+/// assert!(stats.to_string().starts_with("hits 0, misses 0"));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CacheStats {
@@ -215,14 +220,40 @@ pub struct CacheStats {
     pub cached_failures: u64,
     /// Lookups that gave up waiting for another lookup's mint.
     pub wait_timeouts: u64,
-    /// Fastest mint, in nanoseconds (0 before the first).
-    pub mint_min_ns: u64,
-    /// Mean mint time, in nanoseconds.
-    pub mint_avg_ns: u64,
-    /// Slowest mint, in nanoseconds.
-    pub mint_max_ns: u64,
+    /// Fastest mint (zero before the first).
+    pub mint_min: Duration,
+    /// Mean mint time.
+    pub mint_avg: Duration,
+    /// Slowest mint.
+    pub mint_max: Duration,
     /// Entries now.
     pub entries: u64,
     /// Weight now.
     pub weight: u64,
+}
+
+impl std::fmt::Display for CacheStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        write!(
+            f,
+            "hits {}, misses {}, mints {} (min {:.2} ms, avg {:.2} ms, max {:.2} ms), coalesced {}, \
+             expirations {}, evictions {}, mint errors {}, remembered failures {}, wait timeouts {}, \
+             entries {}, weight {} B",
+            self.hits,
+            self.misses,
+            self.mints,
+            ms(self.mint_min),
+            ms(self.mint_avg),
+            ms(self.mint_max),
+            self.coalesced,
+            self.expirations,
+            self.evictions,
+            self.mint_errors,
+            self.cached_failures,
+            self.wait_timeouts,
+            self.entries,
+            self.weight
+        )
+    }
 }

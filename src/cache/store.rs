@@ -343,13 +343,14 @@ impl CertCache {
             mint_errors: c.mint_errors.load(Relaxed),
             cached_failures: c.cached_failures.load(Relaxed),
             wait_timeouts: c.wait_timeouts.load(Relaxed),
-            mint_min_ns: c.mint_min_ns.load(Relaxed),
-            mint_avg_ns: c
-                .mint_total_ns
-                .load(Relaxed)
-                .checked_div(mints)
-                .unwrap_or(0),
-            mint_max_ns: c.mint_max_ns.load(Relaxed),
+            mint_min: Duration::from_nanos(c.mint_min_ns.load(Relaxed)),
+            mint_avg: Duration::from_nanos(
+                c.mint_total_ns
+                    .load(Relaxed)
+                    .checked_div(mints)
+                    .unwrap_or(0),
+            ),
+            mint_max: Duration::from_nanos(c.mint_max_ns.load(Relaxed)),
             entries: self.inner.len() as u64,
             weight: self.inner.weight(),
         }

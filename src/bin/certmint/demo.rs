@@ -320,7 +320,7 @@ fn report(
         "{:<20} {} mint(s), {:.2} ms",
         "cache",
         s.mints,
-        s.mint_avg_ns as f64 / 1e6
+        s.mint_avg.as_secs_f64() * 1000.0
     );
     println!("\nresponse through the proxy:\n{}", response.trim_end());
     Ok(())

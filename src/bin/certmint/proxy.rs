@@ -359,7 +359,7 @@ impl Proxy {
         // the clone: blocking work, on the blocking pool.
         let deployment = Arc::clone(&self.deployment);
         let host_for_mint = name.clone();
-        let (server_config, lookup) = tokio::task::spawn_blocking(move || {
+        let prepared = tokio::task::spawn_blocking(move || {
             let client = ClientKeySupport::from_schemes(&schemes);
             let lookup = deployment.lookup(Some(&host_for_mint), &origin_chain, client)?;
             let config = deployment
@@ -368,13 +368,20 @@ impl Proxy {
             Ok::<_, certmint::Error>((config, lookup))
         })
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| match e {
-            certmint::Error::UntrustedOrigin(why) => {
-                format!("{name}: origin refused, not intercepting: {why}")
+        .map_err(|e| e.to_string())?;
+        let (server_config, lookup) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                // Tell the client with a TLS alert rather than a dropped connection.
+                refuse_handshake(start, self.limits.handshake_timeout).await;
+                return Err(match e {
+                    certmint::Error::UntrustedOrigin(why) => {
+                        format!("{name}: origin refused, not intercepting: {why}")
+                    }
+                    e => format!("{name}: {e}"),
+                });
             }
-            e => format!("{name}: {e}"),
-        })?;
+        };
         log::info!(
             "{name} via {host}:{port}: cache {}{}{} alpn={alpn_text}",
             match lookup.outcome {
@@ -428,6 +435,31 @@ impl Proxy {
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
     }
+}
+
+/// Ends a client's handshake with a TLS alert (rustls sends `access_denied` when no certificate
+/// resolves), so the client sees a refusal rather than a dropped connection.
+async fn refuse_handshake<IO>(start: tokio_rustls::StartHandshake<IO>, limit: Duration)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    #[derive(Debug)]
+    struct NoCertificate;
+    impl rustls::server::ResolvesServerCert for NoCertificate {
+        fn resolve(
+            &self,
+            _hello: rustls::server::ClientHello<'_>,
+        ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+            None
+        }
+    }
+    let Ok(builder) = certmint::server_config_builder() else {
+        return;
+    };
+    let config = builder
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(NoCertificate));
+    let _ = tokio::time::timeout(limit, start.into_stream(Arc::new(config))).await;
 }
 
 /// Reads the request head and returns the CONNECT target; answers 405 to anything else.
