@@ -157,3 +157,8 @@ pub use x509::{KeyAlgorithm, UnknownKeyAlgorithm};
 
 /// Re-exported so callers use the same versions certmint does.
 pub use rustls;
+
+/// The README's Rust examples, compiled as doctests so they cannot drift from the API.
+#[cfg(all(doctest, feature = "config"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
