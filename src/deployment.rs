@@ -30,7 +30,6 @@ use crate::cache::store::CertCache;
 use crate::cache::{CacheConfig, CacheStats, Lookup};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ConfigError, ConfigErrorKind, Error};
-use crate::file::read_file;
 use crate::keys::{KeyPool, KeyPoolConfig, KeyPoolStats, Secret};
 use crate::mint::minter::{MintRequest, MintedCert, Minter};
 use crate::mint::MintPolicy;
@@ -228,20 +227,19 @@ impl CaSpec {
         let issuer = match &self.source {
             CaSource::Issuer(issuer) => Arc::clone(issuer),
             CaSource::Files { cert, key } => {
-                let chain = crate::pem::parse_certificates(&read_file(cert)?)?;
+                let chain = crate::pem::read_certificates(cert)?;
                 let signer: Arc<dyn Signer> = match &self.passphrase {
                     #[cfg(feature = "pkcs11")]
                     _ if is_pkcs11(key) => self.open_pkcs11(&key.to_string_lossy())?,
                     PassphraseSource::FileOrEnv(file) => load_signer(key, file.as_deref())?,
                     PassphraseSource::Given(pass) => {
-                        let bytes = Secret::from(read_file(key)?);
-                        Arc::new(crate::ca::SoftwareSigner::from_key_bytes_with_passphrase(
-                            bytes.as_bytes(),
-                            Some(pass),
-                        )?)
+                        Arc::new(crate::ca::software_signer_from_file(key, Some(pass), None)?)
                     }
                 };
-                Arc::new(Issuer::new(chain, signer, self.options.clone())?)
+                Arc::new(
+                    Issuer::new(chain, signer, self.options.clone())
+                        .map_err(|e| crate::ca::in_issuer_files(e, cert, key))?,
+                )
             }
             CaSource::Bytes { cert, key } => {
                 let chain = crate::pem::parse_certificates(cert)?;
@@ -485,7 +483,7 @@ impl DeploymentBuilder {
             (roots, _) => {
                 let mut roots = roots.unwrap_or_else(RootCertStore::empty);
                 for path in &self.root_files {
-                    for cert in crate::pem::parse_certificates(&read_file(path)?)? {
+                    for cert in crate::pem::read_certificates(path)? {
                         roots.add(cert)?;
                     }
                 }

@@ -75,6 +75,16 @@ pub enum Error {
     /// Neither an origin certificate nor a host was given.
     #[error("nothing to mint from: give an origin certificate, a host, or both")]
     NothingToMint,
+    /// A file's contents were refused: which file, and why (the source). Errors from files a
+    /// deployment or [`Issuer::from_files`](crate::ca::Issuer::from_files) reads come wrapped
+    /// in this variant; [`Error::without_file`] gives the reason itself.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong with its contents.
+        source: Box<Error>,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -86,6 +96,38 @@ pub enum Error {
 }
 
 impl Error {
+    /// The reason itself, without the [`Error::File`] wrappers that name the file it was in.
+    ///
+    /// ```
+    /// use certmint::{EncodingError, Error};
+    ///
+    /// let empty = std::env::temp_dir().join("certmint-doc-empty.pem");
+    /// std::fs::write(&empty, b"")?;
+    /// let err = certmint::pem::read_certificates(&empty).unwrap_err();
+    /// assert!(err.to_string().contains("certmint-doc-empty.pem"));
+    /// assert!(matches!(err.without_file(), Error::Encoding(EncodingError::NoCertificate)));
+    /// # std::fs::remove_file(&empty)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn without_file(&self) -> &Self {
+        match self {
+            Self::File { source, .. } => source.without_file(),
+            other => other,
+        }
+    }
+
+    /// Wraps `self` as an error about the contents of `path` (errors that already name a file
+    /// are returned as they are).
+    pub fn in_file(self, path: &std::path::Path) -> Self {
+        match self {
+            Self::File { .. } | Self::Io { .. } => self,
+            other => Self::File {
+                path: path.to_owned(),
+                source: Box::new(other),
+            },
+        }
+    }
+
     /// A file error.
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Self::Io {
@@ -313,8 +355,11 @@ pub enum IssuerError {
         not_before: UnixTime,
     },
     /// The private key does not belong to the certificate.
-    #[error("the private key does not match the certificate's public key")]
-    KeyMismatch,
+    #[error("the private key does not match the public key of the certificate {subject:?}")]
+    KeyMismatch {
+        /// The certificate's subject (RFC 4514), to tell which certificate was meant.
+        subject: String,
+    },
     /// extendedKeyUsage is present without serverAuth, so clients would reject the chain.
     #[error("extendedKeyUsage lacks serverAuth; clients would reject every leaf")]
     EkuWithoutServerAuth,
@@ -387,6 +432,14 @@ pub enum DnError {
     /// countryName is not two letters.
     #[error("C must be a two-letter country code")]
     BadCountry,
+    /// The text is in OpenSSL's `/C=GB/O=Org/CN=Name` form rather than RFC 4514.
+    #[error("{given:?} is OpenSSL's slash form; write it as RFC 4514, most significant last: {suggestion:?}")]
+    SlashForm {
+        /// The text as given.
+        given: String,
+        /// The same name in RFC 4514 form.
+        suggestion: String,
+    },
 }
 
 /// Why a configuration was refused.

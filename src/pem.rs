@@ -3,12 +3,25 @@
 //! Private keys are read by [`keys`](crate::keys); their PEM is decoded straight into buffers
 //! that are wiped on drop.
 
+use std::path::Path;
+
 use pem_rfc7468 as rfc7468;
 use rustls::pki_types::CertificateDer;
 use zeroize::Zeroizing;
 
-use crate::error::EncodingError;
+use crate::error::{EncodingError, Error};
+use crate::file::read_file;
 use crate::x509::tlv::{TlvReader, SEQUENCE};
+
+/// Every certificate in a PEM or DER file; errors name the file.
+///
+/// ```no_run
+/// let chain = certmint::pem::read_certificates("intermediate.pem".as_ref())?;
+/// # Ok::<(), certmint::Error>(())
+/// ```
+pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    parse_certificates(&read_file(path)?).map_err(|e| Error::from(e).in_file(path))
+}
 
 /// Whether `input` looks like PEM text rather than DER.
 pub(crate) fn is_pem(input: &[u8]) -> bool {

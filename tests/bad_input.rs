@@ -301,7 +301,9 @@ fn a_key_that_does_not_match_the_ca_is_refused() {
     let other =
         SoftwareSigner::from_key_bytes(&KeyAlgorithm::EcdsaP256.generate_test_key()).unwrap();
     match Issuer::new(vec![cert], Arc::new(other), IssuerOptions::default()) {
-        Err(Error::Issuer(IssuerError::KeyMismatch)) => {}
+        Err(Error::Issuer(IssuerError::KeyMismatch { subject })) => {
+            assert!(subject.contains("CN="), "{subject}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -380,4 +382,57 @@ fn bad_pem_is_a_typed_error() {
         certmint::pem::parse_certificates(text.as_bytes()),
         Err(EncodingError::Pem { index: 0 })
     );
+}
+
+/// Errors about a file's contents name the file: the certificate file for a bad chain, the key
+/// file for a bad key or a key that does not match (whose error also names the certificate).
+#[test]
+fn file_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkcs8 = KeyAlgorithm::EcdsaP256.generate_test_key();
+    let key = rcgen::KeyPair::try_from(&pkcs8[..]).unwrap();
+    let cert_pem = ca_params().self_signed(&key).unwrap().pem();
+    let cert = dir.path().join("ca-cert.pem");
+    let empty = dir.path().join("empty.pem");
+    let other_key = dir.path().join("other-key.pem");
+    let garbage_key = dir.path().join("garbage-key.pem");
+    std::fs::write(&cert, &cert_pem).unwrap();
+    std::fs::write(&empty, b"").unwrap();
+    let other = rcgen::KeyPair::try_from(&KeyAlgorithm::EcdsaP256.generate_test_key()[..]).unwrap();
+    std::fs::write(&other_key, other.serialize_pem()).unwrap();
+    std::fs::write(&garbage_key, b"not a key").unwrap();
+
+    let err = Issuer::from_files(&empty, &other_key).unwrap_err();
+    assert!(err.to_string().contains("empty.pem"), "{err}");
+    assert!(matches!(
+        err.without_file(),
+        Error::Encoding(EncodingError::NoCertificate)
+    ));
+
+    let err = Issuer::from_files(&cert, &other_key).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("other-key.pem") && text.contains("CN=Test Issuing CA"),
+        "{text}"
+    );
+    assert!(matches!(
+        err.without_file(),
+        Error::Issuer(IssuerError::KeyMismatch { .. })
+    ));
+
+    let err = Issuer::from_files(&cert, &garbage_key).unwrap_err();
+    assert!(err.to_string().contains("garbage-key.pem"), "{err}");
+    assert!(matches!(err.without_file(), Error::Key(_)), "{err:?}");
+
+    // The front door names the same files.
+    let err = certmint::Deployment::builder()
+        .ca(certmint::CaSpec::from_files("ca", &cert, &other_key))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("other-key.pem"), "{err}");
+    let err = certmint::Deployment::builder()
+        .ca(certmint::CaSpec::from_files("ca", &empty, &other_key))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("empty.pem"), "{err}");
 }

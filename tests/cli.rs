@@ -230,7 +230,32 @@ fn failures_exit_1_with_one_line_and_write_nothing() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stderr(&o).trim_end().lines().count(), 1);
-    assert!(stderr(&o).contains("does not match"), "{}", stderr(&o));
+    // The error names the key file and the certificate it does not match.
+    for needle in ["does not match", "ca/root-key.pem", "CN="] {
+        assert!(stderr(&o).contains(needle), "{needle}: {}", stderr(&o));
+    }
+    // A certificate file without a certificate is named.
+    std::fs::write(dir.join("empty.pem"), b"").unwrap();
+    let o = certmint(
+        &[
+            "mint",
+            "--ca-cert",
+            "empty.pem",
+            "--ca-key",
+            "ca/intermediate-key.pem",
+            "--sni",
+            "a.example",
+            "--out",
+            "o.pem",
+        ],
+        dir,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("empty.pem") && stderr(&o).contains("no certificate"),
+        "{}",
+        stderr(&o)
+    );
     // An unwritable destination: the other file is not left behind.
     let o = mint(
         &[
@@ -256,6 +281,29 @@ fn usage_errors_exit_2() {
     );
     assert_eq!(o.status.code(), Some(2), "neither --origin nor --sni");
     assert_eq!(certmint(&["frobnicate"], tmp.path()).status.code(), Some(2));
+    // The proxy without a CA points to both ways of giving one.
+    let o = certmint(&["proxy", "--listen", "127.0.0.1:0"], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--config") && stderr(&o).contains("--ca-cert"),
+        "{}",
+        stderr(&o)
+    );
+    // --resolve wants an IP address and says so.
+    let o = certmint(
+        &[
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "x.toml",
+            "--resolve",
+            "a.example:443:localhost",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("IP address"), "{}", stderr(&o));
 }
 
 #[test]
@@ -544,6 +592,25 @@ fn csr_refuses_bad_input_and_writes_nothing() {
             stderr(&o)
         );
     }
+    // OpenSSL's slash form gets the RFC 4514 spelling as a hint.
+    let o = run(&[
+        "ca",
+        "csr",
+        "--subject",
+        "/C=GB/O=Example/CN=Proxy CA",
+        "--key-out",
+        "k.pem",
+        "--ca-key-pass-file",
+        "pass",
+        "--out",
+        "r.csr",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("CN=Proxy CA,O=Example,C=GB"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!dir.join("k.pem").exists() && !dir.join("r.csr").exists());
 }
 
@@ -760,4 +827,51 @@ fn empty_passphrases_are_refused() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("passphrase is empty"), "{}", stderr(&o));
+}
+
+/// The README's command table lists every option each command accepts (a newcomer reads the
+/// table, not `--help`).
+#[test]
+fn the_readme_table_lists_every_option() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for command in [
+        "ca init",
+        "ca csr",
+        "ca import",
+        "mint",
+        "inspect",
+        "demo",
+        "proxy",
+    ] {
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let help = String::from_utf8(certmint(&args, tmp.path()).stdout).unwrap();
+        let row = readme
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("| `certmint {command} "))
+                    || l.starts_with(&format!("| `certmint {command}`"))
+            })
+            .unwrap_or_else(|| panic!("no README row for {command}"));
+        let options: Vec<&str> = help
+            .lines()
+            .map(str::trim_start)
+            .filter(|l| l.starts_with('-'))
+            .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("--")))
+            .map(|w| w.trim_end_matches(','))
+            .filter(|o| *o != "--help")
+            .collect();
+        assert!(
+            command == "demo" || !options.is_empty(),
+            "{command}: {help}"
+        );
+        for option in options {
+            assert!(
+                row.contains(option),
+                "README row for `{command}` lacks {option}"
+            );
+        }
+    }
 }

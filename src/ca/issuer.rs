@@ -7,7 +7,6 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 
 use super::{SignatureAlgorithm, Signer, SoftwareSigner};
 use crate::error::{Error, IssuerError};
-use crate::file::read_file;
 use crate::keys::Secret;
 use crate::x509::asn1_time::{self, Seconds};
 use crate::x509::cert::ParsedCert;
@@ -229,9 +228,10 @@ impl Issuer {
         key: &Path,
         passphrase: Option<&Secret>,
     ) -> Result<Self, Error> {
-        let cert = read_file(cert_chain)?;
-        let key = zeroize::Zeroizing::new(read_file(key)?);
-        Self::from_pem_with_passphrase(&cert, &key, passphrase)
+        let chain = crate::pem::read_certificates(cert_chain)?;
+        let signer = super::load::software_signer_from_file(key, passphrase, None)?;
+        Self::new(chain, Arc::new(signer), IssuerOptions::default())
+            .map_err(|e| in_issuer_files(e, cert_chain, key))
     }
 
     /// Replaces the CRL and AIA settings for what this issuer signs from now on.
@@ -326,6 +326,15 @@ impl std::fmt::Debug for Issuer {
     }
 }
 
+/// Names the file an [`Issuer::new`] error is about: the key file for a key that does not match,
+/// the certificate file for everything else.
+pub(crate) fn in_issuer_files(error: Error, cert_chain: &Path, key: &Path) -> Error {
+    match error {
+        Error::Issuer(IssuerError::KeyMismatch { .. }) => error.in_file(key),
+        other => other.in_file(cert_chain),
+    }
+}
+
 fn check_issuing_certificate(
     cert: &ParsedCert<'_>,
     signer: &dyn Signer,
@@ -370,7 +379,11 @@ fn check_issuing_certificate(
             if a.algorithm == b.algorithm
                 && a.public_key == b.public_key
                 && KeyAlgorithm::from_spki(cert.spki).is_some() => {}
-        _ => return Err(IssuerError::KeyMismatch),
+        _ => {
+            return Err(IssuerError::KeyMismatch {
+                subject: crate::x509::name::rfc4514(cert.subject.raw),
+            })
+        }
     }
     if let Some(eku) = cert.extension(&oid::EXT_KEY_USAGE) {
         let list = ext::decode_oid_list(eku.value).unwrap_or_default();

@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 use super::{Signer, SoftwareSigner};
 use crate::error::Error;
 use crate::file::read_file;
+use crate::keys::Secret;
 
 /// The signer for `key`: a `pkcs11:` URI (RFC 7512; feature `pkcs11`), or a key file (PEM or
 /// DER; PKCS#8, SEC1, PKCS#1, or encrypted PKCS#8 decrypted with the passphrase from
@@ -24,12 +25,24 @@ pub fn load_signer(key: &Path, pass_file: Option<&Path>) -> Result<Arc<dyn Signe
             crate::error::Pkcs11Error::BadUri("pkcs11: keys need the pkcs11 feature").into(),
         );
     }
+    Ok(Arc::new(software_signer_from_file(key, None, pass_file)?))
+}
+
+/// A software key from a file (PEM or DER), decrypted with `given`, else the passphrase from
+/// `pass_file`, else `CERTMINT_CA_KEY_PASS`. Errors about the key name the file; the file's
+/// bytes are wiped after parsing.
+pub(crate) fn software_signer_from_file(
+    key: &Path,
+    given: Option<&Secret>,
+    pass_file: Option<&Path>,
+) -> Result<SoftwareSigner, Error> {
     let bytes = Zeroizing::new(read_file(key)?);
-    let pass = crate::keys::passphrase_from_sources(pass_file)?;
-    Ok(Arc::new(SoftwareSigner::from_key_bytes_with_passphrase(
-        &bytes,
-        pass.as_ref(),
-    )?))
+    let from_sources = match given {
+        Some(_) => None,
+        None => crate::keys::passphrase_from_sources(pass_file)?,
+    };
+    SoftwareSigner::from_key_bytes_with_passphrase(&bytes, given.or(from_sources.as_ref()))
+        .map_err(|e| e.in_file(key))
 }
 
 /// Whether `text` is a PKCS#11 URI (`pkcs11:`, the scheme in any case, as RFC 3986 allows)

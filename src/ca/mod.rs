@@ -16,7 +16,9 @@ pub(crate) mod tbs;
 
 pub use crate::x509::DistinguishedName;
 pub use csr::certificate_request;
+pub(crate) use issuer::in_issuer_files;
 pub use issuer::{Issuer, IssuerOptions, DEFAULT_CRL_BASE_URL};
+pub(crate) use load::software_signer_from_file;
 pub use load::{is_pkcs11_uri, load_signer, redact_pins};
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{

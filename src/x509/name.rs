@@ -137,6 +137,14 @@ pub struct DistinguishedName {
 impl DistinguishedName {
     /// Parses RFC 4514 text.
     pub fn parse(text: &str) -> Result<Self, DnError> {
+        if text.starts_with('/') && text.contains('=') {
+            let mut parts: Vec<&str> = text.split('/').filter(|p| !p.is_empty()).collect();
+            parts.reverse();
+            return Err(DnError::SlashForm {
+                given: text.to_owned(),
+                suggestion: parts.join(","),
+            });
+        }
         let mut rdns = Vec::new();
         let mut current = String::new();
         let mut chars = text.chars();
@@ -270,5 +278,18 @@ mod tests {
         assert_eq!(e("CN=a,CN=b"), DnError::Repeated("CN".into()));
         assert_eq!(e("CN="), DnError::EmptyValue("CN".into()));
         assert_eq!(e("C=USA"), DnError::BadCountry);
+        let slash = e("/C=GB/O=Example Ltd/CN=Proxy CA");
+        assert_eq!(
+            slash,
+            DnError::SlashForm {
+                given: "/C=GB/O=Example Ltd/CN=Proxy CA".into(),
+                suggestion: "CN=Proxy CA,O=Example Ltd,C=GB".into(),
+            }
+        );
+        // The suggestion itself parses.
+        let DnError::SlashForm { suggestion, .. } = slash else {
+            unreachable!()
+        };
+        assert_eq!(DistinguishedName::parse(&suggestion).unwrap().len(), 3);
     }
 }

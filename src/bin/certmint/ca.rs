@@ -15,7 +15,7 @@ use crate::files::{self, Output};
 #[derive(Subcommand)]
 pub(crate) enum CaCommand {
     /// Write a throwaway test hierarchy: root.pem, root-key.pem, intermediate.pem,
-    /// intermediate-key.pem (keys unencrypted, mode 0600). Not for production.
+    /// intermediate-key.pem (mode 0600; keys unencrypted unless --encrypt). Not for production.
     Init {
         /// Directory to write into (created if missing).
         #[arg(long)]
@@ -240,7 +240,10 @@ fn import(
         certs.extend(read_certificates(chain)?);
     }
     let signer = load_signer(key, pass_file)?;
-    certmint::registry::check_import(certs, signer, rotation)?;
+    certmint::registry::check_import(certs, signer, rotation).map_err(|e| match e {
+        certmint::Error::Issuer(certmint::IssuerError::KeyMismatch { .. }) => e.in_file(key),
+        e => e,
+    })?;
     println!(
         "# {} is usable as an issuing CA. Add to the configuration file:",
         cert.display()
@@ -270,9 +273,5 @@ fn import(
 pub(crate) fn read_certificates(
     path: &Path,
 ) -> Result<Vec<certmint::rustls::pki_types::CertificateDer<'static>>, CliError> {
-    let bytes = std::fs::read(path).map_err(|source| CliError::File {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(certmint::pem::parse_certificates(&bytes).map_err(certmint::Error::from)?)
+    Ok(certmint::pem::read_certificates(path)?)
 }

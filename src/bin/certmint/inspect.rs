@@ -16,11 +16,7 @@ pub(crate) struct InspectArgs {
 }
 
 pub(crate) fn run(args: &InspectArgs) -> Result<(), CliError> {
-    let bytes = std::fs::read(&args.file).map_err(|source| CliError::File {
-        path: args.file.clone(),
-        source,
-    })?;
-    let certs = certmint::pem::parse_certificates(&bytes).map_err(certmint::Error::from)?;
+    let certs = crate::ca::read_certificates(&args.file)?;
     let infos = certs
         .iter()
         .map(|c| CertificateInfo::parse(c.as_ref()))

@@ -24,6 +24,7 @@ use crate::error::CliError;
 use crate::limits::{idle_for_longer_than, AcceptBackoff, Activity, Conn, ConnectionTable};
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("ca_source").required(true).args(["config", "ca_cert"])))]
 pub(crate) struct ProxyArgs {
     /// Address to listen on (port 0 picks one; the address is printed).
     #[arg(long)]
@@ -32,11 +33,11 @@ pub(crate) struct ProxyArgs {
     /// policy, cache. Replaces --ca-cert/--ca-key and the options below it covers.
     #[arg(long, conflicts_with_all = ["ca_cert", "ca_key", "untrusted_ca_cert", "untrusted_ca_key"])]
     config: Option<PathBuf>,
-    /// The issuing CA certificate, optionally followed by its chain.
-    #[arg(long, required_unless_present = "config")]
+    /// The issuing CA certificate, optionally followed by its chain (without --config).
+    #[arg(long, requires = "ca_key")]
     ca_cert: Option<PathBuf>,
-    /// The issuing CA's private key: a file or a `pkcs11:` URI.
-    #[arg(long, required_unless_present = "config")]
+    /// The issuing CA's private key: a file or a `pkcs11:` URI (with --ca-cert).
+    #[arg(long, requires = "ca_cert")]
     ca_key: Option<PathBuf>,
     /// File holding the CA key's passphrase (else CERTMINT_CA_KEY_PASS).
     #[arg(long)]
@@ -44,7 +45,8 @@ pub(crate) struct ProxyArgs {
     /// Trust these roots (PEM) for origins instead of the Mozilla roots; repeatable.
     #[arg(long)]
     upstream_ca: Vec<PathBuf>,
-    /// Connect to ADDR for HOST:PORT, like curl's --resolve; repeatable.
+    /// Connect to ADDR, an IP address (no name lookup), for HOST:PORT, like curl's --resolve;
+    /// repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
     resolve: Vec<(String, SocketAddr)>,
     /// CRL base URL for minted leaves.
@@ -94,7 +96,7 @@ fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .parse()
-        .map_err(|_| format!("bad address in {s:?}"))?;
+        .map_err(|_| format!("bad address in {s:?}: ADDR must be an IP address"))?;
     let host = certmint::Host::parse(host).map_err(|e| format!("bad host in {s:?}: {e}"))?;
     Ok((format!("{host}:{port}"), SocketAddr::new(ip, port)))
 }
