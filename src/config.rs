@@ -59,6 +59,40 @@ pub fn load(path: &Path) -> Result<Deployment, Error> {
 }
 
 /// The deployment configuration text describes; every path in it must be absolute.
+///
+/// ```
+/// use certmint::{testing::ThrowawayCa, ClientKeySupport, KeyAlgorithm};
+///
+/// // Key and certificate files, as an administrator would have them.
+/// let dir = std::env::temp_dir().join(format!("certmint-config-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
+/// std::fs::write(dir.join("ca.pem"), certmint::pem::encode_certificate(&ca.intermediate))?;
+/// std::fs::write(dir.join("ca-key.pem"), ca.intermediate_key.to_pem().as_bytes())?;
+///
+/// let deployment = certmint::config::from_text(&format!(
+///     r#"
+///     [cache]
+///     max_mib = 16
+///
+///     [[ca]]
+///     id = "corp"
+///     cert = "{dir}/ca.pem"
+///     key = "{dir}/ca-key.pem"
+///     crl_base_url = "http://crl.corp.example/certmint"
+///     "#,
+///     dir = dir.display()
+/// ))?;
+/// let found = deployment.lookup(Some("www.example.com"), &[], ClientKeySupport::all())?;
+/// assert_eq!(found.certified_key().cert.len(), 2);
+///
+/// // Mistakes name the line.
+/// let err = certmint::config::from_text("[cache]\nmax_mb = 16\n").unwrap_err();
+/// assert!(err.to_string().contains("line 2"), "{err}");
+/// # deployment.shutdown();
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn from_text(text: &str) -> Result<Deployment, Error> {
     Config::from_text(text)?.into_builder()?.build()
 }

@@ -21,6 +21,20 @@ use crate::x509::KeyAlgorithm;
 /// that the cache remembers, or that several waiting handshakes share, comes back to each caller
 /// as the same root cause: `matches!(e, Error::Origin(_))` works whether the error was fresh or
 /// remembered.
+///
+/// ```
+/// use certmint::{Error, HostError, MintRequest};
+/// # let ca = certmint::testing::ThrowawayCa::generate(certmint::KeyAlgorithm::EcdsaP256)?;
+/// # let minter = certmint::Minter::new(std::sync::Arc::new(ca.issuer()?),
+/// #     std::sync::Arc::new(certmint::keys::KeyPool::inline()), Default::default());
+/// match minter.mint(&MintRequest::for_host("bad host")) {
+///     Err(Error::Host(HostError::InvalidCharacter { character, .. })) => {
+///         assert_eq!(character, ' '); // refuse this client; a bad SNI is not our failure
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), certmint::Error>(())
+/// ```
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -50,22 +50,110 @@
 //! them per site, [`Resolver`] serves them to rustls, and [`CaRegistry`] holds several CAs
 //! behind the [`CaStore`] trait.
 //!
-//! ## Layers
-//! From the bottom up, each importing only what lies below it: the error vocabulary
-//! ([`Error`]); X.509 reading and writing (DER, names, times, extensions); keys ([`keys`]); CA
-//! signing ([`ca`]: signers, issuers, the TBS writer, PKCS#11, rotation, CSRs); minting
-//! ([`mint`], [`Minter`]); serving ([`cache`], [`registry`], [`OriginVerifier`], [`Resolver`]); the
-//! configuration ([`config`]) and the front door ([`Deployment`]).
+//! ## The data path
+//! ```text
+//! SNI / CONNECT host (+ the origin's chain, server-first)
+//!   → Deployment::lookup / Resolver   choose the leaf key family the client accepts
+//!   → CertCache                        hit: ~80 ns, no allocation; miss: one mint per site,
+//!                                      concurrent handshakes for the site wait (bounded)
+//!   → OriginVerifier (server-first)    the origin's chain validated for the host:
+//!                                      trusted → the CA; untrusted → refused or mirrored
+//!   → Minter                           clone rules over the origin's own bytes, leaf key
+//!                                      from the KeyPool
+//!   → Issuer + Signer                  software key, PKCS#11 token, or rotating sub-CA
+//!   → Lookup                           rustls CertifiedKey (leaf + intermediates) + the
+//!                                      leaf's PrivateKey (wiped on drop) + the verdict
+//! ```
 //!
-//! ## Async servers and blocking
-//! A cache hit costs about 100 ns, but a miss mints on the calling thread (and an HSM-backed CA
-//! without a rotating sub-CA makes a token round trip). `Resolver`'s `resolve()` runs inside the
-//! rustls handshake on the caller's thread; async servers should read the ClientHello first
-//! (tokio-rustls' `LazyConfigAcceptor`) and call [`Deployment::lookup`] or
-//! [`Resolver::prepare_server_config`] on a blocking pool. Every wait inside certmint is bounded:
-//! a concurrent mint of the same site ([`cache::CacheConfig::wait_timeout`], then
-//! [`Error::Timeout`]) and an RSA key from the pool ([`keys::KeyPoolConfig::rsa_wait`], then
-//! [`KeyError::PoolExhausted`]).
+//! ## Serving from synchronous code
+//! The [`Resolver`] is rustls' [`ResolvesServerCert`](rustls::server::ResolvesServerCert): hand
+//! it to a `ServerConfig` and every handshake gets a leaf for its SNI, minted on a miss inside
+//! the handshake.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use certmint::rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConnection};
+//! use certmint::{testing::ThrowawayCa, CaSpec, Deployment, KeyAlgorithm};
+//!
+//! let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
+//! let deployment = Deployment::builder()
+//!     .ca(CaSpec::from_issuer("corp", Arc::new(ca.issuer()?)))
+//!     .build()?;
+//! let server_config = Arc::new(
+//!     certmint::server_config_builder()?
+//!         .with_no_client_auth()
+//!         .with_cert_resolver(Arc::new(deployment.resolver().clone())),
+//! );
+//!
+//! // A client that trusts only the throwaway root, over an in-memory pipe.
+//! let mut roots = RootCertStore::empty();
+//! roots.add(ca.root.clone())?;
+//! let client_config = ClientConfig::builder_with_provider(certmint::crypto_provider())
+//!     .with_safe_default_protocol_versions()?
+//!     .with_root_certificates(roots)
+//!     .with_no_client_auth();
+//! let mut client =
+//!     ClientConnection::new(Arc::new(client_config), "www.example.com".try_into()?)?;
+//! let mut server = ServerConnection::new(server_config)?;
+//! while client.is_handshaking() || server.is_handshaking() {
+//!     let mut buf = Vec::new();
+//!     client.write_tls(&mut buf)?;
+//!     server.read_tls(&mut buf.as_slice())?;
+//!     server.process_new_packets()?;
+//!     let mut buf = Vec::new();
+//!     server.write_tls(&mut buf)?;
+//!     client.read_tls(&mut buf.as_slice())?;
+//!     client.process_new_packets()?; // the client verifies the minted chain here
+//! }
+//! assert_eq!(deployment.cache_stats().mints, 1);
+//! # deployment.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Serving from async code
+//! A miss mints on the calling thread (tens of microseconds for EC; an HSM-backed CA without a
+//! rotating sub-CA makes a token round trip), so an async server should not mint on a runtime
+//! worker. Read the ClientHello first (tokio-rustls' `LazyConfigAcceptor`, or rustls'
+//! `Acceptor`), then on a blocking pool call [`Resolver::prepare_server_config`] (client-first:
+//! a `ServerConfig` that serves the prepared chain) or [`Deployment::lookup`] with the origin's
+//! chain (server-first), and finish the handshake with the result. The README shows both as
+//! complete programs. Every wait inside certmint is bounded: a concurrent mint of the same site
+//! ([`cache::CacheConfig::wait_timeout`], then [`Error::Timeout`]) and an RSA key from the pool
+//! ([`keys::KeyPoolConfig::rsa_wait`], then [`KeyError::PoolExhausted`]). Token round trips are
+//! bounded only by the PKCS#11 module itself.
+//!
+//! ## Threads certmint starts
+//! - `certmint-keypool`: one per [`keys::KeyPool`] with `background` on (the default), topping
+//!   up pre-generated leaf keys per algorithm; it sleeps when the queues are full.
+//! - `certmint-clock`: one per [`clock::SystemClock`], refreshing a coarse seconds counter every
+//!   100 ms so cache hits never call the system clock.
+//!
+//! Both hold only weak references: dropping the [`Deployment`] (or the pool and the clock) ends
+//! them, and [`Deployment::shutdown`] stops them and waits. Nothing else runs in the background:
+//! rotation, cache expiry and mints happen on the threads that call certmint. After `fork()`,
+//! call [`Deployment::after_fork_child`] (or [`after_fork_child`]) in the child.
+//!
+//! ## CA stores and rotation
+//! - A CA is an [`ca::Issuer`] (its certificate and chain, checked when loaded: CA:TRUE,
+//!   keyCertSign, a subjectKeyIdentifier, valid now, the key matches) and a [`ca::Signer`]:
+//!   [`ca::SoftwareSigner`] (PEM/DER key files, encrypted PKCS#8, keys wiped after parsing) or
+//!   `ca::Pkcs11Signer` (feature `pkcs11`; a `pkcs11:` URI per RFC 7512: SoftHSM2, an HSM).
+//! - [`CaRegistry`] holds several CAs: some enabled, one default, rules that choose a CA per
+//!   host or tenant; it implements [`CaStore`], the trait the resolver mints through.
+//! - [`ca::RotatingIssuer`] puts a short-lived software sub-CA (7 days by default, renewed after
+//!   6) between the intermediate and the leaves, so mints never wait on the HSM; the sub-CA is
+//!   signed by the intermediate through its signer.
+//! - [`ca::certificate_request`] (and `certmint ca csr`) makes the PKCS#10 request for an
+//!   intermediate your organisation's CA signs; [`registry::check_import`] checks the result.
+//! - Every minted certificate names a CRL distribution point ([`ca::IssuerOptions`]).
+//!
+//! ## Errors
+//! One error type, [`Error`], with a variant per layer and a nested enum where a layer has
+//! several reasons ([`OriginError`], [`HostError`], [`KeyError`], [`IssuerError`],
+//! [`ConfigError`], ...). Errors are cheap to clone and match the same whether fresh or
+//! remembered by the cache; errors about a file's contents come wrapped in [`Error::File`],
+//! which names the file ([`Error::without_file`] gives the reason). Error text never holds key
+//! material, passphrases or PINs.
 //!
 //! ## rustls provider
 //! certmint signs with ring (or aws-lc-rs, feature `aws-lc-rs`). Build rustls configurations

@@ -1,25 +1,5 @@
-//! Serving minted chains to rustls: [`Resolver`] (client-first, from the SNI) and
-//! [`ConnectionResolver`] (server-first, a clone of the origin the proxy already fetched).
-//!
-//! `resolve()` runs inside the handshake on the caller's thread; in an async proxy that is a
-//! runtime worker, so a miss there (which mints, tens of microseconds for EC, more for RSA under
-//! an RSA CA) blocks it. Async proxies do the slow work first with [`Resolver::prepare`] on a
-//! blocking pool (for example `tokio::task::spawn_blocking`), after reading the ClientHello with
-//! rustls' `Acceptor` (tokio-rustls' `LazyConfigAcceptor`); the handshake is then served from the
-//! cache.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use certmint::{keys::KeyPool, mint::MintPolicy, testing::ThrowawayCa};
-//! use certmint::{CertCache, KeyAlgorithm, Minter, Resolver};
-//! # let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
-//! let minter = Arc::new(Minter::new(Arc::new(ca.issuer()?), Arc::new(KeyPool::default()), MintPolicy::default()));
-//! let resolver = Arc::new(Resolver::new(minter, Arc::new(CertCache::default())));
-//! let config = certmint::server_config_builder()?
-//!     .with_no_client_auth()
-//!     .with_cert_resolver(resolver);
-//! # Ok::<(), certmint::Error>(())
-//! ```
+//! Serving minted chains to rustls: [`Resolver`] and [`ConnectionResolver`]; their manual is
+//! on the types (this module is private, its items re-exported at the crate root).
 
 use std::sync::Arc;
 
@@ -124,7 +104,33 @@ impl ClientKeySupport {
     }
 }
 
-/// A minting, caching certificate resolver. Cheap to clone; `Send + Sync`.
+/// A minting, caching certificate resolver: rustls' [`ResolvesServerCert`] for client-first
+/// proxies (a leaf from the SNI), and the source of [`ConnectionResolver`]s for server-first
+/// ones (a clone of the origin the proxy already fetched). Cheap to clone; `Send + Sync`.
+///
+/// A handshake it cannot serve (no SNI and no fallback host, an unusable SNI, no CA, no key
+/// family the client accepts, a refused origin) gets no certificate, so rustls ends it with an
+/// alert; the reason is logged at `warn`.
+///
+/// `resolve()` runs inside the handshake on the caller's thread; in an async proxy that is a
+/// runtime worker, so a miss there (which mints, tens of microseconds for EC, more for RSA under
+/// an RSA CA) blocks it. Async proxies do the slow work first with [`Resolver::prepare`] on a
+/// blocking pool (for example `tokio::task::spawn_blocking`), after reading the ClientHello with
+/// rustls' `Acceptor` (tokio-rustls' `LazyConfigAcceptor`); the handshake is then served from the
+/// cache.
+///
+/// ```
+/// use std::sync::Arc;
+/// use certmint::{keys::KeyPool, mint::MintPolicy, testing::ThrowawayCa};
+/// use certmint::{CertCache, KeyAlgorithm, Minter, Resolver};
+/// # let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
+/// let minter = Arc::new(Minter::new(Arc::new(ca.issuer()?), Arc::new(KeyPool::default()), MintPolicy::default()));
+/// let resolver = Arc::new(Resolver::new(minter, Arc::new(CertCache::default())));
+/// let config = certmint::server_config_builder()?
+///     .with_no_client_auth()
+///     .with_cert_resolver(resolver);
+/// # Ok::<(), certmint::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Resolver {
     store: Arc<dyn CaStore>,

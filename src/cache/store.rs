@@ -109,6 +109,34 @@ type Inner =
     Cache<CacheKey, Arc<Entry>, EntryWeighter, quick_cache::DefaultHashBuilder, CountEvictions>;
 
 /// The per-site cache. `Send + Sync`; share it behind an `Arc`.
+///
+/// Entries live until shortly before their leaf (or its issuer) expires, the total size is
+/// bounded ([`CacheConfig::max_weight`](crate::cache::CacheConfig::max_weight)), and concurrent lookups of
+/// one key mint once. A [`Deployment`](crate::Deployment) and a [`Resolver`](crate::Resolver)
+/// use it for you; direct use looks like this:
+///
+/// ```
+/// use std::sync::Arc;
+/// use certmint::cache::{CacheConfig, CacheKey};
+/// use certmint::{keys::KeyPool, mint::MintPolicy, testing::ThrowawayCa};
+/// use certmint::{CertCache, Host, KeyAlgorithm, MintRequest, Minter};
+///
+/// let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
+/// let minter = Minter::new(Arc::new(ca.issuer()?), Arc::new(KeyPool::inline()), MintPolicy::default());
+/// let cache = CertCache::new(CacheConfig::default());
+/// let key = CacheKey::new(
+///     *minter.issuer_id(),
+///     None, // no origin: a host-only leaf
+///     Some(Host::parse("www.example.com")?),
+///     KeyAlgorithm::EcdsaP256,
+/// );
+/// let mint = || minter.mint(&MintRequest::for_host("www.example.com"));
+/// let first = cache.get_or_mint(&key, mint)?;
+/// let again = cache.get_or_mint(&key, mint)?; // a hit: the same chain
+/// assert!(Arc::ptr_eq(first.certified_key(), again.certified_key()));
+/// assert_eq!((cache.stats().mints, cache.stats().hits), (1, 1));
+/// # Ok::<(), certmint::Error>(())
+/// ```
 pub struct CertCache {
     inner: Inner,
     config: CacheConfig,

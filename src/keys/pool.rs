@@ -105,6 +105,26 @@ struct Shared {
 
 /// A pool of pre-generated leaf keys. Share it behind an `Arc`.
 ///
+/// A background thread (`certmint-keypool`) keeps [`KeyPoolConfig::ec_target`] keys of each EC
+/// algorithm in use ready, so a mint does not wait for key generation; RSA keys, which take
+/// 50-500 ms to generate, are reused for a bounded number of mints and time, per issuer
+/// ([`KeyPool::take_for`]). An empty EC queue is never an error: the key is made inline.
+///
+/// ```
+/// use certmint::keys::{KeyPool, KeyPoolConfig};
+/// use certmint::KeyAlgorithm;
+///
+/// let mut config = KeyPoolConfig::default();
+/// config.warm = vec![KeyAlgorithm::EcdsaP256]; // start generating before the first mint
+/// let pool = KeyPool::new(config);
+/// pool.fill(KeyAlgorithm::EcdsaP256, 4)?; // or top it up by hand
+/// assert!(pool.ready(KeyAlgorithm::EcdsaP256) >= 1);
+/// let key = pool.take(KeyAlgorithm::EcdsaP256)?;
+/// assert_eq!(key.algorithm(), KeyAlgorithm::EcdsaP256);
+/// pool.shutdown(); // or just drop it
+/// # Ok::<(), certmint::KeyError>(())
+/// ```
+///
 /// Dropping the pool tells the background thread to stop and returns at once (the thread
 /// finishes the key it may be generating, then exits); [`KeyPool::shutdown`] stops it and waits.
 pub struct KeyPool {

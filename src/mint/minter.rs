@@ -174,6 +174,29 @@ enum IssuerSource {
 
 /// Mints leaves under one issuer (fixed, or a rotating sub-CA). `Send + Sync`; share it behind
 /// an `Arc`.
+///
+/// Most proxies mint through a [`Deployment`](crate::Deployment), which adds the cache and
+/// origin validation; a `Minter` alone mints every time it is asked.
+///
+/// ```
+/// use std::sync::Arc;
+/// use certmint::{keys::KeyPool, mint::MintPolicy, testing::ThrowawayCa};
+/// use certmint::{KeyAlgorithm, MintRequest, Minter};
+///
+/// let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
+/// let minter = Minter::new(Arc::new(ca.issuer()?), Arc::new(KeyPool::default()), MintPolicy::default());
+///
+/// // Client-first: from the host alone.
+/// let leaf = minter.mint(&MintRequest::for_host("www.example.com"))?;
+/// assert_eq!(leaf.chain().len(), 2); // leaf + intermediate
+///
+/// // Server-first: a clone of the origin's certificate (here, the first leaf stands in).
+/// let origin = leaf.leaf().clone();
+/// let clone = minter.mint(&MintRequest::clone_of(&origin).with_host("www.example.com"))?;
+/// assert_ne!(clone.serial(), leaf.serial());
+/// println!("changed beyond the usual: {:?}", clone.adjustments());
+/// # Ok::<(), certmint::Error>(())
+/// ```
 pub struct Minter {
     source: IssuerSource,
     keys: Arc<KeyPool>,

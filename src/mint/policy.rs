@@ -45,7 +45,17 @@ impl Default for ValidityPolicy {
 }
 
 /// Settings of a [`Minter`](crate::Minter). `Default` gives the documented defaults; change
-/// fields on a default value (`let mut p = MintPolicy::default(); p.san_from_host = false;`).
+/// fields on a default value.
+///
+/// ```
+/// use std::time::Duration;
+/// use certmint::mint::{MintPolicy, ValidityPolicy};
+///
+/// let mut policy = MintPolicy::default();
+/// policy.san_from_host = false; // keep SAN-less origins SAN-less
+/// policy.validity = ValidityPolicy::Mirror { max_lifetime: Duration::from_secs(90 * 86_400) };
+/// // Then: Minter::new(issuer, keys, policy), or DeploymentBuilder::mint_policy(policy).
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MintPolicy {
