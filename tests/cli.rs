@@ -19,6 +19,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `o` exited with `code` and its stderr holds every one of `needles`.
+fn assert_fails_with(o: &Output, code: i32, needles: &[&str]) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
+    for needle in needles {
+        assert!(stderr(o).contains(needle), "{needle}: {}", stderr(o));
+    }
+}
+
 #[cfg(unix)]
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
@@ -250,12 +258,7 @@ fn failures_exit_1_with_one_line_and_write_nothing() {
         ],
         dir,
     );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("empty.pem") && stderr(&o).contains("no certificate"),
-        "{}",
-        stderr(&o)
-    );
+    assert_fails_with(&o, 1, &["empty.pem", "no certificate"]);
     // An unwritable destination: the other file is not left behind.
     let o = mint(
         &[
@@ -283,12 +286,7 @@ fn usage_errors_exit_2() {
     assert_eq!(certmint(&["frobnicate"], tmp.path()).status.code(), Some(2));
     // The proxy without a CA points to both ways of giving one.
     let o = certmint(&["proxy", "--listen", "127.0.0.1:0"], tmp.path());
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("--config") && stderr(&o).contains("--ca-cert"),
-        "{}",
-        stderr(&o)
-    );
+    assert_fails_with(&o, 2, &["--config", "--ca-cert"]);
     // --resolve wants an IP address and says so.
     let o = certmint(
         &[
@@ -302,8 +300,7 @@ fn usage_errors_exit_2() {
         ],
         tmp.path(),
     );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("IP address"), "{}", stderr(&o));
+    assert_fails_with(&o, 2, &["IP address"]);
 }
 
 #[test]
@@ -357,12 +354,7 @@ fn encrypted_ca_keys_round_trip_through_the_cli() {
         .current_dir(dir)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("CERTMINT_CA_KEY_PASS"),
-        "{}",
-        stderr(&o)
-    );
+    assert_fails_with(&o, 1, &["CERTMINT_CA_KEY_PASS"]);
     assert!(!dir.join("enc/root.pem").exists());
     // From the environment.
     let o = Command::new(env!("CARGO_BIN_EXE_certmint"))
@@ -538,13 +530,11 @@ fn an_intermediate_requested_by_csr_and_signed_by_openssl_imports_and_mints() {
     csr("tight", "0");
     openssl_sign_csr(dir, "tight.csr", "tight.pem", true);
     let o = import("tight.pem", "tight-key.pem", &["--rotation"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("pathLen"), "{}", stderr(&o));
+    assert_fails_with(&o, 1, &["pathLen"]);
     // Signed without the requested extensions: not a CA.
     openssl_sign_csr(dir, "inter.csr", "plain.pem", false);
     let o = import("plain.pem", "inter-key.pem", &[]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not a CA"), "{}", stderr(&o));
+    assert_fails_with(&o, 1, &["not a CA"]);
 }
 
 #[test]
@@ -569,8 +559,7 @@ fn csr_refuses_bad_input_and_writes_nothing() {
         "--out",
         "r.csr",
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("encrypted"), "{}", stderr(&o));
+    assert_fails_with(&o, 1, &["encrypted"]);
     std::fs::write(dir.join("pass"), "p").unwrap();
     for bad in ["CN", "XX=y", "C=USA", "CN=a+O=b", "CN=a,CN=b"] {
         let o = run(&[
@@ -605,12 +594,7 @@ fn csr_refuses_bad_input_and_writes_nothing() {
         "--out",
         "r.csr",
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("CN=Proxy CA,O=Example,C=GB"),
-        "{}",
-        stderr(&o)
-    );
+    assert_fails_with(&o, 1, &["CN=Proxy CA,O=Example,C=GB"]);
     assert!(!dir.join("k.pem").exists() && !dir.join("r.csr").exists());
 }
 
@@ -825,8 +809,7 @@ fn empty_passphrases_are_refused() {
         .current_dir(dir)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("passphrase is empty"), "{}", stderr(&o));
+    assert_fails_with(&o, 1, &["passphrase is empty"]);
 }
 
 /// The README's command table lists every option each command accepts (a newcomer reads the
