@@ -17,12 +17,15 @@
 
 pub(crate) mod store;
 
-use std::sync::Arc;
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use quick_cache::Equivalent;
+use rustls::pki_types::UnixTime;
 use rustls::sign::CertifiedKey;
 
+use crate::ca::SERIAL_LEN;
 use crate::host::{Host, HostRef};
 use crate::keys::LeafKey;
 use crate::x509::KeyAlgorithm;
@@ -160,6 +163,19 @@ pub(crate) struct Served {
     pub(crate) certified_key: Arc<CertifiedKey>,
     pub(crate) key: Arc<LeafKey>,
     pub(crate) verdict: OriginVerdict,
+    pub(crate) serial: [u8; SERIAL_LEN],
+    pub(crate) not_after: UnixTime,
+    /// The caller's data about this entry (see [`Lookup::attach`]).
+    pub(crate) attachment: OnceLock<Attachment>,
+}
+
+/// What [`Lookup::attach`] stores: any `Send + Sync` value.
+pub(crate) struct Attachment(Box<dyn Any + Send + Sync>);
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Attachment")
+    }
 }
 
 impl Lookup {
@@ -177,6 +193,51 @@ impl Lookup {
     /// does not validate again).
     pub fn verdict(&self) -> OriginVerdict {
         self.served.verdict
+    }
+
+    /// The leaf's serial number (20 octets).
+    pub fn serial(&self) -> &[u8; SERIAL_LEN] {
+        &self.served.serial
+    }
+
+    /// The leaf's notAfter.
+    pub fn not_after(&self) -> UnixTime {
+        self.served.not_after
+    }
+
+    /// Attaches `value` to the cached entry this lookup found, unless something is attached
+    /// already, and returns what is attached when it is a `T`. Every later lookup of the same
+    /// entry sees it ([`Lookup::attachment`]); it is dropped with the entry (evicted, expired or
+    /// purged, once the last lookup holding it is gone).
+    ///
+    /// For a server's own parsed form of the chain and key (an OpenSSL `X509`/`EVP_PKEY`, say),
+    /// so a cache hit does not parse them again. Attachments do not count towards the cache's
+    /// weight bound.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use certmint::{testing::ThrowawayCa, CaSpec, ClientKeySupport, Deployment, KeyAlgorithm};
+    /// # let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256)?;
+    /// # let deployment = Deployment::builder().ca(CaSpec::from_issuer("corp", Arc::new(ca.issuer()?))).build()?;
+    /// struct Parsed(usize); // stands for a TLS library's parsed chain
+    /// let first = deployment.lookup(Some("a.example"), &[], ClientKeySupport::all())?;
+    /// assert!(first.attachment::<Parsed>().is_none());
+    /// first.attach(Parsed(first.certified_key().cert.len()));
+    /// let hit = deployment.lookup(Some("a.example"), &[], ClientKeySupport::all())?;
+    /// assert_eq!(hit.attachment::<Parsed>().map(|p| p.0), Some(2));
+    /// # Ok::<(), certmint::Error>(())
+    /// ```
+    pub fn attach<T: Any + Send + Sync>(&self, value: T) -> Option<&T> {
+        self.served
+            .attachment
+            .get_or_init(|| Attachment(Box::new(value)))
+            .0
+            .downcast_ref()
+    }
+
+    /// What is attached to this entry, when it is a `T` (see [`Lookup::attach`]).
+    pub fn attachment<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.served.attachment.get()?.0.downcast_ref()
     }
 }
 
