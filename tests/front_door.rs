@@ -389,3 +389,50 @@ fn an_untrusted_ca_that_clients_trust_is_refused() {
     .unwrap();
     d.shutdown();
 }
+
+/// An attachment is shared by every lookup of one entry, carries the entry's serial and
+/// notAfter beside it, and is dropped with the entry once the cache lets it go.
+#[test]
+fn attachments_live_as_long_as_their_cache_entry() {
+    struct Parsed(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Parsed {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let d = deployment(&ca, None);
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let first = d
+        .lookup(Some("attach.example"), &[], ClientKeySupport::all())
+        .unwrap();
+    assert!(first.attach(Parsed(Arc::clone(&dropped))).is_some());
+    // A second attach keeps the first value (and drops the new one).
+    let other = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    assert!(Arc::ptr_eq(
+        &first.attach(Parsed(Arc::clone(&other))).unwrap().0,
+        &dropped
+    ));
+    assert!(other.load(std::sync::atomic::Ordering::SeqCst));
+    let hit = d
+        .lookup(Some("attach.example"), &[], ClientKeySupport::all())
+        .unwrap();
+    assert_eq!(hit.outcome, Outcome::Hit);
+    assert!(Arc::ptr_eq(
+        &hit.attachment::<Parsed>().unwrap().0,
+        &dropped
+    ));
+    assert!(hit.attachment::<String>().is_none());
+    // Serial and notAfter are the leaf's own.
+    let info = certmint::inspect::CertificateInfo::parse(&hit.certified_key().cert[0]).unwrap();
+    let hex: String = hit.serial().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(info.serial.replace(':', "").to_lowercase(), hex);
+    assert!(hit.not_after() > UnixTime::now());
+    // Purged and no lookup left: the attachment goes.
+    d.purge();
+    drop(first);
+    assert!(!dropped.load(std::sync::atomic::Ordering::SeqCst));
+    drop(hit);
+    assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+    d.shutdown();
+}
