@@ -10,7 +10,7 @@ use rustls::{ConfigBuilder, ServerConfig, SignatureScheme, WantsVerifier};
 
 use crate::cache::store::CertCache;
 use crate::cache::{CacheKeyRef, Lookup, OriginVerdict};
-use crate::error::{Error, HostError};
+use crate::error::{Error, HostError, OriginError};
 use crate::host::{Host, HostRef};
 use crate::mint::minter::{MintRequest, Minter};
 use crate::origin_trust::OriginVerifier;
@@ -251,6 +251,15 @@ impl Resolver {
         let origin = match origin_chain.first() {
             None => None,
             Some(der) => {
+                // The same size limit as a direct mint, before any parsing.
+                let max = minter.policy().max_origin_len;
+                if der.as_ref().len() > max {
+                    return Err(OriginError::TooLarge {
+                        len: der.as_ref().len(),
+                        max,
+                    }
+                    .into());
+                }
                 let parsed = ParsedCert::parse(der.as_ref())?;
                 let needs_host = minter.policy().san_from_host
                     && parsed.extension(&oid::SUBJECT_ALT_NAME).is_none();

@@ -436,3 +436,21 @@ fn attachments_live_as_long_as_their_cache_entry() {
     assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
     d.shutdown();
 }
+
+/// The front door refuses an oversized origin for its size before parsing it, as a direct mint
+/// does (found by the C tests: a 1 MiB SEQUENCE was reported as malformed).
+#[test]
+fn an_oversized_origin_chain_is_refused_for_its_size() {
+    let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let d = deployment(&ca, None);
+    let mut der = vec![0x30, 0x83, 0x10, 0x00, 0x00];
+    der.resize(der.len() + (1 << 20), 0);
+    let chain = [CertificateDer::from(der)];
+    match d.lookup(Some("big.example"), &chain, ClientKeySupport::all()) {
+        Err(Error::Origin(certmint::OriginError::TooLarge { len, max })) => {
+            assert_eq!((len, max), ((1 << 20) + 5, certmint::mint::DEFAULT_MAX_ORIGIN_LEN));
+        }
+        other => panic!("{other:?}"),
+    }
+    d.shutdown();
+}
