@@ -448,7 +448,10 @@ fn an_oversized_origin_chain_is_refused_for_its_size() {
     let chain = [CertificateDer::from(der)];
     match d.lookup(Some("big.example"), &chain, ClientKeySupport::all()) {
         Err(Error::Origin(certmint::OriginError::TooLarge { len, max })) => {
-            assert_eq!((len, max), ((1 << 20) + 5, certmint::mint::DEFAULT_MAX_ORIGIN_LEN));
+            assert_eq!(
+                (len, max),
+                ((1 << 20) + 5, certmint::mint::DEFAULT_MAX_ORIGIN_LEN)
+            );
         }
         other => panic!("{other:?}"),
     }
