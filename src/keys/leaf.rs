@@ -8,7 +8,7 @@ use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, SubjectPublicKeyInfoD
 use rustls::sign::SigningKey;
 use zeroize::Zeroizing;
 
-use super::Secret;
+use super::{KeyParts, Secret};
 use crate::crypto::{self, backend};
 use crate::error::KeyError;
 use crate::x509::{key_identifier, KeyAlgorithm};
@@ -41,6 +41,24 @@ fn generate_rsa(algorithm: KeyAlgorithm, bits: usize) -> Result<PrivateKey, KeyE
         algorithm,
         pkcs8: Zeroizing::new(der.as_ref().to_vec()),
     })
+}
+
+/// RFC 8410's PKCS#8 v1 form of an Ed25519 key, from the v2 form (RFC 5958, with the public
+/// key) that ring writes: OpenSSL 3.0 cannot read v2, so C servers could not load the key. ring,
+/// aws-lc-rs and rustls read v1.
+fn ed25519_pkcs8_v1(v2: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let seed = match super::parts::parse(KeyAlgorithm::Ed25519, v2) {
+        Ok(KeyParts::Ed25519 { seed }) if seed.len() == 32 => seed,
+        _ => return Err(KeyError::Generation),
+    };
+    let mut v1 = Zeroizing::new(Vec::with_capacity(PREFIX.len() + seed.len()));
+    v1.extend_from_slice(&PREFIX);
+    v1.extend_from_slice(seed);
+    Ok(v1)
 }
 
 /// A private key as PKCS#8 DER, wiped from memory when dropped.
@@ -79,7 +97,13 @@ impl PrivateKey {
             KeyAlgorithm::EcdsaP384 => {
                 EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, &rng)
             }
-            KeyAlgorithm::Ed25519 => Ed25519KeyPair::generate_pkcs8(&rng),
+            KeyAlgorithm::Ed25519 => {
+                let v2 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| KeyError::Generation)?;
+                return Ok(Self {
+                    algorithm,
+                    pkcs8: ed25519_pkcs8_v1(v2.as_ref())?,
+                });
+            }
             KeyAlgorithm::Rsa2048 => return generate_rsa(algorithm, 2048),
             KeyAlgorithm::Rsa3072 => return generate_rsa(algorithm, 3072),
             KeyAlgorithm::Rsa4096 => return generate_rsa(algorithm, 4096),
@@ -99,6 +123,15 @@ impl PrivateKey {
     /// The PKCS#8 DER, borrowed.
     pub fn pkcs8(&self) -> PrivatePkcs8KeyDer<'_> {
         PrivatePkcs8KeyDer::from(&self.pkcs8[..])
+    }
+
+    /// The key's raw components, borrowed from its PKCS#8 (see [`KeyParts`]): for handing the
+    /// key to another crypto library without that library's DER decoder.
+    ///
+    /// Fails with [`KeyError::UnrecognizedFormat`] if the PKCS#8 lacks the structure its
+    /// algorithm calls for (never for keys certmint generated).
+    pub fn parts(&self) -> Result<KeyParts<'_>, KeyError> {
+        super::parts::parse(self.algorithm, &self.pkcs8).map_err(|_| KeyError::UnrecognizedFormat)
     }
 
     /// The key as PEM (`PRIVATE KEY`), unencrypted, in a buffer wiped on drop.

@@ -13,11 +13,13 @@
 
 pub(crate) mod file;
 mod leaf;
+mod parts;
 mod passphrase;
 mod pool;
 
 pub use file::{encrypt_private_key, PBKDF2_ITERATIONS};
 pub use leaf::{LeafKey, PrivateKey};
+pub use parts::KeyParts;
 pub use passphrase::{passphrase_from_sources, PASSPHRASE_ENV};
 pub use pool::{KeyPool, KeyPoolConfig, KeyPoolStats};
 
