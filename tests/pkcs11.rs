@@ -18,7 +18,14 @@ use common::*;
 
 const MODULE: &str = SOFTHSM_MODULE;
 const PIN: &str = "98765432";
-const TOKENS: [&str; 9] = [
+const TOKENS: [&str; 14] = [
+    // Tests that run certmint in a child process get a token of their own: SoftHSM2 fails
+    // (CKR_GENERAL_ERROR) when one process reads a token another is writing.
+    "t-cli",
+    "t-csr",
+    "t-config",
+    "t-locked",
+    "t-twice",
     "t-deploy",
     "t-ec",
     "t-rsa",
@@ -104,14 +111,14 @@ fn the_generated_key_is_sensitive_and_not_extractable() {
     if hsm().is_none() {
         return;
     }
-    Pkcs11Signer::generate(&uri("t-ca", "locked", PIN), KeyAlgorithm::EcdsaP256).unwrap();
+    Pkcs11Signer::generate(&uri("t-locked", "locked", PIN), KeyAlgorithm::EcdsaP256).unwrap();
     // pkcs11-tool (OpenSC) shows the attributes when installed.
     let Ok(out) = Command::new("pkcs11-tool")
         .args([
             "--module",
             MODULE,
             "--token-label",
-            "t-ca",
+            "t-locked",
             "--login",
             "--pin",
             PIN,
@@ -124,8 +131,12 @@ fn the_generated_key_is_sensitive_and_not_extractable() {
         assert!(!require_tools(), "pkcs11-tool (opensc) is required in CI");
         return;
     };
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("locked"), "{text}");
+    let all = String::from_utf8_lossy(&out.stdout);
+    // Other tests add keys to this token meanwhile: look at this key's object only.
+    let text = all
+        .split("Private Key Object")
+        .find(|object| object.lines().any(|l| l.trim() == "label:      locked"))
+        .unwrap_or_else(|| panic!("no key labelled locked: {all}"));
     assert!(
         text.contains("sensitive") && text.contains("never extractable"),
         "{text}"
@@ -307,7 +318,7 @@ fn the_cli_mints_with_a_pkcs11_uri_for_the_ca_key() {
     }
     let root = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let signer =
-        Pkcs11Signer::generate(&uri("t-ca", "cli-issuing", PIN), KeyAlgorithm::EcdsaP256).unwrap();
+        Pkcs11Signer::generate(&uri("t-cli", "cli-issuing", PIN), KeyAlgorithm::EcdsaP256).unwrap();
     let cert = ca_for(&signer, &root);
     let tmp = tempfile::tempdir().unwrap();
     let chain = [cert, root.intermediate.clone()]
@@ -315,7 +326,8 @@ fn the_cli_mints_with_a_pkcs11_uri_for_the_ca_key() {
         .map(|c| test_cert_pem(c.as_ref()))
         .collect::<String>();
     std::fs::write(tmp.path().join("hsm-ca.pem"), chain).unwrap();
-    let key_uri = format!("pkcs11:token=t-ca;object=cli-issuing;type=private?module-path={MODULE}");
+    let key_uri =
+        format!("pkcs11:token=t-cli;object=cli-issuing;type=private?module-path={MODULE}");
     // `certmint mint` with the token's key, for `sni`, into `out`, logging in with `pin`.
     let mint = |sni: &str, out: &str, pin: &str, extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_certmint"))
@@ -389,7 +401,8 @@ fn a_csr_for_a_key_generated_in_the_token_imports_and_mints() {
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     let openssl = |args: &[&str]| String::from_utf8_lossy(&openssl_ok(dir, args)).into_owned();
-    let key_uri = format!("pkcs11:token=t-ca;object=csr-issuing;type=private?module-path={MODULE}");
+    let key_uri =
+        format!("pkcs11:token=t-csr;object=csr-issuing;type=private?module-path={MODULE}");
     run(&["ca", "init", "--dir", "org"]);
     run(&[
         "ca",
@@ -424,7 +437,7 @@ fn a_csr_for_a_key_generated_in_the_token_imports_and_mints() {
     // A PIN in the URI never reaches the snippet; the command warns that `ps` shows it; the
     // scheme is accepted in capitals.
     let with_pin = format!(
-        "PKCS11:token=t-ca;object=csr-issuing;type=private?module-path={MODULE}&pin-value={PIN}"
+        "PKCS11:token=t-csr;object=csr-issuing;type=private?module-path={MODULE}&pin-value={PIN}"
     );
     let o = Command::new(env!("CARGO_BIN_EXE_certmint"))
         .args([
@@ -479,9 +492,11 @@ fn a_configuration_file_can_name_a_pkcs11_key_with_rotation() {
     let rp = ca_params("config test root", None);
     let root =
         rcgen::CertifiedIssuer::self_signed(rp, rcgen::KeyPair::generate().unwrap()).unwrap();
-    let signer =
-        Pkcs11Signer::generate(&uri("t-ca", "config-issuing", PIN), KeyAlgorithm::EcdsaP256)
-            .unwrap();
+    let signer = Pkcs11Signer::generate(
+        &uri("t-config", "config-issuing", PIN),
+        KeyAlgorithm::EcdsaP256,
+    )
+    .unwrap();
     let p = ca_params("HSM rotating parent", Some(1));
     let cert = p
         .signed_by(&SpkiKey::new(&signer), &root)
@@ -492,7 +507,7 @@ fn a_configuration_file_can_name_a_pkcs11_key_with_rotation() {
     let pem = test_cert_pem(cert.as_ref());
     std::fs::write(tmp.path().join("hsm.pem"), pem).unwrap();
     let text = format!(
-        "[[ca]]\nid = \"hsm\"\ncert = \"hsm.pem\"\nkey = \"pkcs11:token=t-ca;object=config-issuing;type=private?module-path={MODULE}&pin-value={PIN}\"\n[ca.rotation]\nlifetime_days = 7\nrenew_after_days = 6\n"
+        "[[ca]]\nid = \"hsm\"\ncert = \"hsm.pem\"\nkey = \"pkcs11:token=t-config;object=config-issuing;type=private?module-path={MODULE}&pin-value={PIN}\"\n[ca.rotation]\nlifetime_days = 7\nrenew_after_days = 6\n"
     );
     std::fs::write(tmp.path().join("certmint.toml"), text).unwrap();
     let deployment = certmint::config::load(&tmp.path().join("certmint.toml")).unwrap();
@@ -567,7 +582,7 @@ fn a_label_two_keys_share_is_ambiguous_not_the_first_match() {
                 "--module",
                 MODULE,
                 "--token-label",
-                "t-ca",
+                "t-twice",
                 "--login",
                 "--pin",
                 PIN,
@@ -588,7 +603,7 @@ fn a_label_two_keys_share_is_ambiguous_not_the_first_match() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let err = Pkcs11Signer::open(&uri("t-ca", "twice", PIN)).unwrap_err();
+    let err = Pkcs11Signer::open(&uri("t-twice", "twice", PIN)).unwrap_err();
     assert!(
         matches!(
             err,
