@@ -6,13 +6,14 @@ use std::sync::Once;
 use certmint::keys::Secret;
 use certmint::rustls::pki_types::CertificateDer;
 use certmint::rustls::SignatureScheme;
-use certmint::{CaSpec, ClientKeySupport, Deployment, KeyAlgorithm, MintRequest};
+use certmint::{CaSpec, ClientKeySupport, Deployment, MintRequest};
 
 use crate::error::{certmint_result, Failure};
 use crate::ffi::{
     bytes, certmint_bytes, hand_out, handle, optional_bytes, optional_text, require_out, text,
     write_out,
 };
+use crate::key_algorithm::key_algorithm;
 use crate::minted::certmint_minted;
 use crate::panic::{guard, guard_value};
 
@@ -34,21 +35,6 @@ pub const CERTMINT_KEY_SUPPORT_ED25519: u32 = 4;
 pub const CERTMINT_KEY_SUPPORT_RSA: u32 = 8;
 /// Every family certmint mints (the same as passing 0).
 pub const CERTMINT_KEY_SUPPORT_ALL: u32 = 15;
-
-/// Leaf key algorithm for `certmint_deployment_mint`: the origin's family (or P-256 without one).
-pub const CERTMINT_KEY_ALGORITHM_DEFAULT: u32 = 0;
-/// ECDSA P-256.
-pub const CERTMINT_KEY_ALGORITHM_P256: u32 = 1;
-/// ECDSA P-384.
-pub const CERTMINT_KEY_ALGORITHM_P384: u32 = 2;
-/// Ed25519.
-pub const CERTMINT_KEY_ALGORITHM_ED25519: u32 = 3;
-/// RSA 2048.
-pub const CERTMINT_KEY_ALGORITHM_RSA2048: u32 = 4;
-/// RSA 3072.
-pub const CERTMINT_KEY_ALGORITHM_RSA3072: u32 = 5;
-/// RSA 4096.
-pub const CERTMINT_KEY_ALGORITHM_RSA4096: u32 = 6;
 
 /// Counters of a deployment's cache (`certmint_deployment_cache_stats`). Fields are only ever
 /// appended; times are in microseconds.
@@ -286,24 +272,6 @@ fn client_key_support(mask: u32) -> Result<ClientKeySupport, Failure> {
     support.ed25519 = mask & CERTMINT_KEY_SUPPORT_ED25519 != 0;
     support.rsa = mask & CERTMINT_KEY_SUPPORT_RSA != 0;
     Ok(support)
-}
-
-fn key_algorithm(value: u32) -> Result<Option<KeyAlgorithm>, Failure> {
-    Ok(Some(match value {
-        CERTMINT_KEY_ALGORITHM_DEFAULT => return Ok(None),
-        CERTMINT_KEY_ALGORITHM_P256 => KeyAlgorithm::EcdsaP256,
-        CERTMINT_KEY_ALGORITHM_P384 => KeyAlgorithm::EcdsaP384,
-        CERTMINT_KEY_ALGORITHM_ED25519 => KeyAlgorithm::Ed25519,
-        CERTMINT_KEY_ALGORITHM_RSA2048 => KeyAlgorithm::Rsa2048,
-        CERTMINT_KEY_ALGORITHM_RSA3072 => KeyAlgorithm::Rsa3072,
-        CERTMINT_KEY_ALGORITHM_RSA4096 => KeyAlgorithm::Rsa4096,
-        other => {
-            return Err(Failure::new(
-                certmint_result::CERTMINT_INVALID_PARAMETER,
-                format!("unknown key algorithm {other}"),
-            ))
-        }
-    }))
 }
 
 /// The certificate to serve a client, from the cache or minted, after origin validation and

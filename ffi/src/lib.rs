@@ -29,6 +29,7 @@
 mod deployment;
 mod error;
 mod ffi;
+mod key_algorithm;
 mod minted;
 mod panic;
 mod result;
@@ -38,6 +39,7 @@ use std::ffi::c_char;
 pub use deployment::*;
 pub use error::certmint_result;
 pub use ffi::certmint_bytes;
+pub use key_algorithm::*;
 pub use minted::*;
 
 use crate::ffi::copy_out;

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -380,6 +381,80 @@ static void test_bad_inputs(certmint_deployment *d, const char *cert, size_t cer
   EXPECT(certmint_deployment_enable_ca(d, (const uint8_t *)"corp", 4), CERTMINT_OK);
 }
 
+/* One part of the key, compared with the BIGNUM parameter `name` of OpenSSL's own decode. */
+static int part_is(const certmint_minted *m, uint32_t part, const EVP_PKEY *key, const char *name) {
+  const uint8_t *p;
+  size_t len;
+  BIGNUM *want = NULL;
+  if (certmint_minted_key_part(m, part, &p, &len) != CERTMINT_OK ||
+      !EVP_PKEY_get_bn_param(key, name, &want))
+    return 0;
+  BIGNUM *got = BN_bin2bn(p, (int)len, NULL);
+  int same = got && BN_cmp(got, want) == 0 && (len == 0 || p[0] != 0);
+  BN_clear_free(got);
+  BN_clear_free(want);
+  return same;
+}
+
+/* certmint_minted_key_algorithm and certmint_minted_key_part agree with OpenSSL's decode of the
+ * PKCS#8, for every algorithm. */
+static void test_key_parts(certmint_deployment *d) {
+  const uint32_t algorithms[] = {CERTMINT_KEY_ALGORITHM_P256, CERTMINT_KEY_ALGORITHM_P384,
+                                 CERTMINT_KEY_ALGORITHM_ED25519, CERTMINT_KEY_ALGORITHM_RSA2048};
+  for (size_t i = 0; i < sizeof algorithms / sizeof *algorithms; i++) {
+    certmint_minted *m = NULL;
+    EXPECT(certmint_deployment_mint(d, (const uint8_t *)"parts.example", 13, NULL, 0,
+                                    algorithms[i], &m),
+           CERTMINT_OK);
+    CHECK(certmint_minted_key_algorithm(m) == algorithms[i]);
+    const uint8_t *der, *p;
+    size_t der_len, len;
+    EXPECT(certmint_minted_key_der(m, &der, &der_len), CERTMINT_OK);
+    const unsigned char *kp = der;
+    EVP_PKEY *key = d2i_AutoPrivateKey(NULL, &kp, (long)der_len);
+    CHECK(key != NULL);
+    if (algorithms[i] == CERTMINT_KEY_ALGORITHM_ED25519) {
+      unsigned char seed[32];
+      size_t seed_len = sizeof seed;
+      EXPECT(certmint_minted_key_part(m, CERTMINT_KEY_PART_ED25519_SEED, &p, &len), CERTMINT_OK);
+      CHECK(EVP_PKEY_get_raw_private_key(key, seed, &seed_len) == 1 && seed_len == len &&
+            memcmp(seed, p, len) == 0);
+    } else if (algorithms[i] == CERTMINT_KEY_ALGORITHM_RSA2048) {
+      CHECK(part_is(m, CERTMINT_KEY_PART_RSA_N, key, OSSL_PKEY_PARAM_RSA_N));
+      CHECK(part_is(m, CERTMINT_KEY_PART_RSA_E, key, OSSL_PKEY_PARAM_RSA_E));
+      CHECK(part_is(m, CERTMINT_KEY_PART_RSA_D, key, OSSL_PKEY_PARAM_RSA_D));
+      CHECK(part_is(m, CERTMINT_KEY_PART_RSA_P, key, OSSL_PKEY_PARAM_RSA_FACTOR1));
+      CHECK(part_is(m, CERTMINT_KEY_PART_RSA_Q, key, OSSL_PKEY_PARAM_RSA_FACTOR2));
+      CHECK(part_is(m, CERTMINT_KEY_PART_RSA_DP, key, OSSL_PKEY_PARAM_RSA_EXPONENT1));
+      CHECK(part_is(m, CERTMINT_KEY_PART_RSA_DQ, key, OSSL_PKEY_PARAM_RSA_EXPONENT2));
+      CHECK(part_is(m, CERTMINT_KEY_PART_RSA_QINV, key, OSSL_PKEY_PARAM_RSA_COEFFICIENT1));
+      EXPECT(certmint_minted_key_part(m, CERTMINT_KEY_PART_EC_PRIVATE, &p, &len),
+             CERTMINT_INVALID_PARAMETER);
+    } else {
+      unsigned char point[100];
+      size_t point_len = 0;
+      CHECK(part_is(m, CERTMINT_KEY_PART_EC_PRIVATE, key, OSSL_PKEY_PARAM_PRIV_KEY));
+      EXPECT(certmint_minted_key_part(m, CERTMINT_KEY_PART_EC_PUBLIC, &p, &len), CERTMINT_OK);
+      CHECK(EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point,
+                                            &point_len) == 1 &&
+            point_len == len && memcmp(point, p, len) == 0);
+      EXPECT(certmint_minted_key_part(m, CERTMINT_KEY_PART_RSA_N, &p, &len),
+             CERTMINT_INVALID_PARAMETER);
+    }
+    EXPECT(certmint_minted_key_part(m, 0, &p, &len), CERTMINT_INVALID_PARAMETER);
+    EXPECT(certmint_minted_key_part(m, 9999, &p, &len), CERTMINT_INVALID_PARAMETER);
+    EXPECT(certmint_minted_key_part(NULL, CERTMINT_KEY_PART_EC_PUBLIC, &p, &len),
+           CERTMINT_NULL_PARAMETER);
+    EXPECT(certmint_minted_key_part(m, CERTMINT_KEY_PART_EC_PUBLIC, NULL, &len),
+           CERTMINT_NULL_PARAMETER);
+    EXPECT(certmint_minted_key_part(m, CERTMINT_KEY_PART_EC_PUBLIC, &p, NULL),
+           CERTMINT_NULL_PARAMETER);
+    EVP_PKEY_free(key);
+    certmint_minted_free(m);
+  }
+  CHECK(certmint_minted_key_algorithm(NULL) == CERTMINT_KEY_ALGORITHM_DEFAULT);
+}
+
 static void test_minting(certmint_deployment *d, X509_STORE *store) {
   certmint_minted *m = NULL, *again = NULL;
   EXPECT(lookup(d, "www.example.com", &m), CERTMINT_OK);
@@ -500,6 +575,7 @@ static int basics(const char *config, const char *root, const char *dir) {
   test_null_parameters(d, cert, cert_len);
   test_bad_inputs(d, cert, cert_len, dir);
   test_minting(d, store);
+  test_key_parts(d);
   EXPECT(certmint_deployment_shutdown(d), CERTMINT_OK);
   certmint_deployment_free(d);
   X509_STORE_free(store);
