@@ -99,6 +99,9 @@ pub enum Error {
         /// What is wrong with its contents.
         source: Box<Error>,
     },
+    /// A Squid certificate-generator request was refused.
+    #[error("Squid request: {0}")]
+    Squid(#[from] SquidError),
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -614,6 +617,53 @@ pub enum Pkcs11Error {
     /// The token returned a signature that does not verify; it was discarded.
     #[error("the token returned a signature that does not verify")]
     BadSignature,
+}
+
+/// Why a Squid `sslcrtd_program` request was refused (see [`crate::squid`]). Squid shows the
+/// message in cache.log; each would recur, so the helper answers `ERR`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SquidError {
+    /// The body is larger than the helper accepts.
+    #[error("the request body is {len} bytes, more than the {max} accepted")]
+    TooLarge {
+        /// The body's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A parameter line is not UTF-8.
+    #[error("a parameter line is not UTF-8")]
+    NotUtf8,
+    /// No `host=` parameter.
+    #[error("no host= parameter")]
+    NoHost,
+    /// `Sign=` names no signing algorithm Squid has.
+    #[error("unknown Sign={value:?} (signTrusted, signUntrusted or signSelf)")]
+    UnknownSign {
+        /// The value given.
+        value: String,
+    },
+    /// `SignHash=` asks for a digest certmint refuses to sign with.
+    #[error("SignHash={hash} is refused: SHA-1 and MD5 signatures are forgeable")]
+    WeakSignHash {
+        /// The value given.
+        hash: String,
+    },
+    /// `SignHash=` asks for a digest the CA's key does not sign with here.
+    #[error("SignHash={hash} is not supported with this CA: its key signs with {supported}")]
+    UnsupportedSignHash {
+        /// The value given.
+        hash: String,
+        /// The digest the key signs with.
+        supported: &'static str,
+    },
+    /// The body carries no signing certificate.
+    #[error("no signing CA certificate in the request")]
+    NoSigningCertificate,
+    /// A `signUntrusted` request, and the configuration's untrusted-origin policy is `refuse`.
+    #[error("the origin is not trusted and the untrusted-origin policy is to refuse it")]
+    UntrustedRefused,
 }
 
 /// Why the CA registry refused an operation.

@@ -385,6 +385,7 @@ impl Resolver {
                     host: host_text.as_deref(),
                     key_algorithm: Some(key_algorithm),
                     now: Some(now),
+                    ..MintRequest::default()
                 };
                 minter.mint(&request).map(|m| (m, verdict))
             },

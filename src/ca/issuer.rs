@@ -29,6 +29,12 @@ pub struct IssuerOptions {
     pub ca_issuers_urls: Vec<String>,
     /// OCSP responder URLs (AIA OCSP).
     pub ocsp_urls: Vec<String>,
+    /// Accept a CA certificate without subjectKeyIdentifier, deriving its key identifier from
+    /// its key (RFC 7093 method 1: the leftmost 160 bits of the SHA-256 of the key bits, as for
+    /// certmint's own keys) for the leaves' authority key identifier. Default off (such a
+    /// certificate is refused); on for CA certificates certmint does not choose, such as the
+    /// untrusted CA Squid generates at start.
+    pub key_id_from_key: bool,
 }
 
 impl IssuerOptions {
@@ -57,6 +63,7 @@ impl Default for IssuerOptions {
             crl_base_url: DEFAULT_CRL_BASE_URL.to_owned(),
             ca_issuers_urls: Vec::new(),
             ocsp_urls: Vec::new(),
+            key_id_from_key: false,
         }
     }
 }
@@ -143,11 +150,16 @@ impl Issuer {
         let first = chain.first().ok_or(IssuerError::NoCertificate)?;
         let cert = ParsedCert::parse(first.as_ref()).map_err(IssuerError::from)?;
         check_issuing_certificate(&cert, signer.as_ref(), asn1_time::seconds(now))?;
-        let key_id = cert
+        let key_id = match cert
             .extension(&oid::SUBJECT_KEY_IDENTIFIER)
             .and_then(|e| ext::decode_subject_key_id(e.value))
-            .ok_or(IssuerError::NoSubjectKeyIdentifier)?
-            .to_vec();
+        {
+            Some(id) => id.to_vec(),
+            None if options.key_id_from_key => crate::x509::key_identifier(cert.spki)
+                .ok_or(IssuerError::NoSubjectKeyIdentifier)?
+                .to_vec(),
+            None => return Err(IssuerError::NoSubjectKeyIdentifier.into()),
+        };
         if cert.extension(&oid::NAME_CONSTRAINTS).is_some() {
             log::warn!(
                 "issuing CA carries nameConstraints: leaves for names outside them will not validate"

@@ -2,7 +2,7 @@
 
 use rustls::pki_types::CertificateDer;
 
-use super::Issuer;
+use super::{Issuer, Signer};
 use crate::error::Error;
 use crate::x509::tlv::{self, context_constructed, BIT_STRING, INTEGER, SEQUENCE};
 
@@ -29,14 +29,36 @@ pub(crate) fn sign_certificate(
     spki: &[u8],
     extensions: &[u8],
 ) -> Result<(CertificateDer<'static>, [u8; SERIAL_LEN]), Error> {
+    sign_certificate_by(
+        issuer.subject(),
+        issuer.algorithm_identifier(),
+        issuer.signer().as_ref(),
+        subject,
+        validity,
+        spki,
+        extensions,
+    )
+}
+
+/// As [`sign_certificate`], with the issuer's name and signer given apart: a self-signed
+/// certificate names its own subject and signs with its own key.
+pub(crate) fn sign_certificate_by(
+    issuer_name: &[u8],
+    algorithm_identifier: &[u8],
+    signer: &dyn Signer,
+    subject: &[u8],
+    validity: &[u8],
+    spki: &[u8],
+    extensions: &[u8],
+) -> Result<(CertificateDer<'static>, [u8; SERIAL_LEN]), Error> {
     const VERSION_3: [u8; 5] = [0xa0, 0x03, 0x02, 0x01, 0x02];
     let serial_header = [INTEGER, SERIAL_LEN as u8];
     let extensions_len = tlv::header_len(extensions.len()) + extensions.len();
     let body_len = VERSION_3.len()
         + serial_header.len()
         + SERIAL_LEN
-        + issuer.algorithm_identifier().len()
-        + issuer.subject().len()
+        + algorithm_identifier.len()
+        + issuer_name.len()
         + validity.len()
         + subject.len()
         + spki.len()
@@ -48,8 +70,8 @@ pub(crate) fn sign_certificate(
     tbs.extend_from_slice(&serial_header);
     let serial_at = tbs.len();
     tbs.extend_from_slice(&[0u8; SERIAL_LEN]);
-    tbs.extend_from_slice(issuer.algorithm_identifier());
-    tbs.extend_from_slice(issuer.subject());
+    tbs.extend_from_slice(algorithm_identifier);
+    tbs.extend_from_slice(issuer_name);
     tbs.extend_from_slice(validity);
     tbs.extend_from_slice(subject);
     tbs.extend_from_slice(spki);
@@ -64,9 +86,9 @@ pub(crate) fn sign_certificate(
     serial[0] = (serial[0] & 0x7f) | 0x40;
     tbs[serial_at..serial_at + SERIAL_LEN].copy_from_slice(&serial);
 
-    let signature = issuer.signer().sign(&tbs)?;
+    let signature = signer.sign(&tbs)?;
     let mut body = tbs;
-    body.extend_from_slice(issuer.algorithm_identifier());
+    body.extend_from_slice(algorithm_identifier);
     tlv::write_len_prefixed(&mut body, BIT_STRING, signature.len() + 1);
     body.push(0);
     body.extend_from_slice(&signature);

@@ -1,5 +1,6 @@
 //! [`Minter`]: an origin certificate and/or a host in, a signed leaf and its key out.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, UnixTime};
@@ -8,7 +9,7 @@ use rustls::sign::CertifiedKey;
 use super::clone;
 use super::{Adjustments, MintPolicy};
 use crate::ca::tbs::{self, SERIAL_LEN};
-use crate::ca::{Issuer, RotatingIssuer};
+use crate::ca::{Issuer, RotatingIssuer, Signer, SoftwareSigner};
 use crate::error::{Error, KeyError, OriginError};
 use crate::host::Host;
 use crate::keys::{KeyPool, LeafKey, PrivateKey};
@@ -38,6 +39,14 @@ pub struct MintRequest<'a> {
     pub key_algorithm: Option<KeyAlgorithm>,
     /// The time to mint at; default: now.
     pub now: Option<UnixTime>,
+    /// The leaf's notBefore is the issuing CA's (Squid's `setValidBefore`).
+    pub not_before_from_issuer: bool,
+    /// The leaf's notAfter is the issuing CA's (Squid's `setValidAfter`).
+    pub not_after_from_issuer: bool,
+    /// The leaf is signed by its own key and names itself as issuer (Squid's `signSelf`, for
+    /// origins whose own certificate is self-signed): the chain is the leaf alone. Its fields
+    /// are those the CA would have issued.
+    pub self_signed: bool,
 }
 
 impl<'a> MintRequest<'a> {
@@ -78,6 +87,19 @@ impl<'a> MintRequest<'a> {
     /// Mints as if at `now`.
     pub fn at(mut self, now: UnixTime) -> Self {
         self.now = Some(now);
+        self
+    }
+
+    /// Takes notBefore and/or notAfter from the issuing CA instead of the origin or the policy.
+    pub fn with_issuer_validity(mut self, not_before: bool, not_after: bool) -> Self {
+        self.not_before_from_issuer = not_before;
+        self.not_after_from_issuer = not_after;
+        self
+    }
+
+    /// Asks for a self-signed leaf (see [`MintRequest::self_signed`]).
+    pub fn self_signed(mut self) -> Self {
+        self.self_signed = true;
         self
     }
 }
@@ -302,7 +324,7 @@ impl Minter {
         let now = asn1_time::seconds(request.now.unwrap_or_else(UnixTime::now));
         let host = request.host.map(Host::parse).transpose()?;
         let issuer = self.issuer()?;
-        let (key, fields) = match (request.origin, &host) {
+        let (key, mut fields) = match (request.origin, &host) {
             (Some(origin), _) => {
                 let der = origin.as_ref();
                 if der.len() > self.policy.max_origin_len {
@@ -341,16 +363,44 @@ impl Minter {
             }
             (None, None) => return Err(Error::NothingToMint),
         };
-        let (leaf, serial) = tbs::sign_certificate(
-            &issuer,
-            &fields.subject,
-            &fields.validity,
-            key.spki(),
-            &fields.extensions,
-        )?;
+        if request.not_before_from_issuer || request.not_after_from_issuer {
+            let (issuer_not_before, issuer_not_after) = issuer.validity();
+            if request.not_before_from_issuer {
+                fields.not_before = issuer_not_before;
+            }
+            if request.not_after_from_issuer {
+                fields.not_after = issuer_not_after;
+            }
+            fields.validity = Cow::Owned(asn1_time::encode_validity(
+                fields.not_before,
+                fields.not_after,
+            ));
+        }
+        let (leaf, serial) = if request.self_signed {
+            let signer = SoftwareSigner::from_private_key(key.private_key())?;
+            tbs::sign_certificate_by(
+                &fields.subject,
+                &signer.algorithm().algorithm_identifier(),
+                &signer,
+                &fields.subject,
+                &fields.validity,
+                key.spki(),
+                &fields.extensions,
+            )?
+        } else {
+            tbs::sign_certificate(
+                &issuer,
+                &fields.subject,
+                &fields.validity,
+                key.spki(),
+                &fields.extensions,
+            )?
+        };
         let mut chain = Vec::with_capacity(issuer.chain().len() + 1);
         chain.push(leaf);
-        chain.extend(issuer.chain().iter().cloned());
+        if !request.self_signed {
+            chain.extend(issuer.chain().iter().cloned());
+        }
         Ok(MintedCert {
             chain,
             key,
