@@ -175,10 +175,10 @@ impl SquidHelper {
         let issuer = Issuer::new(vec![cert], Arc::new(signer), options)?;
         let minter = Arc::new(Minter::new(
             Arc::new(issuer),
-            self.keys.clone(),
+            Arc::clone(&self.keys),
             self.settings.policy.clone(),
         ));
-        self.minters.insert(id, minter.clone());
+        self.minters.insert(id, Arc::clone(&minter));
         Ok(minter)
     }
 }

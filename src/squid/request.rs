@@ -10,6 +10,7 @@ pub const MAX_BODY_LEN: usize = 1 << 20;
 
 /// How Squid wants the leaf signed (`Sign=`; Squid picks it with `sslproxy_cert_sign`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Sign {
     /// By the CA in the request, Squid's trusted CA: the origin was trusted (the default).
     Trusted,
@@ -22,6 +23,7 @@ pub enum Sign {
 
 /// A parsed request body. Borrows the body.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Request<'a> {
     /// `host=`: the SNI, the CONNECT host or the intercepted address (IPv6 without brackets).
     pub host: &'a str,
