@@ -506,6 +506,10 @@ enum certmint_result
    */
   CERTMINT_CONFIG_NO_CA = 1011,
   /**
+   * configuration: [mint] lifetimes must be between 1 and 825 days
+   */
+  CERTMINT_CONFIG_BAD_LIFETIME = 1012,
+  /**
    * configuration: invalid
    */
   CERTMINT_CONFIG_OTHER = 1099,
@@ -534,6 +538,42 @@ enum certmint_result
    */
   CERTMINT_IO = 1600,
   /**
+   * Squid request: the body is larger than the helper accepts
+   */
+  CERTMINT_SQUID_TOO_LARGE = 1700,
+  /**
+   * Squid request: a parameter line is not UTF-8
+   */
+  CERTMINT_SQUID_NOT_UTF8 = 1701,
+  /**
+   * Squid request: no host= parameter
+   */
+  CERTMINT_SQUID_NO_HOST = 1702,
+  /**
+   * Squid request: unknown Sign= value
+   */
+  CERTMINT_SQUID_UNKNOWN_SIGN = 1703,
+  /**
+   * Squid request: SignHash= names SHA-1 or MD5, which certmint refuses
+   */
+  CERTMINT_SQUID_WEAK_SIGN_HASH = 1704,
+  /**
+   * Squid request: SignHash= is not supported with this CA's key
+   */
+  CERTMINT_SQUID_UNSUPPORTED_SIGN_HASH = 1705,
+  /**
+   * Squid request: no signing CA certificate
+   */
+  CERTMINT_SQUID_NO_SIGNING_CERTIFICATE = 1706,
+  /**
+   * Squid request: an untrusted origin, refused by the untrusted-origin policy
+   */
+  CERTMINT_SQUID_UNTRUSTED_REFUSED = 1707,
+  /**
+   * Squid request: refused
+   */
+  CERTMINT_SQUID_OTHER = 1799,
+  /**
    * an error of a kind this version of the C ABI does not name
    */
   CERTMINT_OTHER = 9999,
@@ -561,6 +601,12 @@ typedef struct certmint_deployment certmint_deployment;
  * pointer lent by its accessors stays valid until then. Thread-safe for reading.
  */
 typedef struct certmint_minted certmint_minted;
+
+/**
+ * Answers Squid certificate-generator requests. Made by `certmint_squid_helper_new`, freed by
+ * `certmint_squid_helper_free`. Thread-safe.
+ */
+typedef struct certmint_squid_helper certmint_squid_helper;
 
 /**
  * A borrowed byte string from C: `data` points to `len` readable bytes (or is anything when
@@ -940,6 +986,39 @@ void *certmint_minted_attachment(const struct certmint_minted *minted);
 void *certmint_minted_attach(const struct certmint_minted *minted,
                              void *data,
                              void (*destroy)(void*));
+
+/**
+ * Makes a helper. `config_path`/`config_path_len`: a certmint configuration file whose
+ * minting policy (`[mint]`), default CA's CRL/OCSP/caIssuers URLs and `[untrusted] policy`
+ * apply to every leaf (its CA keys are not read: Squid's CA signs), or NULL for the defaults.
+ * On success `*helper_out` is the caller's, to free with `certmint_squid_helper_free`.
+ */
+certmint_result certmint_squid_helper_new(const uint8_t *config_path,
+                                          size_t config_path_len,
+                                          struct certmint_squid_helper **helper_out);
+
+/**
+ * Frees a helper (stopping its key generator). NULL is a no-op; freeing twice is the caller's
+ * bug.
+ */
+void certmint_squid_helper_free(struct certmint_squid_helper *helper);
+
+/**
+ * Answers one `new_certificate` request: `body`/`body_len` is the request body (the `<len>`
+ * bytes after the length, read during the call only). The reply body (the leaf's PEM, then
+ * its private key's PEM) is copied into `buf` (`buf_len` bytes) with a terminating NUL, and
+ * `*written_out` receives its length without the NUL; when `buf` is too small nothing is
+ * copied, the result is `CERTMINT_BUFFER_TOO_SMALL` and `*written_out` holds the size needed.
+ * The reply holds a private key: wipe `buf` after writing it to Squid. A refused request
+ * returns its code (`CERTMINT_SQUID_*`, or the CA's or origin's error), the reason in
+ * `certmint_last_error`: answer Squid `ERR` with it.
+ */
+certmint_result certmint_squid_helper_answer(const struct certmint_squid_helper *helper,
+                                             const uint8_t *body,
+                                             size_t body_len,
+                                             char *buf,
+                                             size_t buf_len,
+                                             size_t *written_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -14,6 +14,10 @@
 //! [upstream]
 //! roots = ["public-roots.pem"]     # default: the Mozilla roots
 //!
+//! [mint]
+//! max_lifetime_days = 825          # cloned leaves: the origin's validity, at most this long
+//! host_only_lifetime_days = 30     # leaves minted from a host alone
+//!
 //! [[ca]]
 //! id = "corp"
 //! cert = "intermediate.pem"        # the issuing certificate, optionally followed by its chain
@@ -48,8 +52,10 @@ use toml::Spanned;
 use crate::ca::{IssuerOptions, RotationPolicy, DEFAULT_CRL_BASE_URL};
 use crate::deployment::{CaSpec, Deployment, DeploymentBuilder};
 use crate::error::{ConfigError, ConfigErrorKind, Error};
+use crate::mint::{MintPolicy, ValidityPolicy, MAX_LIFETIME_DAYS};
 use crate::origin_trust::UntrustedPolicy;
 use crate::registry::SelectionRule;
+use crate::squid::SquidSettings;
 
 /// The deployment a configuration file describes: [`Config::load`], then
 /// [`Config::into_builder`], then [`DeploymentBuilder::build`]. Relative paths in the file are
@@ -131,6 +137,8 @@ struct ConfigFile {
     untrusted: UntrustedSection,
     #[serde(default)]
     upstream: UpstreamSection,
+    #[serde(default)]
+    mint: MintSection,
     #[serde(default, rename = "ca")]
     cas: Vec<CaSection>,
     #[serde(default, rename = "rule")]
@@ -150,6 +158,13 @@ struct UntrustedSection {
     #[serde(default)]
     policy: Option<Spanned<String>>,
     ca: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintSection {
+    max_lifetime_days: Option<Spanned<u64>>,
+    host_only_lifetime_days: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,6 +205,18 @@ impl std::fmt::Debug for CaSection {
 
 fn yes() -> bool {
     true
+}
+
+/// The CRL, OCSP and caIssuers URLs of a `[[ca]]`.
+fn issuer_options(ca: &CaSection) -> IssuerOptions {
+    IssuerOptions::default()
+        .with_crl_base_url(
+            ca.crl_base_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CRL_BASE_URL.to_owned()),
+        )
+        .with_ocsp_urls(ca.ocsp_urls.clone())
+        .with_ca_issuers_urls(ca.ca_issuers_urls.clone())
 }
 
 #[derive(Debug, Deserialize)]
@@ -329,6 +356,15 @@ impl Config {
         if self.file.cas.is_empty() {
             return Err(self.error(ConfigErrorKind::NoCa));
         }
+        let mint = &self.file.mint;
+        for days in [&mint.max_lifetime_days, &mint.host_only_lifetime_days]
+            .into_iter()
+            .flatten()
+        {
+            if !(1..=MAX_LIFETIME_DAYS).contains(days.get_ref()) {
+                return Err(self.error_at(days.span(), ConfigErrorKind::BadLifetime));
+            }
+        }
         if let Some(mib) = &self.file.cache.max_mib {
             if !(1..=MAX_CACHE_MIB).contains(mib.get_ref()) {
                 return Err(self.error_at(mib.span(), ConfigErrorKind::BadCacheSize));
@@ -406,7 +442,52 @@ impl Config {
         for root in &self.file.upstream.roots {
             builder = builder.upstream_roots_file(self.path(root)?);
         }
-        Ok(builder)
+        Ok(builder.mint_policy(self.mint_policy()))
+    }
+
+    /// The minting policy: the library's defaults with the `[mint]` section's lifetimes.
+    pub fn mint_policy(&self) -> MintPolicy {
+        let mut policy = MintPolicy::default();
+        if let Some(n) = &self.file.mint.max_lifetime_days {
+            policy.validity = ValidityPolicy::Mirror {
+                max_lifetime: days(*n.get_ref()),
+            };
+        }
+        if let Some(n) = &self.file.mint.host_only_lifetime_days {
+            policy.host_only_lifetime = days(*n.get_ref());
+        }
+        policy
+    }
+
+    /// What `certmint-squid-crtd --config` takes from a deployment's configuration: the minting
+    /// policy, the default CA's CRL distribution point, OCSP and caIssuers URLs (stamped on
+    /// every leaf, whichever CA Squid sends), and the untrusted-origin policy. Squid decides
+    /// trust itself; `[untrusted] policy = "refuse"` makes `signUntrusted` requests fail, and
+    /// without a policy they are signed by Squid's untrusted CA, as Squid's own helper does.
+    /// Squid's CA signs every leaf, so the `[[ca]]` keys are not read.
+    pub fn squid_settings(&self) -> SquidSettings {
+        let default = self
+            .file
+            .default_ca
+            .as_ref()
+            .and_then(|id| {
+                self.file
+                    .cas
+                    .iter()
+                    .find(|c| c.id.get_ref() == id.get_ref())
+            })
+            .or_else(|| self.file.cas.iter().find(|c| c.enabled));
+        SquidSettings {
+            policy: self.mint_policy(),
+            issuer_options: default.map(issuer_options).unwrap_or_default(),
+            refuse_untrusted: self
+                .file
+                .untrusted
+                .policy
+                .as_ref()
+                .is_some_and(|p| p.get_ref() == "refuse"),
+            ..SquidSettings::default()
+        }
     }
 
     fn ca_spec(&self, ca: &CaSection) -> Result<CaSpec, Error> {
@@ -422,16 +503,7 @@ impl Config {
         if let Some(pass) = &ca.key_pass_file {
             spec = spec.with_passphrase_file(self.path(pass)?);
         }
-        spec = spec.with_options(
-            IssuerOptions::default()
-                .with_crl_base_url(
-                    ca.crl_base_url
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_CRL_BASE_URL.to_owned()),
-                )
-                .with_ocsp_urls(ca.ocsp_urls.clone())
-                .with_ca_issuers_urls(ca.ca_issuers_urls.clone()),
-        );
+        spec = spec.with_options(issuer_options(ca));
         if let Some(r) = &ca.rotation {
             spec = spec.with_rotation(RotationPolicy {
                 lifetime: days(r.lifetime_days.unwrap_or(7)),
@@ -485,6 +557,36 @@ mod tests {
             "{CA}[ca.rotation]\nlifetime_days = 7\nrenew_after_days = 9\n"
         ));
         assert!(e.contains("renew_after_days"), "{e}");
+    }
+
+    #[test]
+    fn the_mint_section_sets_lifetimes_and_squid_takes_the_default_cas_urls() {
+        let e = err(&format!("{CA}\n[mint]\nmax_lifetime_days = 900\n"));
+        assert!(e.contains("line 7") && e.contains("825"), "{e}");
+        let e = err(&format!("{CA}\n[mint]\nhost_only_lifetime_days = 0\n"));
+        assert!(e.contains("line 7"), "{e}");
+        let text = format!(
+            "default_ca = \"b\"\n[mint]\nmax_lifetime_days = 90\nhost_only_lifetime_days = 7\n\
+             [untrusted]\npolicy = \"refuse\"\n{CA}crl_base_url = \"http://crl.a\"\n\
+             [[ca]]\nid = \"b\"\ncert = \"/b.pem\"\nkey = \"/b-key.pem\"\n\
+             crl_base_url = \"http://crl.b\"\nocsp_urls = [\"http://ocsp.b\"]\n"
+        );
+        let config = Config::from_text(&text).unwrap();
+        let squid = config.squid_settings();
+        assert_eq!(squid.issuer_options.crl_base_url, "http://crl.b");
+        assert_eq!(squid.issuer_options.ocsp_urls, ["http://ocsp.b"]);
+        assert!(squid.refuse_untrusted);
+        assert_eq!(squid.policy.host_only_lifetime, days(7));
+        assert_eq!(
+            squid.policy.validity,
+            ValidityPolicy::Mirror {
+                max_lifetime: days(90)
+            }
+        );
+        // Without a policy, Squid's untrusted CA signs (as Squid's own helper does).
+        let plain = Config::from_text(CA).unwrap().squid_settings();
+        assert!(!plain.refuse_untrusted);
+        assert_eq!(plain.policy, MintPolicy::default());
     }
 
     #[test]

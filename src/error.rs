@@ -512,6 +512,9 @@ pub enum ConfigErrorKind {
     /// Rotation periods that cannot work.
     #[error("rotation: renew_after_days must be between 1 and lifetime_days - 1")]
     BadRotation,
+    /// A `[mint]` lifetime outside 1..=825 days (Apple's limit).
+    #[error("[mint] lifetimes must be between 1 and 825 days")]
+    BadLifetime,
     /// A relative path in configuration text that has no directory to be relative to.
     #[error("relative path {0:?} in configuration text: give an absolute path")]
     RelativePath(PathBuf),

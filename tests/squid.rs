@@ -105,6 +105,36 @@ fn client_first_mints_for_the_host_and_set_common_name_overrides_it() {
 }
 
 #[test]
+fn a_wildcard_host_from_a_peeked_origin_still_clones() {
+    // After `peek`, Squid sends the origin's common name as host=, wildcard included.
+    let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let origin = origin(&params_for(&["*.multi.example"]), KeyAlgorithm::EcdsaP256);
+    let helper = SquidHelper::new(SquidSettings::default());
+    let reply = helper
+        .answer(&request(
+            "host=*.multi.example
+",
+            &ca,
+            Some(&origin),
+        ))
+        .unwrap();
+    let (leaf, _) = reply_parts(reply.as_bytes());
+    let chain = [leaf, ca.intermediate.clone()];
+    webpki_verify(&chain, &ca.root, "h1.multi.example", UnixTime::now()).unwrap();
+    // Without an origin there is nothing to clone: the host must be a host.
+    let err = helper
+        .answer(&request(
+            "host=*.multi.example
+",
+            &ca,
+            None,
+        ))
+        .unwrap_err();
+    assert!(matches!(err, Error::Host(_)), "{err}");
+    helper.shutdown();
+}
+
+#[test]
 fn set_valid_after_and_before_take_the_cas_validity() {
     let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let origin = origin(&params_for(&["www.example.com"]), KeyAlgorithm::EcdsaP256);

@@ -11,7 +11,7 @@ pub use crate::result::certmint_result;
 
 use certmint::{
     ConfigErrorKind, EncodingError, Error, HostError, IssuerError, KeyError, OriginError,
-    Pkcs11Error, RegistryError,
+    Pkcs11Error, RegistryError, SquidError,
 };
 
 /// The code for a library error (file wrappers are looked through: the code says what was
@@ -81,6 +81,17 @@ pub(crate) fn result_for(error: &Error) -> certmint_result {
         Error::NoCommonKeyAlgorithm => R::CERTMINT_NO_COMMON_KEY_ALGORITHM,
         Error::NothingToMint => R::CERTMINT_NOTHING_TO_MINT,
         Error::Io { .. } => R::CERTMINT_IO,
+        Error::Squid(e) => match e {
+            SquidError::TooLarge { .. } => R::CERTMINT_SQUID_TOO_LARGE,
+            SquidError::NotUtf8 => R::CERTMINT_SQUID_NOT_UTF8,
+            SquidError::NoHost => R::CERTMINT_SQUID_NO_HOST,
+            SquidError::UnknownSign { .. } => R::CERTMINT_SQUID_UNKNOWN_SIGN,
+            SquidError::WeakSignHash { .. } => R::CERTMINT_SQUID_WEAK_SIGN_HASH,
+            SquidError::UnsupportedSignHash { .. } => R::CERTMINT_SQUID_UNSUPPORTED_SIGN_HASH,
+            SquidError::NoSigningCertificate => R::CERTMINT_SQUID_NO_SIGNING_CERTIFICATE,
+            SquidError::UntrustedRefused => R::CERTMINT_SQUID_UNTRUSTED_REFUSED,
+            _ => R::CERTMINT_SQUID_OTHER,
+        },
         _ => R::CERTMINT_OTHER,
     }
 }
@@ -139,6 +150,7 @@ fn config_result(kind: &ConfigErrorKind) -> certmint_result {
         ConfigErrorKind::RelativePath { .. } => R::CERTMINT_CONFIG_RELATIVE_PATH,
         ConfigErrorKind::Pkcs11Unavailable => R::CERTMINT_CONFIG_PKCS11_UNAVAILABLE,
         ConfigErrorKind::NoCa => R::CERTMINT_CONFIG_NO_CA,
+        ConfigErrorKind::BadLifetime => R::CERTMINT_CONFIG_BAD_LIFETIME,
         _ => R::CERTMINT_CONFIG_OTHER,
     }
 }

@@ -33,6 +33,7 @@ mod key_algorithm;
 mod minted;
 mod panic;
 mod result;
+mod squid;
 
 use std::ffi::c_char;
 
@@ -41,6 +42,7 @@ pub use error::certmint_result;
 pub use ffi::certmint_bytes;
 pub use key_algorithm::*;
 pub use minted::*;
+pub use squid::*;
 
 use crate::ffi::copy_out;
 use crate::panic::{guard, guard_value};

@@ -186,6 +186,8 @@ pub enum certmint_result {
     CERTMINT_CONFIG_PKCS11_UNAVAILABLE = 1010,
     /// configuration: no CA
     CERTMINT_CONFIG_NO_CA = 1011,
+    /// configuration: [mint] lifetimes must be between 1 and 825 days
+    CERTMINT_CONFIG_BAD_LIFETIME = 1012,
     /// configuration: invalid
     CERTMINT_CONFIG_OTHER = 1099,
 
@@ -201,6 +203,25 @@ pub enum certmint_result {
     CERTMINT_NOTHING_TO_MINT = 1500,
     /// reading or writing a file failed
     CERTMINT_IO = 1600,
+
+    /// Squid request: the body is larger than the helper accepts
+    CERTMINT_SQUID_TOO_LARGE = 1700,
+    /// Squid request: a parameter line is not UTF-8
+    CERTMINT_SQUID_NOT_UTF8 = 1701,
+    /// Squid request: no host= parameter
+    CERTMINT_SQUID_NO_HOST = 1702,
+    /// Squid request: unknown Sign= value
+    CERTMINT_SQUID_UNKNOWN_SIGN = 1703,
+    /// Squid request: SignHash= names SHA-1 or MD5, which certmint refuses
+    CERTMINT_SQUID_WEAK_SIGN_HASH = 1704,
+    /// Squid request: SignHash= is not supported with this CA's key
+    CERTMINT_SQUID_UNSUPPORTED_SIGN_HASH = 1705,
+    /// Squid request: no signing CA certificate
+    CERTMINT_SQUID_NO_SIGNING_CERTIFICATE = 1706,
+    /// Squid request: an untrusted origin, refused by the untrusted-origin policy
+    CERTMINT_SQUID_UNTRUSTED_REFUSED = 1707,
+    /// Squid request: refused
+    CERTMINT_SQUID_OTHER = 1799,
     /// an error of a kind this version of the C ABI does not name
     CERTMINT_OTHER = 9999,
 }

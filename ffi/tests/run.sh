@@ -206,4 +206,7 @@ PY
   expect "refused bad_host!" "$(cat "$work/demo.log")"
   echo "refusal: alert sent and logged"
 done
+step "certmint-squid-crtd: the protocol, then a real Squid"
+OUT=$OUT CERTMINT=$CERTMINT bash "$root/ffi/tests/squid.sh"
+
 step "C tests passed"

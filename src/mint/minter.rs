@@ -15,6 +15,7 @@ use crate::host::Host;
 use crate::keys::{KeyPool, LeafKey, PrivateKey};
 use crate::x509::asn1_time::{self, Seconds};
 use crate::x509::cert::ParsedCert;
+use crate::x509::tlv::TlvReader;
 use crate::x509::KeyAlgorithm;
 
 /// What to mint from.
@@ -377,6 +378,8 @@ impl Minter {
             ));
         }
         let (leaf, serial) = if request.self_signed {
+            // Its own issuer: the CA's key identifier, CRL and AIA would point elsewhere.
+            fields.extensions = without_issuer_links(&fields.extensions, &issuer);
             let signer = SoftwareSigner::from_private_key(key.private_key())?;
             tbs::sign_certificate_by(
                 &fields.subject,
@@ -429,6 +432,25 @@ impl Minter {
         }
         Ok(key)
     }
+}
+
+/// `extensions` without the issuer's authority key identifier, CRL distribution point and
+/// authority information access.
+fn without_issuer_links(extensions: &[u8], issuer: &Issuer) -> Vec<u8> {
+    let issued = issuer.issued();
+    let mut out = Vec::with_capacity(extensions.len());
+    let Ok(mut reader) = TlvReader::new(extensions) else {
+        return extensions.to_vec();
+    };
+    while let Ok(ext) = reader.next_tlv() {
+        let ours = ext.raw == issued.authority_key_id.as_slice()
+            || ext.raw == issued.crl_distribution_points.as_slice()
+            || issued.authority_info_access.as_deref() == Some(ext.raw);
+        if !ours {
+            out.extend_from_slice(ext.raw);
+        }
+    }
+    out
 }
 
 impl std::fmt::Debug for Minter {

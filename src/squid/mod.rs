@@ -138,7 +138,12 @@ impl SquidHelper {
         check_sign_hash(request.sign_hash, minter.issuer()?.signer().algorithm())?;
         let mut mint = match (&request.common_name, &request.origin) {
             (Some(name), _) => MintRequest::for_host(name),
-            (None, Some(origin)) => MintRequest::clone_of(origin).with_host(request.host),
+            // Squid names the origin's common name as host= after peeking, which may be a
+            // wildcard: a host that is not one serves nothing in a clone and is left out.
+            (None, Some(origin)) => match crate::Host::parse(request.host) {
+                Ok(_) => MintRequest::clone_of(origin).with_host(request.host),
+                Err(_) => MintRequest::clone_of(origin),
+            },
             (None, None) => MintRequest::for_host(request.host),
         }
         .with_issuer_validity(request.not_before_from_ca, request.not_after_from_ca);
