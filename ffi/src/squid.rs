@@ -74,6 +74,7 @@ pub extern "C" fn certmint_squid_helper_answer(
 ) -> certmint_result {
     guard(|| {
         require_out("written_out", written_out)?;
+        require_out("buf", buf)?;
         // SAFETY: NULL or a live helper per the API contract.
         let h = unsafe { handle("helper", helper) }?;
         // SAFETY: (body, body_len) is readable per the API contract.

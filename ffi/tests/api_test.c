@@ -564,6 +564,80 @@ static void test_minting(certmint_deployment *d, X509_STORE *store) {
   CHECK(two[0] == stats.hits && two[2] == 0xabcdef);
 }
 
+/* The Squid helper's C functions: NULLs, garbage, a request answered and verified, the
+ * buffer-size protocol, a missing configuration file. */
+static void test_squid_helper(X509_STORE *store, const char *dir) {
+  certmint_squid_helper *h = NULL;
+  char buf[16384];
+  size_t n = 0;
+  EXPECT(certmint_squid_helper_new(NULL, 0, NULL), CERTMINT_NULL_PARAMETER);
+  const char *missing = "/nonexistent/certmint.toml";
+  EXPECT(certmint_squid_helper_new((const uint8_t *)missing, strlen(missing), &h), CERTMINT_IO);
+  CHECK(h == NULL && strstr(last_error(), missing) != NULL);
+  EXPECT(certmint_squid_helper_new(NULL, 0, &h), CERTMINT_OK);
+  EXPECT(certmint_squid_helper_answer(NULL, (const uint8_t *)"x", 1, buf, sizeof buf, &n),
+         CERTMINT_NULL_PARAMETER);
+  EXPECT(certmint_squid_helper_answer(h, NULL, 1, buf, sizeof buf, &n), CERTMINT_NULL_PARAMETER);
+  EXPECT(certmint_squid_helper_answer(h, (const uint8_t *)"x", 1, NULL, sizeof buf, &n),
+         CERTMINT_NULL_PARAMETER);
+  EXPECT(certmint_squid_helper_answer(h, (const uint8_t *)"x", 1, buf, sizeof buf, NULL),
+         CERTMINT_NULL_PARAMETER);
+  EXPECT(certmint_squid_helper_answer(h, (const uint8_t *)"garbage", 7, buf, sizeof buf, &n),
+         CERTMINT_SQUID_NO_HOST);
+  EXPECT(certmint_squid_helper_answer(h, (const uint8_t *)"host=a\nSign=signAll\n", 20, buf,
+                                      sizeof buf, &n),
+         CERTMINT_SQUID_UNKNOWN_SIGN);
+  CHECK(strstr(last_error(), "signAll") != NULL);
+
+  /* A real request: the CA's certificate and key from the fixtures. */
+  char path[4096];
+  size_t cert_len, key_len;
+  snprintf(path, sizeof path, "%s/intermediate.pem", dir);
+  char *cert = read_file(path, &cert_len);
+  snprintf(path, sizeof path, "%s/intermediate-key.pem", dir);
+  char *key = read_file(path, &key_len);
+  const char params[] = "host=squid.example\nSign=signTrusted\nSignHash=SHA256\n";
+  size_t body_len = strlen(params) + cert_len + key_len;
+  uint8_t *body = malloc(body_len);
+  memcpy(body, params, strlen(params));
+  memcpy(body + strlen(params), cert, cert_len);
+  memcpy(body + strlen(params) + cert_len, key, key_len);
+  char small[16];
+  EXPECT(certmint_squid_helper_answer(h, body, body_len, small, sizeof small, &n),
+         CERTMINT_BUFFER_TOO_SMALL);
+  size_t need = n;
+  EXPECT(certmint_squid_helper_answer(h, body, body_len, buf, sizeof buf, &n), CERTMINT_OK);
+  CHECK(n + 1 == need && strlen(buf) == n);
+  BIO *bio = BIO_new_mem_buf(buf, (int)n);
+  X509 *leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+  EVP_PKEY *leaf_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+  BIO_free(bio);
+  CHECK(leaf && leaf_key && X509_check_private_key(leaf, leaf_key) == 1);
+  /* The leaf verifies under the CA (the intermediate is the fixtures' issuing CA). */
+  bio = BIO_new_mem_buf(cert, (int)cert_len);
+  X509 *ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+  BIO_free(bio);
+  STACK_OF(X509) *chain = sk_X509_new_null();
+  sk_X509_push(chain, ca);
+  X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+  X509_STORE_CTX_init(ctx, store, leaf, chain);
+  X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(ctx), "squid.example", 0);
+  CHECK(X509_verify_cert(ctx) == 1);
+  CHECK(!EVP_PKEY_eq(X509_get0_pubkey(ca), leaf_key)); /* never the CA's key */
+  X509_STORE_CTX_free(ctx);
+  sk_X509_pop_free(chain, X509_free);
+  X509_free(leaf);
+  EVP_PKEY_free(leaf_key);
+  OPENSSL_cleanse(buf, sizeof buf);
+  OPENSSL_cleanse(key, key_len);
+  OPENSSL_cleanse(body, body_len);
+  free(body);
+  free(cert);
+  free(key);
+  certmint_squid_helper_free(h);
+  certmint_squid_helper_free(NULL);
+}
+
 static int basics(const char *config, const char *root, const char *dir) {
   X509_STORE *store = root_store(root);
   char path[4096];
@@ -576,6 +650,7 @@ static int basics(const char *config, const char *root, const char *dir) {
   test_bad_inputs(d, cert, cert_len, dir);
   test_minting(d, store);
   test_key_parts(d);
+  test_squid_helper(store, dir);
   EXPECT(certmint_deployment_shutdown(d), CERTMINT_OK);
   certmint_deployment_free(d);
   X509_STORE_free(store);

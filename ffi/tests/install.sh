@@ -11,6 +11,8 @@ lib=$work/prefix/lib
 [[ $(readlink "$lib/libcertmint.so.0") == libcertmint.so.0.1.0 ]]
 readelf -d "$lib/libcertmint.so.0.1.0" | grep -q 'SONAME.*\[libcertmint.so.0\]'
 [[ -x $work/prefix/bin/certmint-openssl-demo && -f $work/prefix/include/certmint.h ]]
+# The Squid helper is self-contained (static libcertmint): it runs from anywhere.
+"$work/prefix/bin/certmint-squid-crtd" -v | grep -q certmint
 export PKG_CONFIG_PATH=$lib/pkgconfig
 # The README's C program, exactly as printed there.
 sed -n '/^```c$/,/^```$/p' "$root/README.md" | sed '1d;$d' >"$work/app.c"

@@ -41,8 +41,8 @@ pub use request::{Request, Sign, MAX_BODY_LEN};
 use crate::ca::{Issuer, IssuerOptions, SignatureAlgorithm, SoftwareSigner};
 use crate::error::{EncodingError, Error, SquidError};
 use crate::keys::{KeyPool, KeyPoolConfig, Secret};
+use crate::mint::minter::{MintRequest, Minter};
 use crate::mint::MintPolicy;
-use crate::{MintRequest, Minter};
 
 /// How a [`SquidHelper`] mints. `Default`: the library's [`MintPolicy`] and
 /// [`IssuerOptions`], untrusted origins signed by Squid's untrusted CA, 4096 cached replies.
@@ -140,7 +140,7 @@ impl SquidHelper {
             (Some(name), _) => MintRequest::for_host(name),
             // Squid names the origin's common name as host= after peeking, which may be a
             // wildcard: a host that is not one serves nothing in a clone and is left out.
-            (None, Some(origin)) => match crate::Host::parse(request.host) {
+            (None, Some(origin)) => match crate::host::Host::parse(request.host) {
                 Ok(_) => MintRequest::clone_of(origin).with_host(request.host),
                 Err(_) => MintRequest::clone_of(origin),
             },
