@@ -46,7 +46,8 @@ pub(crate) fn blocks(input: &[u8]) -> Result<Vec<&[u8]>, EncodingError> {
     Ok(out)
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+/// Where `needle` first occurs in `haystack`.
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 

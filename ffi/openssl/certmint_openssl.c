@@ -211,13 +211,18 @@ static EVP_PKEY *import_key(const certmint_minted *m) {
       OSSL_PKEY_PARAM_RSA_FACTOR1,   OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
       OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
   int ec = algorithm == CERTMINT_KEY_ALGORITHM_P256 || algorithm == CERTMINT_KEY_ALGORITHM_P384;
+  int rsa = algorithm == CERTMINT_KEY_ALGORITHM_RSA2048 ||
+            algorithm == CERTMINT_KEY_ALGORITHM_RSA3072 ||
+            algorithm == CERTMINT_KEY_ALGORITHM_RSA4096;
+  if (!ec && !rsa)
+    return NULL; /* an algorithm this glue does not know: the caller decodes the PKCS#8 */
   size_t n = ec ? 1 : 8;
   BIGNUM *bn[8] = {0};
   EVP_PKEY *key = NULL;
   OSSL_PARAM *params = NULL;
   OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
   EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, ec ? "EC" : "RSA", NULL);
-  if (!bld || !ctx || (!ec && algorithm < CERTMINT_KEY_ALGORITHM_RSA2048))
+  if (!bld || !ctx)
     goto done;
   for (size_t i = 0; i < n; i++)
     if (!(bn[i] = key_bn(m, ec ? CERTMINT_KEY_PART_EC_PRIVATE : rsa_parts[i])) ||

@@ -207,21 +207,17 @@ fn check_sign_hash(hash: &str, algorithm: SignatureAlgorithm) -> Result<(), Squi
         });
     }
     let supported = match algorithm {
-        SignatureAlgorithm::EcdsaP384Sha384 => "sha384",
+        SignatureAlgorithm::EcdsaP384Sha384 => "SHA384",
         // Ed25519 has no digest choice: whatever Squid names, the signature is Ed25519's own.
         SignatureAlgorithm::Ed25519 => return Ok(()),
-        _ => "sha256",
+        _ => "SHA256",
     };
-    if name == supported {
+    if name.eq_ignore_ascii_case(supported) {
         Ok(())
     } else {
         Err(SquidError::UnsupportedSignHash {
             hash: hash.chars().take(32).collect(),
-            supported: if supported == "sha384" {
-                "SHA384"
-            } else {
-                "SHA256"
-            },
+            supported,
         })
     }
 }

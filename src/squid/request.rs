@@ -4,6 +4,7 @@
 use rustls::pki_types::CertificateDer;
 
 use crate::error::{Error, SquidError};
+use crate::pem::find;
 
 /// The largest body [`Request::parse`] accepts (Squid's replies are capped near 1 MB too).
 pub const MAX_BODY_LEN: usize = 1 << 20;
@@ -121,8 +122,9 @@ impl<'a> Request<'a> {
                 .into())
             }
         };
-        let first = find(pem, CERTIFICATE_MARK, 0).ok_or(SquidError::NoSigningCertificate)?;
-        let second = find(pem, CERTIFICATE_MARK, first + CERTIFICATE_MARK.len());
+        let first = find(pem, CERTIFICATE_MARK).ok_or(SquidError::NoSigningCertificate)?;
+        let after_first = first + CERTIFICATE_MARK.len();
+        let second = find(&pem[after_first..], CERTIFICATE_MARK).map(|i| after_first + i);
         let (signing, origin) = match second {
             Some(at) => (&pem[..at], Some(origin_certificate(&pem[at..])?)),
             None => (pem, None),
@@ -148,14 +150,6 @@ fn origin_certificate(pem: &[u8]) -> Result<CertificateDer<'static>, Error> {
 
 fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| from + i)
 }
 
 #[cfg(test)]
