@@ -89,7 +89,13 @@ fn client_first_mints_for_the_host_and_set_common_name_overrides_it() {
     let chain = [leaf, ca.intermediate.clone()];
     webpki_verify(&chain, &ca.root, "shop.example", UnixTime::now()).unwrap();
 
-    let origin = origin(&params_for(&["www.example.com"]), KeyAlgorithm::EcdsaP256);
+    // With an origin, setCommonName keeps the origin's fields (as the stock helper does) but
+    // replaces its commonName and names only the given host in the subjectAltName.
+    let mut params = params_for(&["www.example.com", "example.com"]);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "Origin Org");
+    let origin = origin(&params, KeyAlgorithm::EcdsaP256);
     let reply = helper
         .answer(&request(
             "host=cn.example\nsetCommonName=cn.example\nSign=signTrusted\n",
@@ -98,9 +104,25 @@ fn client_first_mints_for_the_host_and_set_common_name_overrides_it() {
         ))
         .unwrap();
     let (leaf, _) = reply_parts(reply.as_bytes());
-    let chain = [leaf, ca.intermediate.clone()];
+    let chain = [leaf.clone(), ca.intermediate.clone()];
     webpki_verify(&chain, &ca.root, "cn.example", UnixTime::now()).unwrap();
-    assert!(webpki_verify(&chain, &ca.root, "www.example.com", UnixTime::now()).is_err());
+    for other in ["www.example.com", "example.com"] {
+        assert!(webpki_verify(&chain, &ca.root, other, UnixTime::now()).is_err());
+    }
+    let subject =
+        |c: &CertificateDer<'_>| split(content(&split(content(c.as_ref()))[0]))[5].clone();
+    let (leaf_subject, origin_subject) = (subject(&leaf), subject(&origin));
+    let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    assert!(has(&leaf_subject, b"Origin Org") && has(&origin_subject, b"Origin Org"));
+    assert!(has(&leaf_subject, b"cn.example") && !has(&leaf_subject, b"www.example.com"));
+    // The origin's notAfter is kept (notBefore is clamped to the new CA's): a clone, not a
+    // host-only leaf.
+    let not_after = |c: &CertificateDer<'_>| {
+        let tbs = split(content(c.as_ref())).remove(0);
+        let validity = split(content(&tbs)).remove(4);
+        split(content(&validity)).remove(1)
+    };
+    assert_eq!(not_after(&leaf), not_after(&origin));
     helper.shutdown();
 }
 
@@ -221,6 +243,34 @@ fn sign_hash_is_honoured_or_refused() {
             (_, other) => panic!("{hash}: {:?}", other.map(|_| ())),
         }
     }
+    // An RSA CA signs with the digest asked for; the leaf says so and verifies.
+    let rsa = ThrowawayCa::generate(KeyAlgorithm::Rsa2048).unwrap();
+    for (hash, oid_last) in [("SHA256", 11u8), ("SHA384", 12), ("sha512", 13)] {
+        let reply = helper
+            .answer(&request(
+                &format!("host=rsa.example\nSignHash={hash}\n"),
+                &rsa,
+                None,
+            ))
+            .unwrap_or_else(|e| panic!("{hash}: {e}"));
+        let (leaf, _) = reply_parts(reply.as_bytes());
+        let outer = split(content(leaf.as_ref()));
+        // sha{256,384,512}WithRSAEncryption: 1.2.840.113549.1.1.{11,12,13}, in the TBS and
+        // the outer signatureAlgorithm.
+        let oid = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, oid_last];
+        assert_eq!(content(&split(content(&outer[1]))[0]), oid, "{hash}");
+        assert_eq!(split(content(&outer[0]))[2], outer[1], "{hash}");
+        let chain = [leaf, rsa.intermediate.clone()];
+        webpki_verify(&chain, &rsa.root, "rsa.example", UnixTime::now())
+            .unwrap_or_else(|e| panic!("{hash}: {e:?}"));
+    }
+    let err = helper
+        .answer(&request("host=rsa.example\nSignHash=SHA224\n", &rsa, None))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Squid(SquidError::UnsupportedSignHash { supported, .. }) if supported.contains("SHA512")),
+        "{err}"
+    );
     for weak in ["SHA1", "MD5", "sha-1"] {
         let err = helper
             .answer(&request(

@@ -549,7 +549,7 @@ impl Pkcs11Signer {
     fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), Error> {
         use backend::signature::{
             UnparsedPublicKey, ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA384_ASN1,
-            RSA_PKCS1_2048_8192_SHA256,
+            RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384, RSA_PKCS1_2048_8192_SHA512,
         };
         let parts = SpkiParts::parse(&self.spki).ok_or(Pkcs11Error::UnsupportedKey)?;
         let ok = match self.algorithm {
@@ -563,6 +563,14 @@ impl Pkcs11Signer {
             }
             SignatureAlgorithm::RsaPkcs1Sha256 => {
                 UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, parts.public_key)
+                    .verify(message, signature)
+            }
+            SignatureAlgorithm::RsaPkcs1Sha384 => {
+                UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA384, parts.public_key)
+                    .verify(message, signature)
+            }
+            SignatureAlgorithm::RsaPkcs1Sha512 => {
+                UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA512, parts.public_key)
                     .verify(message, signature)
             }
             SignatureAlgorithm::Ed25519 => return Err(Pkcs11Error::UnsupportedKey.into()),
@@ -605,6 +613,12 @@ impl Signer for Pkcs11Signer {
             }
             SignatureAlgorithm::RsaPkcs1Sha256 => {
                 self.with_session(|s, key| s.sign(&Mechanism::Sha256RsaPkcs, key, message))?
+            }
+            SignatureAlgorithm::RsaPkcs1Sha384 => {
+                self.with_session(|s, key| s.sign(&Mechanism::Sha384RsaPkcs, key, message))?
+            }
+            SignatureAlgorithm::RsaPkcs1Sha512 => {
+                self.with_session(|s, key| s.sign(&Mechanism::Sha512RsaPkcs, key, message))?
             }
             SignatureAlgorithm::Ed25519 => return Err(Pkcs11Error::UnsupportedKey.into()),
         };

@@ -34,6 +34,8 @@ impl rcgen::PublicKeyData for RcgenSigner<'_> {
             SignatureAlgorithm::EcdsaP384Sha384 => &rcgen::PKCS_ECDSA_P384_SHA384,
             SignatureAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
             SignatureAlgorithm::RsaPkcs1Sha256 => &rcgen::PKCS_RSA_SHA256,
+            SignatureAlgorithm::RsaPkcs1Sha384 => &rcgen::PKCS_RSA_SHA384,
+            SignatureAlgorithm::RsaPkcs1Sha512 => &rcgen::PKCS_RSA_SHA512,
         }
     }
 }

@@ -9,8 +9,10 @@ use crate::x509::oid;
 use crate::x509::tlv::{self, NULL, OID, SEQUENCE};
 use crate::x509::KeyAlgorithm;
 
-/// The signature algorithms certmint signs certificates with. It follows the CA's key: P-256 →
-/// ecdsa-with-SHA256, P-384 → ecdsa-with-SHA384, Ed25519 → Ed25519, RSA → sha256WithRSAEncryption.
+/// The signature algorithms certmint signs certificates with. By default it follows the CA's
+/// key ([`SignatureAlgorithm::for_key`]): P-256 → ecdsa-with-SHA256, P-384 → ecdsa-with-SHA384,
+/// Ed25519 → Ed25519, RSA → sha256WithRSAEncryption. An RSA software key can also sign with
+/// SHA-384 or SHA-512 ([`SoftwareSigner::with_algorithm`](crate::ca::SoftwareSigner::with_algorithm)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SignatureAlgorithm {
@@ -22,6 +24,10 @@ pub enum SignatureAlgorithm {
     Ed25519,
     /// sha256WithRSAEncryption (PKCS#1 v1.5), any RSA size.
     RsaPkcs1Sha256,
+    /// sha384WithRSAEncryption (PKCS#1 v1.5), any RSA size.
+    RsaPkcs1Sha384,
+    /// sha512WithRSAEncryption (PKCS#1 v1.5), any RSA size.
+    RsaPkcs1Sha512,
 }
 
 impl SignatureAlgorithm {
@@ -44,6 +50,8 @@ impl SignatureAlgorithm {
             Self::EcdsaP384Sha384 => (oid::ECDSA_WITH_SHA384, false),
             Self::Ed25519 => (oid::ED25519, false),
             Self::RsaPkcs1Sha256 => (oid::SHA256_WITH_RSA, true),
+            Self::RsaPkcs1Sha384 => (oid::SHA384_WITH_RSA, true),
+            Self::RsaPkcs1Sha512 => (oid::SHA512_WITH_RSA, true),
         };
         let mut content = tlv::tlv(OID, oid.as_bytes());
         if null {
@@ -60,6 +68,8 @@ impl SignatureAlgorithm {
             Self::EcdsaP384Sha384 => S::ECDSA_NISTP384_SHA384,
             Self::Ed25519 => S::ED25519,
             Self::RsaPkcs1Sha256 => S::RSA_PKCS1_SHA256,
+            Self::RsaPkcs1Sha384 => S::RSA_PKCS1_SHA384,
+            Self::RsaPkcs1Sha512 => S::RSA_PKCS1_SHA512,
         }
     }
 }

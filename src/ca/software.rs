@@ -87,6 +87,32 @@ impl SoftwareSigner {
         })
     }
 
+    /// The same key signing with `algorithm` instead of [`SignatureAlgorithm::for_key`]'s
+    /// choice: SHA-384 or SHA-512 with an RSA key. Errors: [`KeyError::Unsupported`] when the
+    /// key cannot sign with `algorithm` (ECDSA keys sign with their curve's digest only).
+    ///
+    /// ```
+    /// # use certmint::{ca::{Signer, SignatureAlgorithm, SoftwareSigner}, keys::PrivateKey, KeyAlgorithm};
+    /// let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
+    /// let signer = SoftwareSigner::from_private_key(&key)?;
+    /// assert!(signer.with_algorithm(SignatureAlgorithm::RsaPkcs1Sha384).is_err());
+    /// # Ok::<(), certmint::Error>(())
+    /// ```
+    pub fn with_algorithm(self, algorithm: SignatureAlgorithm) -> Result<Self, Error> {
+        if algorithm == self.algorithm {
+            return Ok(self);
+        }
+        let signer = self
+            .key
+            .choose_scheme(&[algorithm.tls_scheme()])
+            .ok_or(KeyError::Unsupported)?;
+        Ok(Self {
+            signer,
+            algorithm,
+            ..self
+        })
+    }
+
     /// The key's algorithm.
     pub fn key_algorithm(&self) -> KeyAlgorithm {
         self.key_algorithm

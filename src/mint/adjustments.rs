@@ -59,6 +59,9 @@ adjustments! {
     /// Netscape certType with CA bits (SSL CA, S/MIME CA, object-signing CA) was dropped:
     /// OpenSSL would otherwise treat the leaf as a CA for those purposes.
     DROPPED_NS_CERT_TYPE_CA = 19, "dropped Netscape certType with CA bits";
+    /// The subject's commonName and the subjectAltName were replaced by the requested host
+    /// ([`MintRequest::renamed`](crate::MintRequest::renamed), Squid's `setCommonName`).
+    RENAMED_TO_HOST = 20, "renamed to the requested host";
 }
 
 impl Adjustments {

@@ -15,6 +15,9 @@
 //! | nameConstraints, policyConstraints, policyMappings, inhibitAnyPolicy | dropped (CA-only) |
 //! | unique identifiers | dropped |
 //! | everything else | copied byte for byte, with its criticality, in order |
+//!
+//! A clone [renamed](crate::MintRequest::renamed) to a host (Squid's `setCommonName`) also has
+//! the subject's commonName replaced by the host and a subjectAltName naming the host alone.
 
 use std::borrow::Cow;
 
@@ -308,6 +311,39 @@ fn clone_validity<'a>(
     } else {
         (nb, na, Cow::Owned(encode_validity(nb, na)))
     }
+}
+
+/// Renames a clone to `host` (Squid's `setCommonName`): the subject's first commonName is
+/// replaced by the host (appended as the last RDN; left out when longer than the 64 characters
+/// X.520 allows), and the subjectAltName names the host alone, in place of the origin's.
+pub(crate) fn rename_to(fields: &mut LeafFields<'_>, host: &Host) {
+    let text = host.to_string();
+    let cn = (text.len() <= 64).then_some(text.as_str());
+    fields.subject = Cow::Owned(
+        name::with_common_name(&fields.subject, cn)
+            .unwrap_or_else(|| name::name_with_common_name(cn.unwrap_or_default())),
+    );
+    let subject_empty = tlv::single(&fields.subject).is_ok_and(|s| s.content.is_empty());
+    let ours = ext::subject_alt_name(san_entry(host), subject_empty);
+    let mut out = Vec::with_capacity(fields.extensions.len() + ours.len());
+    let mut placed = false;
+    if let Ok(mut reader) = tlv::TlvReader::new(&fields.extensions) {
+        while let Ok(e) = reader.next_tlv() {
+            let is_san = tlv::sequence_items(e.raw)
+                .and_then(|mut items| items.expect(tlv::OID).ok())
+                .is_some_and(|o| o.content == oid::SUBJECT_ALT_NAME.as_bytes());
+            if !is_san {
+                out.extend_from_slice(e.raw);
+            } else if !std::mem::replace(&mut placed, true) {
+                out.extend_from_slice(&ours);
+            }
+        }
+    }
+    if !placed {
+        out.extend(ours);
+    }
+    fields.extensions = out;
+    fields.adjustments |= Adjustments::RENAMED_TO_HOST;
 }
 
 /// The fields of a leaf minted from the host alone.

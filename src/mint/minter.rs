@@ -48,6 +48,10 @@ pub struct MintRequest<'a> {
     /// origins whose own certificate is self-signed): the chain is the leaf alone. Its fields
     /// are those the CA would have issued.
     pub self_signed: bool,
+    /// A clone made for the host alone (Squid's `setCommonName`): the origin's subject with its
+    /// commonName replaced by the host, and a subjectAltName naming only the host; the other
+    /// fields are the origin's. Needs both an origin and a host; ignored without an origin.
+    pub renamed: bool,
 }
 
 impl<'a> MintRequest<'a> {
@@ -95,6 +99,19 @@ impl<'a> MintRequest<'a> {
     pub fn with_issuer_validity(mut self, not_before: bool, not_after: bool) -> Self {
         self.not_before_from_issuer = not_before;
         self.not_after_from_issuer = not_after;
+        self
+    }
+
+    /// Asks for a clone renamed to the host (see [`MintRequest::renamed`]).
+    ///
+    /// ```
+    /// # use certmint::MintRequest;
+    /// # let origin = rustls::pki_types::CertificateDer::from(vec![]);
+    /// let req = MintRequest::clone_of(&origin).with_host("cn.example").renamed();
+    /// assert!(req.renamed);
+    /// ```
+    pub fn renamed(mut self) -> Self {
+        self.renamed = true;
         self
     }
 
@@ -353,6 +370,9 @@ impl Minter {
                 );
                 if origin_key.is_none() {
                     fields.adjustments |= Adjustments::FALLBACK_KEY;
+                }
+                if let (true, Some(host)) = (request.renamed, &host) {
+                    clone::rename_to(&mut fields, host);
                 }
                 (key, fields)
             }

@@ -43,6 +43,7 @@ use crate::error::{EncodingError, Error, SquidError};
 use crate::keys::{KeyPool, KeyPoolConfig, Secret};
 use crate::mint::minter::{MintRequest, Minter};
 use crate::mint::MintPolicy;
+use crate::x509::KeyAlgorithm;
 
 /// How a [`SquidHelper`] mints. `Default`: the library's [`MintPolicy`] and
 /// [`IssuerOptions`], untrusted origins signed by Squid's untrusted CA, 4096 cached replies.
@@ -134,10 +135,11 @@ impl SquidHelper {
         if request.sign == Sign::Untrusted && self.settings.refuse_untrusted {
             return Err(SquidError::UntrustedRefused.into());
         }
-        let minter = self.minter(request.signing)?;
-        check_sign_hash(request.sign_hash, minter.issuer()?.signer().algorithm())?;
+        let minter = self.minter(request.signing, request.sign_hash)?;
         let mut mint = match (&request.common_name, &request.origin) {
-            (Some(name), _) => MintRequest::for_host(name),
+            // The origin's fields, its commonName and subjectAltName replaced by the name.
+            (Some(name), Some(origin)) => MintRequest::clone_of(origin).with_host(name).renamed(),
+            (Some(name), None) => MintRequest::for_host(name),
             // Squid names the origin's common name as host= after peeking, which may be a
             // wildcard: a host that is not one serves nothing in a clone and is left out.
             (None, Some(origin)) => match crate::host::Host::parse(request.host) {
@@ -164,9 +166,15 @@ impl SquidHelper {
         Ok(reply)
     }
 
-    /// The minter for the CA in `signing` (its certificate and key as PEM), parsed once.
-    fn minter(&self, signing: &[u8]) -> Result<Arc<Minter>, Error> {
-        let id = crate::crypto::sha256(signing);
+    /// The minter for the CA in `signing` (its certificate and key as PEM) signing with the
+    /// digest `sign_hash` names, parsed once.
+    fn minter(&self, signing: &[u8], sign_hash: &str) -> Result<Arc<Minter>, Error> {
+        let digest = digest_name(sign_hash);
+        let mut id_input = Vec::with_capacity(signing.len() + digest.len() + 1);
+        id_input.extend_from_slice(signing);
+        id_input.push(0);
+        id_input.extend_from_slice(digest.as_bytes());
+        let id = crate::crypto::sha256(&id_input);
         if let Some(minter) = self.minters.get(&id) {
             return Ok(minter);
         }
@@ -175,6 +183,8 @@ impl SquidHelper {
             .next()
             .ok_or(EncodingError::NoCertificate)?;
         let signer = SoftwareSigner::from_key_bytes(signing)?;
+        let algorithm = signature_algorithm(sign_hash, &digest, signer.key_algorithm())?;
+        let signer = signer.with_algorithm(algorithm)?;
         let mut options = self.settings.issuer_options.clone();
         options.key_id_from_key = true;
         let issuer = Issuer::new(vec![cert], Arc::new(signer), options)?;
@@ -194,30 +204,42 @@ impl Drop for SquidHelper {
     }
 }
 
-/// Checks `SignHash=` against the digest the CA's key signs with.
-fn check_sign_hash(hash: &str, algorithm: SignatureAlgorithm) -> Result<(), SquidError> {
-    let name: String = hash
-        .chars()
+/// A `SignHash=` value (an OpenSSL digest name) in one spelling: lower case, no dashes.
+fn digest_name(hash: &str) -> String {
+    hash.chars()
         .filter(|c| *c != '-')
         .map(|c| c.to_ascii_lowercase())
-        .collect();
-    if matches!(name.as_str(), "md5" | "sha1" | "sha" | "md5sha1" | "md4") {
+        .collect()
+}
+
+/// The signature algorithm for `SignHash=` (`digest` is its [`digest_name`]) with a CA key of
+/// `key`: SHA-256, SHA-384 or SHA-512 with RSA, the curve's own digest with ECDSA, and Ed25519's
+/// own signature whatever is named (it has no digest choice). SHA-1 and MD5 are refused.
+fn signature_algorithm(
+    hash: &str,
+    digest: &str,
+    key: KeyAlgorithm,
+) -> Result<SignatureAlgorithm, SquidError> {
+    if matches!(digest, "md5" | "sha1" | "sha" | "md5sha1" | "md4") {
         return Err(SquidError::WeakSignHash {
             hash: hash.chars().take(32).collect(),
         });
     }
-    let supported = match algorithm {
-        SignatureAlgorithm::EcdsaP384Sha384 => "SHA384",
-        // Ed25519 has no digest choice: whatever Squid names, the signature is Ed25519's own.
-        SignatureAlgorithm::Ed25519 => return Ok(()),
-        _ => "SHA256",
+    let algorithm = match (key, digest) {
+        (KeyAlgorithm::Ed25519, _) => Some(SignatureAlgorithm::Ed25519),
+        (KeyAlgorithm::EcdsaP256, "sha256") => Some(SignatureAlgorithm::EcdsaP256Sha256),
+        (KeyAlgorithm::EcdsaP384, "sha384") => Some(SignatureAlgorithm::EcdsaP384Sha384),
+        (rsa, "sha256") if rsa.is_rsa() => Some(SignatureAlgorithm::RsaPkcs1Sha256),
+        (rsa, "sha384") if rsa.is_rsa() => Some(SignatureAlgorithm::RsaPkcs1Sha384),
+        (rsa, "sha512") if rsa.is_rsa() => Some(SignatureAlgorithm::RsaPkcs1Sha512),
+        _ => None,
     };
-    if name.eq_ignore_ascii_case(supported) {
-        Ok(())
-    } else {
-        Err(SquidError::UnsupportedSignHash {
-            hash: hash.chars().take(32).collect(),
-            supported,
-        })
-    }
+    algorithm.ok_or_else(|| SquidError::UnsupportedSignHash {
+        hash: hash.chars().take(32).collect(),
+        supported: match key {
+            KeyAlgorithm::EcdsaP384 => "SHA384",
+            rsa if rsa.is_rsa() => "SHA256, SHA384 or SHA512",
+            _ => "SHA256",
+        },
+    })
 }

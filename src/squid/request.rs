@@ -28,7 +28,8 @@ pub enum Sign {
 pub struct Request<'a> {
     /// `host=`: the SNI, the CONNECT host or the intercepted address (IPv6 without brackets).
     pub host: &'a str,
-    /// `setCommonName=`: the leaf is made for this name alone (subject CN and SAN).
+    /// `setCommonName=`: the leaf is made for this name alone: the origin's subject with this
+    /// commonName and a subjectAltName naming only it (without an origin, a host-only leaf).
     pub common_name: Option<&'a str>,
     /// `setValidAfter=on`: the leaf's notAfter is the CA's.
     pub not_after_from_ca: bool,

@@ -74,6 +74,40 @@ pub(crate) fn name_with_common_name(cn: &str) -> Vec<u8> {
     tlv::tlv(SEQUENCE, &rdn)
 }
 
+/// `name` with its first commonName removed (and its RDN, when that was the RDN's only
+/// attribute) and `cn` appended as a last RDN (UTF8String), as Squid's `replaceCommonName`
+/// does; `cn: None` only removes. `None` when `name` is not a readable Name.
+pub(crate) fn with_common_name(name: &[u8], cn: Option<&str>) -> Option<Vec<u8>> {
+    let mut rdns = tlv::sequence_items(name)?;
+    let mut content = Vec::with_capacity(name.len() + cn.map_or(0, |c| c.len() + 16));
+    let mut removed = false;
+    while !rdns.is_empty() {
+        let rdn = rdns.expect(SET).ok()?;
+        let mut atvs = TlvReader::new(rdn.content).ok()?;
+        let mut kept = Vec::with_capacity(rdn.content.len());
+        while !atvs.is_empty() {
+            let atv = atvs.expect(SEQUENCE).ok()?;
+            let ty = TlvReader::new(atv.content).ok()?.expect(OID).ok()?;
+            if !removed && ty.content == oid::COMMON_NAME.as_bytes() {
+                removed = true;
+            } else {
+                kept.extend_from_slice(atv.raw);
+            }
+        }
+        if kept.len() == rdn.content.len() {
+            content.extend_from_slice(rdn.raw);
+        } else if !kept.is_empty() {
+            // A SET OF stays sorted when one element is taken out.
+            tlv::write_tlv(&mut content, SET, &kept);
+        }
+    }
+    if let Some(cn) = cn {
+        let rdns = name_with_common_name(cn);
+        content.extend_from_slice(tlv::single(&rdns).ok()?.content);
+    }
+    Some(tlv::tlv(SEQUENCE, &content))
+}
+
 /// RFC 4514 string of a DER Name (RDNs in reverse order, multi-valued RDNs joined by `+`).
 pub(crate) fn rfc4514(name: &[u8]) -> String {
     let Some(rdns) = name_attributes(name) else {
@@ -260,6 +294,34 @@ mod tests {
         set.extend(tlv::tlv(SEQUENCE, &atv_cn));
         let name = tlv::tlv(SEQUENCE, &tlv::tlv(SET, &set));
         assert_eq!(common_name(&name).as_deref(), Some("host.example"));
+    }
+
+    #[test]
+    fn the_first_common_name_is_replaced_and_moved_last() {
+        // The stock Squid helper turns `O=…,C=US,CN=x` into `…,CN=new`: RDNs are printed most
+        // significant last, so the replaced CN comes first in RFC 4514 text.
+        let dn = DistinguishedName::parse("CN=old.example,O=Org,C=US").unwrap();
+        let renamed = with_common_name(&dn.to_der(), Some("new.example")).unwrap();
+        assert_eq!(rfc4514(&renamed), "CN=new.example,O=Org,C=US");
+        let first_is_cn = DistinguishedName::parse("O=Org,CN=old.example").unwrap();
+        let renamed = with_common_name(&first_is_cn.to_der(), Some("new.example")).unwrap();
+        assert_eq!(rfc4514(&renamed), "CN=new.example,O=Org");
+        // A multi-valued RDN loses only its CN; an RDN without one is kept byte for byte.
+        let mut atv_o = tlv::tlv(OID, &[0x55, 4, 10]);
+        tlv::write_tlv(&mut atv_o, PRINTABLE_STRING, b"Org");
+        let mut atv_cn = tlv::tlv(OID, oid::COMMON_NAME.as_bytes());
+        tlv::write_tlv(&mut atv_cn, UTF8_STRING, b"old.example");
+        let mut set = tlv::tlv(SEQUENCE, &atv_o);
+        set.extend(tlv::tlv(SEQUENCE, &atv_cn));
+        let name = tlv::tlv(SEQUENCE, &tlv::tlv(SET, &set));
+        let removed = with_common_name(&name, None).unwrap();
+        assert_eq!(rfc4514(&removed), "O=Org");
+        assert_eq!(common_name(&removed), None);
+        // No CN at all: the new one is appended; an unreadable name is refused.
+        let no_cn = DistinguishedName::parse("O=Org").unwrap().to_der();
+        let added = with_common_name(&no_cn, Some("a.example")).unwrap();
+        assert_eq!(rfc4514(&added), "CN=a.example,O=Org");
+        assert_eq!(with_common_name(b"\x30\x03\x31", Some("a")), None);
     }
 
     #[test]
