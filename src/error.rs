@@ -102,6 +102,9 @@ pub enum Error {
     /// A Squid certificate-generator request was refused.
     #[error("Squid request: {0}")]
     Squid(#[from] SquidError),
+    /// A CRL, revocation or the record of issued sub-CAs failed.
+    #[error("revocation: {0}")]
+    Revocation(#[from] RevocationError),
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -667,6 +670,44 @@ pub enum SquidError {
     /// A `signUntrusted` request, and the configuration's untrusted-origin policy is `refuse`.
     #[error("the origin is not trusted and the untrusted-origin policy is to refuse it")]
     UntrustedRefused,
+}
+
+/// Why a CRL could not be made or a revocation recorded (see [`crate::revocation`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevocationError {
+    /// nextUpdate is not after thisUpdate.
+    #[error("a CRL's nextUpdate must be after its thisUpdate")]
+    BadLifetime,
+    /// The signer returned a CRL signature that does not verify; it was discarded.
+    #[error("the CA's signer returned a CRL signature that does not verify")]
+    BadSignature,
+    /// A revocation reason certmint does not know.
+    #[error("unknown revocation reason {0:?} (unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation, certificate-hold, privilege-withdrawn)")]
+    UnknownReason(String),
+    /// No recorded sub-CA has this key identifier.
+    #[error("no recorded sub-CA has key id {0}")]
+    UnknownSubCa(String),
+    /// A serial or key identifier is not hexadecimal.
+    #[error("{what} is not hexadecimal: {given:?}")]
+    NotHex {
+        /// What was given (serial, key id).
+        what: &'static str,
+        /// The text (cut to 80 characters).
+        given: String,
+    },
+    /// A leaf under a sub-CA cannot be revoked: the sub-CA's CRL was signed once when it was
+    /// made and its key is gone. Revoke the sub-CA instead.
+    #[error("leaves of sub-CA {0} cannot be revoked one by one: its CRL was signed when it was made and its key is gone; revoke the sub-CA")]
+    SubCaKeyGone(String),
+    /// A record in the revocation directory could not be read.
+    #[error("record {}: {reason}", path.display())]
+    BadRecord {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Why the CA registry refused an operation.

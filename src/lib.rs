@@ -219,6 +219,7 @@ pub mod cache;
 mod origin_trust;
 pub mod registry;
 mod resolver;
+pub mod revocation;
 pub mod squid;
 // Floor 6: configuration and the front door.
 #[cfg(feature = "config")]
@@ -235,7 +236,8 @@ pub use crypto::crypto_provider;
 pub use deployment::{after_fork_child, CaSpec, Deployment, DeploymentBuilder};
 pub use error::{
     ChainError, ConfigError, ConfigErrorKind, DnError, EncodingError, Error, HostError,
-    IssuerError, KeyError, OriginError, OtherError, Pkcs11Error, RegistryError, SquidError, Wait,
+    IssuerError, KeyError, OriginError, OtherError, Pkcs11Error, RegistryError, RevocationError,
+    SquidError, Wait,
 };
 pub use host::{Host, MAX_HOST_LEN};
 pub use mint::minter::{MintRequest, MintedCert, Minter};

@@ -114,6 +114,13 @@ pub fn encode_certificate(der: &CertificateDer<'_>) -> String {
     out
 }
 
+/// A CRL as PEM (`X509 CRL`, as OpenSSL writes it).
+pub fn encode_crl(der: &[u8]) -> String {
+    let mut out = String::new();
+    encode_into(&mut out, "X509 CRL", der);
+    out
+}
+
 /// A chain as concatenated PEM certificates, in order.
 pub fn encode_chain(chain: &[CertificateDer<'_>]) -> String {
     let mut out = String::new();

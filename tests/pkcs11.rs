@@ -18,7 +18,7 @@ use common::*;
 
 const MODULE: &str = SOFTHSM_MODULE;
 const PIN: &str = "98765432";
-const TOKENS: [&str; 14] = [
+const TOKENS: [&str; 15] = [
     // Tests that run certmint in a child process get a token of their own: SoftHSM2 fails
     // (CKR_GENERAL_ERROR) when one process reads a token another is writing.
     "t-cli",
@@ -35,6 +35,7 @@ const TOKENS: [&str; 14] = [
     "t-threads",
     "t-p384",
     "t-ca",
+    "t-crl",
 ];
 
 struct Hsm {
@@ -611,4 +612,53 @@ fn a_label_two_keys_share_is_ambiguous_not_the_first_match() {
         ),
         "{err:?}"
     );
+}
+
+#[test]
+fn crls_are_signed_through_the_token_and_openssl_verifies_them() {
+    use certmint::revocation::{RevocationReason, RevocationStore};
+    if hsm().is_none() || !have_openssl() {
+        return;
+    }
+    let root = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    for (object, alg) in [
+        ("crl-ec", KeyAlgorithm::EcdsaP256),
+        ("crl-rsa", KeyAlgorithm::Rsa2048),
+    ] {
+        let signer = Arc::new(Pkcs11Signer::generate(&uri("t-crl", object, PIN), alg).unwrap());
+        let cert = ca_for(&signer, &root);
+        let issuer = Issuer::new(
+            vec![cert.clone(), root.intermediate.clone()],
+            signer,
+            IssuerOptions::default(),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = RevocationStore::open(dir.path().join("record")).unwrap();
+        let key_id: String = issuer.key_id().iter().map(|b| format!("{b:02x}")).collect();
+        store
+            .revoke_serial(&key_id, "4a5b", RevocationReason::CessationOfOperation)
+            .unwrap();
+        let crl = store.crl_for(&issuer).unwrap();
+        assert_eq!(crl.len(), 1);
+        std::fs::write(dir.path().join("ca.pem"), test_cert_pem(cert.as_ref())).unwrap();
+        std::fs::write(dir.path().join("crl.der"), crl.der()).unwrap();
+        let out = Command::new("openssl")
+            .args([
+                "crl", "-inform", "DER", "-in", "crl.der", "-CAfile", "ca.pem", "-noout", "-text",
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("verify OK"), "{alg:?}: {text}");
+        assert!(
+            text.contains("Serial Number: 4A5B") && text.contains("Cessation Of Operation"),
+            "{text}"
+        );
+    }
 }

@@ -24,7 +24,7 @@ pub use load::{is_pkcs11_uri, load_signer, redact_pins};
 pub use pkcs11::{
     Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE as PKCS11_DEFAULT_MODULE, PIN_ENV as PKCS11_PIN_ENV,
 };
-pub use rotation::{RotatingIssuer, RotationPolicy};
+pub use rotation::{IssuanceRecord, RotatingIssuer, RotationPolicy, REVOCATION_CHECK};
 pub use signer::{SignatureAlgorithm, Signer};
 pub use software::SoftwareSigner;
 pub use tbs::SERIAL_LEN;

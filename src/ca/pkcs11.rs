@@ -32,7 +32,7 @@ use crate::crypto::backend;
 use crate::error::{Error, OtherError, Pkcs11Error};
 use crate::keys::Secret;
 use crate::x509::tlv::{self, BIT_STRING, NULL, OCTET_STRING, OID, SEQUENCE};
-use crate::x509::{hex, oid, KeyAlgorithm, SpkiParts};
+use crate::x509::{hex, oid, KeyAlgorithm};
 
 /// The environment variable holding the PIN when the URI gives none.
 pub const PIN_ENV: &str = "CERTMINT_PKCS11_PIN";
@@ -547,35 +547,11 @@ impl Pkcs11Signer {
 
     /// Checks a signature against the public key before it leaves this signer.
     fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), Error> {
-        use backend::signature::{
-            UnparsedPublicKey, ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA384_ASN1,
-            RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384, RSA_PKCS1_2048_8192_SHA512,
-        };
-        let parts = SpkiParts::parse(&self.spki).ok_or(Pkcs11Error::UnsupportedKey)?;
-        let ok = match self.algorithm {
-            SignatureAlgorithm::EcdsaP256Sha256 => {
-                UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, parts.public_key)
-                    .verify(message, signature)
-            }
-            SignatureAlgorithm::EcdsaP384Sha384 => {
-                UnparsedPublicKey::new(&ECDSA_P384_SHA384_ASN1, parts.public_key)
-                    .verify(message, signature)
-            }
-            SignatureAlgorithm::RsaPkcs1Sha256 => {
-                UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, parts.public_key)
-                    .verify(message, signature)
-            }
-            SignatureAlgorithm::RsaPkcs1Sha384 => {
-                UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA384, parts.public_key)
-                    .verify(message, signature)
-            }
-            SignatureAlgorithm::RsaPkcs1Sha512 => {
-                UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA512, parts.public_key)
-                    .verify(message, signature)
-            }
-            SignatureAlgorithm::Ed25519 => return Err(Pkcs11Error::UnsupportedKey.into()),
-        };
-        ok.map_err(|_| Pkcs11Error::BadSignature.into())
+        if self.algorithm.verify(&self.spki, message, signature) {
+            Ok(())
+        } else {
+            Err(Pkcs11Error::BadSignature.into())
+        }
     }
 }
 

@@ -30,6 +30,19 @@ use crate::x509::asn1_time::{self, duration_secs, encode_validity};
 use crate::x509::ext::{self, KeyUsage};
 use crate::x509::{name, KeyAlgorithm};
 
+/// Where a [`RotatingIssuer`] records the sub-CAs it makes, and learns that one was revoked
+/// (implemented by [`RevocationStore`](crate::revocation::RevocationStore)).
+pub trait IssuanceRecord: std::fmt::Debug + Send + Sync {
+    /// Records a new sub-CA before it signs anything; an error stops the rotation (a sub-CA
+    /// that cannot be revoked later is not used).
+    fn record_sub_ca(&self, sub_ca: &Issuer, parent: &Issuer) -> Result<(), Error>;
+    /// Whether `sub_ca` was revoked.
+    fn is_revoked(&self, sub_ca: &Issuer) -> bool;
+}
+
+/// How often a [`RotatingIssuer`] with a record checks whether its sub-CA was revoked.
+pub const REVOCATION_CHECK: Duration = Duration::from_secs(5);
+
 /// How sub-CAs are made and renewed. `Default` gives the documented defaults.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -46,6 +59,10 @@ pub struct RotationPolicy {
     pub options: IssuerOptions,
     /// After a failed rotation, wait this long before trying again (default 60 s).
     pub retry_after: Duration,
+    /// Where each new sub-CA is recorded so it can be revoked later, and where revocations
+    /// made by other processes are seen (checked at most every 10 s; a revoked sub-CA is
+    /// replaced at once). Default: none.
+    pub record: Option<Arc<dyn IssuanceRecord>>,
 }
 
 impl Default for RotationPolicy {
@@ -57,6 +74,7 @@ impl Default for RotationPolicy {
             key_algorithm: KeyAlgorithm::EcdsaP256,
             options: IssuerOptions::default(),
             retry_after: Duration::from_secs(60),
+            record: None,
         }
     }
 }
@@ -74,6 +92,8 @@ pub struct RotatingIssuer {
     current: RwLock<Arc<SubCa>>,
     rotating: Mutex<()>,
     rotations: AtomicU64,
+    /// When (Unix seconds) to next ask the record whether the current sub-CA was revoked.
+    revocation_check_at: AtomicU64,
 }
 
 impl RotatingIssuer {
@@ -94,6 +114,7 @@ impl RotatingIssuer {
             current: RwLock::new(Arc::new(first)),
             rotating: Mutex::new(()),
             rotations: AtomicU64::new(1),
+            revocation_check_at: AtomicU64::new(0),
         })
     }
 
@@ -111,6 +132,9 @@ impl RotatingIssuer {
     pub fn current(&self) -> Result<Arc<Issuer>, Error> {
         let now = self.clock.now();
         let current = Arc::clone(&*self.current.read().unwrap_or_else(|e| e.into_inner()));
+        if let Some(revoked) = self.check_revocation(&current, now) {
+            return revoked;
+        }
         if now.as_secs() < current.renew_at {
             return Ok(Arc::clone(&current.issuer));
         }
@@ -145,6 +169,34 @@ impl RotatingIssuer {
                 self.usable(&latest, now).map_err(|_| e)
             }
         }
+    }
+
+    /// Every [`REVOCATION_CHECK`] at most: whether the current sub-CA was revoked (by another
+    /// process, through the record); if so, a new sub-CA replaces it at once, or the error
+    /// says why none could be made (a revoked sub-CA is never used again).
+    fn check_revocation(
+        &self,
+        current: &SubCa,
+        now: UnixTime,
+    ) -> Option<Result<Arc<Issuer>, Error>> {
+        let record = self.policy.record.as_ref()?;
+        let due = self.revocation_check_at.load(Ordering::Relaxed);
+        if now.as_secs() < due
+            || self
+                .revocation_check_at
+                .compare_exchange(
+                    due,
+                    now.as_secs() + REVOCATION_CHECK.as_secs(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+            || !record.is_revoked(&current.issuer)
+        {
+            return None;
+        }
+        log::warn!("the issuing sub-CA was revoked; replacing it now");
+        Some(self.rotate_now())
     }
 
     /// Renews the sub-CA now, whatever its age.
@@ -193,13 +245,17 @@ fn make_sub_ca(parent: &Issuer, policy: &RotationPolicy, now: UnixTime) -> Resul
     ));
     extensions.extend(ext::subject_key_id(key.key_id()));
     parent.issued().append_to(&mut extensions);
-    drop(key); // wipes the PKCS#8 copy; the signer keeps the parsed key
     let (not_before, not_after) = parent.clamp(
         t.saturating_sub(duration_secs(policy.backdate)),
         t.saturating_add(duration_secs(policy.lifetime)),
     );
-    let subject =
-        name::name_with_common_name(&format!("certmint issuing CA {}", asn1_time::rfc3339(t)));
+    // The key id makes the name unique: workers rotating in the same second must not make two
+    // sub-CAs with one name and different keys.
+    let subject = name::name_with_common_name(&format!(
+        "certmint issuing CA {} {}",
+        asn1_time::rfc3339(t),
+        crate::x509::hex(&key.key_id()[..8])
+    ));
     let (cert, _) = super::tbs::sign_certificate(
         parent,
         &subject,
@@ -207,9 +263,13 @@ fn make_sub_ca(parent: &Issuer, policy: &RotationPolicy, now: UnixTime) -> Resul
         &spki,
         &extensions,
     )?;
+    drop(key); // wipes the PKCS#8 copy; the signer keeps the parsed key
     let mut chain = vec![cert];
     chain.extend(parent.chain().iter().cloned());
     let issuer = Issuer::new_at(chain, Arc::new(signer), policy.options.clone(), now)?;
+    if let Some(record) = &policy.record {
+        record.record_sub_ca(&issuer, parent)?;
+    }
     Ok(SubCa {
         issuer: Arc::new(issuer),
         renew_at: u64::try_from(t.saturating_add(duration_secs(policy.renew_after))).unwrap_or(0),

@@ -60,6 +60,27 @@ impl SignatureAlgorithm {
         tlv::tlv(SEQUENCE, &content)
     }
 
+    /// Whether `signature` (an X.509 signatureValue: DER `Ecdsa-Sig-Value` for ECDSA) over
+    /// `message` verifies under the SubjectPublicKeyInfo `spki`. Signatures from a CA store
+    /// (token signatures, CRLs) are checked with this before they are used.
+    pub(crate) fn verify(self, spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        use crate::crypto::backend::signature::{self as sig, UnparsedPublicKey};
+        let Some(parts) = crate::x509::spki::SpkiParts::parse(spki) else {
+            return false;
+        };
+        let verifier: &dyn sig::VerificationAlgorithm = match self {
+            Self::EcdsaP256Sha256 => &sig::ECDSA_P256_SHA256_ASN1,
+            Self::EcdsaP384Sha384 => &sig::ECDSA_P384_SHA384_ASN1,
+            Self::Ed25519 => &sig::ED25519,
+            Self::RsaPkcs1Sha256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+            Self::RsaPkcs1Sha384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+            Self::RsaPkcs1Sha512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+        };
+        UnparsedPublicKey::new(verifier, parts.public_key)
+            .verify(message, signature)
+            .is_ok()
+    }
+
     /// The matching TLS signature scheme.
     pub(crate) fn tls_scheme(self) -> rustls::SignatureScheme {
         use rustls::SignatureScheme as S;

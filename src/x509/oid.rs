@@ -24,6 +24,8 @@ oids! {
     CERTIFICATE_POLICIES = "2.5.29.32", "certificatePolicies";
     POLICY_MAPPINGS = "2.5.29.33", "policyMappings";
     AUTHORITY_KEY_IDENTIFIER = "2.5.29.35", "authorityKeyIdentifier";
+    CRL_NUMBER = "2.5.29.20", "cRLNumber";
+    CRL_REASON = "2.5.29.21", "reasonCode";
     POLICY_CONSTRAINTS = "2.5.29.36", "policyConstraints";
     EXT_KEY_USAGE = "2.5.29.37", "extendedKeyUsage";
     FRESHEST_CRL = "2.5.29.46", "freshestCRL";
