@@ -14,6 +14,9 @@
 //! [upstream]
 //! roots = ["public-roots.pem"]     # default: the Mozilla roots
 //!
+//! [revocation]
+//! dir = "revocation"               # issued sub-CAs and revocations; default: beside this file
+//!
 //! [mint]
 //! max_lifetime_days = 825          # cloned leaves: the origin's validity, at most this long
 //! host_only_lifetime_days = 30     # leaves minted from a host alone
@@ -49,12 +52,15 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::ca::{IssuerOptions, RotationPolicy, DEFAULT_CRL_BASE_URL};
+use std::sync::Arc;
+
+use crate::ca::{Issuer, IssuerOptions, RotationPolicy, DEFAULT_CRL_BASE_URL};
 use crate::deployment::{CaSpec, Deployment, DeploymentBuilder};
 use crate::error::{ConfigError, ConfigErrorKind, Error};
 use crate::mint::{MintPolicy, ValidityPolicy, MAX_LIFETIME_DAYS};
 use crate::origin_trust::UntrustedPolicy;
 use crate::registry::SelectionRule;
+use crate::revocation::RevocationStore;
 use crate::squid::SquidSettings;
 
 /// The deployment a configuration file describes: [`Config::load`], then
@@ -139,10 +145,19 @@ struct ConfigFile {
     upstream: UpstreamSection,
     #[serde(default)]
     mint: MintSection,
+    #[serde(default)]
+    revocation: RevocationSection,
     #[serde(default, rename = "ca")]
     cas: Vec<CaSection>,
     #[serde(default, rename = "rule")]
     rules: Vec<RuleSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevocationSection {
+    /// Where issued sub-CAs and revocations are recorded.
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -490,7 +505,57 @@ impl Config {
         }
     }
 
+    /// Where issued sub-CAs and revocations are recorded: `[revocation] dir`, or `revocation/`
+    /// beside the configuration file; `None` for configuration text without a `dir`.
+    pub fn revocation_dir(&self) -> Result<Option<PathBuf>, Error> {
+        match (&self.file.revocation.dir, &self.base_dir) {
+            (Some(dir), _) => self.path(dir).map(Some),
+            (None, Some(base)) => Ok(Some(base.join("revocation"))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The [`RevocationStore`] in [`Config::revocation_dir`] (created when missing).
+    pub fn revocation_store(&self) -> Result<Option<Arc<RevocationStore>>, Error> {
+        self.revocation_dir()?
+            .map(RevocationStore::open)
+            .transpose()
+    }
+
+    /// Every configured CA's own issuer (its certificate and key, not its rotating sub-CA),
+    /// by id: what signs each CA's CRL. Opens every key.
+    pub fn ca_issuers(&self) -> Result<Vec<(String, Arc<Issuer>)>, Error> {
+        self.file
+            .cas
+            .iter()
+            .map(|ca| {
+                let spec = self.ca_spec_without_rotation(ca)?;
+                Ok((ca.id.get_ref().clone(), spec.issuer()?))
+            })
+            .collect()
+    }
+
     fn ca_spec(&self, ca: &CaSection) -> Result<CaSpec, Error> {
+        let mut spec = self.ca_spec_without_rotation(ca)?;
+        if let Some(r) = &ca.rotation {
+            let store = self.revocation_store()?.ok_or_else(|| {
+                self.error_at(ca.id.span(), ConfigErrorKind::RevocationDirRequired)
+            })?;
+            spec = spec.with_rotation(RotationPolicy {
+                lifetime: days(r.lifetime_days.unwrap_or(7)),
+                renew_after: days(r.renew_after_days.unwrap_or(6)),
+                record: Some(store),
+                ..RotationPolicy::default()
+            });
+        }
+        if !ca.enabled {
+            spec = spec.disabled();
+        }
+        Ok(spec)
+    }
+
+    /// A CA's files and options, without its rotation.
+    fn ca_spec_without_rotation(&self, ca: &CaSection) -> Result<CaSpec, Error> {
         let key = if crate::ca::is_pkcs11_uri(&ca.key) {
             if cfg!(not(feature = "pkcs11")) {
                 return Err(self.error_at(ca.id.span(), ConfigErrorKind::Pkcs11Unavailable));
@@ -503,18 +568,7 @@ impl Config {
         if let Some(pass) = &ca.key_pass_file {
             spec = spec.with_passphrase_file(self.path(pass)?);
         }
-        spec = spec.with_options(issuer_options(ca));
-        if let Some(r) = &ca.rotation {
-            spec = spec.with_rotation(RotationPolicy {
-                lifetime: days(r.lifetime_days.unwrap_or(7)),
-                renew_after: days(r.renew_after_days.unwrap_or(6)),
-                ..RotationPolicy::default()
-            });
-        }
-        if !ca.enabled {
-            spec = spec.disabled();
-        }
-        Ok(spec)
+        Ok(spec.with_options(issuer_options(ca)))
     }
 }
 

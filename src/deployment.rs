@@ -217,14 +217,10 @@ impl CaSpec {
         }
     }
 
-    /// Opens the key, reads the chain, checks both, and makes the minter.
-    fn minter(
-        &self,
-        keys: &Arc<KeyPool>,
-        policy: &MintPolicy,
-        clock: &Arc<dyn Clock>,
-    ) -> Result<Minter, Error> {
-        let issuer = match &self.source {
+    /// Opens the key and reads the chain of this CA itself (not its rotating sub-CA), checking
+    /// both: what signs the CA's own CRL.
+    pub(crate) fn issuer(&self) -> Result<Arc<Issuer>, Error> {
+        Ok(match &self.source {
             CaSource::Issuer(issuer) => Arc::clone(issuer),
             CaSource::Files { cert, key } => {
                 let chain = crate::pem::read_certificates(cert)?;
@@ -259,7 +255,17 @@ impl CaSpec {
                     self.options.clone(),
                 )?)
             }
-        };
+        })
+    }
+
+    /// Opens the key, reads the chain, checks both, and makes the minter.
+    fn minter(
+        &self,
+        keys: &Arc<KeyPool>,
+        policy: &MintPolicy,
+        clock: &Arc<dyn Clock>,
+    ) -> Result<Minter, Error> {
+        let issuer = self.issuer()?;
         Ok(match &self.rotation {
             None => Minter::new(issuer, Arc::clone(keys), policy.clone()),
             Some(rotation) => {

@@ -518,6 +518,10 @@ pub enum ConfigErrorKind {
     /// A `[mint]` lifetime outside 1..=825 days (Apple's limit).
     #[error("[mint] lifetimes must be between 1 and 825 days")]
     BadLifetime,
+    /// A CA rotates sub-CAs but the configuration (text held in memory) has no `[revocation]
+    /// dir` to record them in: a sub-CA that is not recorded cannot be revoked.
+    #[error("a [ca.rotation] needs [revocation] dir = \"DIR\" in configuration text (sub-CAs are recorded there so they can be revoked)")]
+    RevocationDirRequired,
     /// A relative path in configuration text that has no directory to be relative to.
     #[error("relative path {0:?} in configuration text: give an absolute path")]
     RelativePath(PathBuf),

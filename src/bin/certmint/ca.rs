@@ -83,6 +83,15 @@ pub(crate) enum CaCommand {
         #[arg(long, default_value = "imported")]
         id: String,
     },
+    /// Revoke a recorded sub-CA (or a serial a configured CA issued). A running proxy stops
+    /// using a revoked sub-CA within 10 seconds; clients see it when they next fetch the CRL.
+    Revoke(crate::revocation::RevokeArgs),
+    /// List the recorded sub-CAs and their status.
+    ListIssued {
+        /// The deployment's configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 pub(crate) fn run(command: CaCommand) -> Result<(), CliError> {
@@ -132,6 +141,8 @@ pub(crate) fn run(command: CaCommand) -> Result<(), CliError> {
             rotation,
             &id,
         ),
+        CaCommand::Revoke(args) => crate::revocation::revoke(&args),
+        CaCommand::ListIssued { config } => crate::revocation::list_issued(&config),
     }
 }
 

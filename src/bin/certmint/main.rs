@@ -12,6 +12,7 @@ mod inspect;
 mod limits;
 mod mint;
 mod proxy;
+mod revocation;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,11 @@ enum Command {
     Proxy(proxy::ProxyArgs),
     /// Print every certificate in a file as `field: value` lines.
     Inspect(inspect::InspectArgs),
+    /// Publish CRLs.
+    Crl {
+        #[command(subcommand)]
+        command: revocation::CrlCommand,
+    },
 }
 
 /// clap's parser for key algorithm names.
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Proxy(args) => proxy::run(args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Crl { command } => revocation::run_crl(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
