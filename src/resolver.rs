@@ -360,6 +360,8 @@ impl Resolver {
         key_algorithm: KeyAlgorithm,
         check: Option<&OriginCheck<'_>>,
     ) -> Result<Lookup, Error> {
+        // Leaves of a sub-CA revoked elsewhere are not served again.
+        self.cache.evict_issued_by(&minter.poll_revoked());
         let key = CacheKeyRef {
             issuer: minter.issuer_id(),
             origin: origin.map(|o| &o.fingerprint),

@@ -427,3 +427,47 @@ fn sub_cas_made_in_the_same_second_have_distinct_names() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn leaves_of_a_revoked_sub_ca_are_evicted_from_the_cache() {
+    use certmint::cache::{CacheConfig, Outcome};
+    use certmint::{CertCache, Resolver};
+    let h = hierarchy(None);
+    let cache = CertCache::with_clock(
+        CacheConfig::default(),
+        Arc::clone(&h.clock) as Arc<dyn Clock>,
+    );
+    let minter = Minter::rotating(
+        Arc::clone(&h.rotating),
+        Arc::new(KeyPool::inline()),
+        MintPolicy::default(),
+    );
+    let resolver = Resolver::new(Arc::new(minter), Arc::new(cache));
+    let first = resolver
+        .lookup_host("cached.example", KeyAlgorithm::EcdsaP256)
+        .unwrap();
+    let again = resolver
+        .lookup_host("cached.example", KeyAlgorithm::EcdsaP256)
+        .unwrap();
+    assert_eq!(again.outcome, Outcome::Hit);
+    let sub_ca = first.certified_key().cert[1].clone();
+    let key_id = h.store.sub_cas().unwrap()[0].key_id.clone();
+    h.store
+        .revoke_sub_ca(&key_id, RevocationReason::KeyCompromise)
+        .unwrap();
+    // Before the next check the cached leaf is still served; after it, never again.
+    h.clock
+        .advance(certmint::ca::REVOCATION_CHECK + Duration::from_secs(1));
+    let after = resolver
+        .lookup_host("cached.example", KeyAlgorithm::EcdsaP256)
+        .unwrap();
+    assert_ne!(after.outcome, Outcome::Hit);
+    assert_ne!(after.certified_key().cert[1], sub_ca);
+    webpki_verify(
+        &after.certified_key().cert,
+        &h.ca.root,
+        "cached.example",
+        h.clock.now(),
+    )
+    .unwrap();
+}

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use rustls::pki_types::UnixTime;
+use rustls::pki_types::{CertificateDer, UnixTime};
 
 use super::{Issuer, IssuerOptions, SoftwareSigner};
 use crate::clock::Clock;
@@ -94,6 +94,8 @@ pub struct RotatingIssuer {
     rotations: AtomicU64,
     /// When (Unix seconds) to next ask the record whether the current sub-CA was revoked.
     revocation_check_at: AtomicU64,
+    /// Revoked sub-CAs replaced since [`RotatingIssuer::poll_revoked`] last ran.
+    revoked: Mutex<Vec<CertificateDer<'static>>>,
 }
 
 impl RotatingIssuer {
@@ -115,6 +117,7 @@ impl RotatingIssuer {
             rotating: Mutex::new(()),
             rotations: AtomicU64::new(1),
             revocation_check_at: AtomicU64::new(0),
+            revoked: Mutex::new(Vec::new()),
         })
     }
 
@@ -196,7 +199,24 @@ impl RotatingIssuer {
             return None;
         }
         log::warn!("the issuing sub-CA was revoked; replacing it now");
+        self.revoked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(current.issuer.certificate().clone());
         Some(self.rotate_now())
+    }
+
+    /// The certificates of revoked sub-CAs this issuer replaced since the last call (checking
+    /// the record first when a check is due), so that a cache can evict the leaves they
+    /// signed. Cheap when nothing is due.
+    pub fn poll_revoked(&self) -> Vec<CertificateDer<'static>> {
+        if self.policy.record.is_some() {
+            let current = Arc::clone(&*self.current.read().unwrap_or_else(|e| e.into_inner()));
+            if let Some(Err(e)) = self.check_revocation(&current, self.clock.now()) {
+                log::error!("replacing the revoked issuing sub-CA failed: {e}");
+            }
+        }
+        std::mem::take(&mut *self.revoked.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Renews the sub-CA now, whatever its age.

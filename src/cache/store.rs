@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
 use quick_cache::{Equivalent, Lifecycle, Weighter};
+use rustls::pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 
 use super::{
@@ -358,6 +359,23 @@ impl CertCache {
     /// that was disabled).
     pub fn retain(&self, keep: impl Fn(&CacheKey) -> bool) {
         self.inner.retain(|key, _| keep(key));
+    }
+
+    /// Removes every entry whose served chain contains one of `issuers` (the leaves a revoked
+    /// sub-CA signed).
+    pub fn evict_issued_by(&self, issuers: &[CertificateDer<'_>]) {
+        if issuers.is_empty() {
+            return;
+        }
+        self.inner.retain(|_, entry| match &entry.outcome {
+            Ok(served) => !served
+                .certified_key
+                .cert
+                .iter()
+                .skip(1)
+                .any(|c| issuers.iter().any(|i| i.as_ref() == c.as_ref())),
+            Err(_) => true,
+        });
     }
 
     /// The counters.

@@ -263,6 +263,15 @@ impl Minter {
         }
     }
 
+    /// Revoked sub-CAs a rotating source replaced since the last call (see
+    /// [`RotatingIssuer::poll_revoked`]); always empty for a fixed issuer.
+    pub fn poll_revoked(&self) -> Vec<CertificateDer<'static>> {
+        match &self.source {
+            IssuerSource::Fixed(_) => Vec::new(),
+            IssuerSource::Rotating(rotating) => rotating.poll_revoked(),
+        }
+    }
+
     /// The issuer signing now (for a rotating source, the current sub-CA, renewed first if
     /// due).
     pub fn issuer(&self) -> Result<Arc<Issuer>, Error> {
