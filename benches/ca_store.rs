@@ -5,9 +5,18 @@
 //!   rotating sub-CA; leaves are signed by the in-memory sub-CA (target ≤ 1.1x the baseline);
 //! - `hsm_direct`: for contrast, each leaf signed by the SoftHSM2 key itself.
 //!
+//!
+//! Group `crl`: signing an intermediate's CRL listing 100 revoked sub-CAs (built, signed and
+//! verified before it is returned), software key and SoftHSM2 key, each against one raw
+//! signature by the same key over a message of the CRL's size.
+//!
 //! Needs SoftHSM2 (`apt-get install softhsm2`). Run: `cargo bench --features pkcs11 --bench ca_store`
 
 use std::sync::Arc;
+use std::time::SystemTime;
+
+use certmint::revocation::{Crl, RevocationReason, RevokedCertificate, CRL_LIFETIME};
+use certmint::rustls::pki_types::UnixTime;
 
 #[path = "../tests/common/mod.rs"]
 #[allow(unused_imports)]
@@ -132,6 +141,38 @@ fn bench(c: &mut Criterion) {
                 |key| minter.mint_with_key(&request, key).unwrap().certified_key(),
                 BatchSize::SmallInput,
             )
+        });
+    }
+    g.finish();
+
+    // CRLs: a 100-entry intermediate CRL, software and token keys.
+    let revoked: Vec<RevokedCertificate> = (0u32..100)
+        .map(|i| {
+            let mut serial = vec![0x40; 20];
+            serial[16..].copy_from_slice(&i.to_be_bytes());
+            RevokedCertificate::new(serial, UnixTime::now(), RevocationReason::KeyCompromise)
+        })
+        .collect();
+    let software_issuer = org.issuer().unwrap();
+    let hsm_crl_issuer = Issuer::new(
+        vec![ca_cert_for(&hsm, &hsm_root)],
+        Arc::clone(&hsm) as _,
+        IssuerOptions::default(),
+    )
+    .unwrap();
+    let mut g = c.benchmark_group("crl");
+    for (name, issuer) in [("software", &software_issuer), ("hsm", &hsm_crl_issuer)] {
+        let now = SystemTime::now();
+        let sample = Crl::sign(issuer, now, now + CRL_LIFETIME, &revoked).unwrap();
+        let message = vec![0x5a; sample.der().len()];
+        g.bench_function(format!("{name}/baseline_raw_signature"), |b| {
+            b.iter(|| issuer.signer().sign(&message).unwrap())
+        });
+        g.bench_function(format!("{name}/crl_100_entries"), |b| {
+            b.iter(|| {
+                let now = SystemTime::now();
+                Crl::sign(issuer, now, now + CRL_LIFETIME, &revoked).unwrap()
+            })
         });
     }
     g.finish();

@@ -510,6 +510,10 @@ enum certmint_result
    */
   CERTMINT_CONFIG_BAD_LIFETIME = 1012,
   /**
+   * configuration: a [ca.rotation] in configuration text needs [revocation] dir
+   */
+  CERTMINT_CONFIG_REVOCATION_DIR_REQUIRED = 1013,
+  /**
    * configuration: invalid
    */
   CERTMINT_CONFIG_OTHER = 1099,
@@ -573,6 +577,38 @@ enum certmint_result
    * Squid request: refused
    */
   CERTMINT_SQUID_OTHER = 1799,
+  /**
+   * revocation: a CRL's nextUpdate must be after its thisUpdate
+   */
+  CERTMINT_REVOCATION_BAD_LIFETIME = 1800,
+  /**
+   * revocation: the CA's signer returned a CRL signature that does not verify
+   */
+  CERTMINT_REVOCATION_BAD_SIGNATURE = 1801,
+  /**
+   * revocation: unknown revocation reason
+   */
+  CERTMINT_REVOCATION_UNKNOWN_REASON = 1802,
+  /**
+   * revocation: no recorded sub-CA or configured CA has this key id
+   */
+  CERTMINT_REVOCATION_UNKNOWN_SUB_CA = 1803,
+  /**
+   * revocation: a serial or key id is not hexadecimal
+   */
+  CERTMINT_REVOCATION_NOT_HEX = 1804,
+  /**
+   * revocation: leaves of a sub-CA cannot be revoked one by one (revoke the sub-CA)
+   */
+  CERTMINT_REVOCATION_SUB_CA_KEY_GONE = 1805,
+  /**
+   * revocation: a record in the revocation directory could not be read
+   */
+  CERTMINT_REVOCATION_BAD_RECORD = 1806,
+  /**
+   * revocation: failed
+   */
+  CERTMINT_REVOCATION_OTHER = 1899,
   /**
    * an error of a kind this version of the C ABI does not name
    */
@@ -986,6 +1022,35 @@ void *certmint_minted_attachment(const struct certmint_minted *minted);
 void *certmint_minted_attach(const struct certmint_minted *minted,
                              void *data,
                              void (*destroy)(void*));
+
+/**
+ * Writes every current CRL of the configuration at `config_path`/`config_path_len` (UTF-8,
+ * not NUL-terminated) to `out_dir`/`out_dir_len` as `{key id}.crl` (DER, each written
+ * atomically): a fresh 24-hour CRL signed by each configured CA's key (a file or a PKCS#11
+ * token) and the stored CRL of every recorded sub-CA. `*count_out` receives the number of
+ * files written. Call it at least every 12 hours. Both strings are read during the call only.
+ */
+certmint_result certmint_crl_publish(const uint8_t *config_path,
+                                     size_t config_path_len,
+                                     const uint8_t *out_dir,
+                                     size_t out_dir_len,
+                                     size_t *count_out);
+
+/**
+ * Copies the current CRL named `{key_id}.crl` (DER) into `buf` (`buf_len` bytes; a NUL is
+ * appended after the DER) and its length (without the NUL) into `*written_out`: a fresh CRL
+ * when `key_id` (hex, `key_id_len` bytes) is a configured CA's, the stored one for a
+ * recorded sub-CA. When `buf` is too small nothing is copied, the result is
+ * `CERTMINT_BUFFER_TOO_SMALL` and `*written_out` holds the size needed. An unknown key id is
+ * `CERTMINT_REVOCATION_UNKNOWN_SUB_CA`.
+ */
+certmint_result certmint_crl_fetch(const uint8_t *config_path,
+                                   size_t config_path_len,
+                                   const uint8_t *key_id,
+                                   size_t key_id_len,
+                                   char *buf,
+                                   size_t buf_len,
+                                   size_t *written_out);
 
 /**
  * Makes a helper. `config_path`/`config_path_len`: a certmint configuration file whose

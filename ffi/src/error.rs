@@ -11,7 +11,7 @@ pub use crate::result::certmint_result;
 
 use certmint::{
     ConfigErrorKind, EncodingError, Error, HostError, IssuerError, KeyError, OriginError,
-    Pkcs11Error, RegistryError, SquidError,
+    Pkcs11Error, RegistryError, RevocationError, SquidError,
 };
 
 /// The code for a library error (file wrappers are looked through: the code says what was
@@ -92,6 +92,16 @@ pub(crate) fn result_for(error: &Error) -> certmint_result {
             SquidError::UntrustedRefused => R::CERTMINT_SQUID_UNTRUSTED_REFUSED,
             _ => R::CERTMINT_SQUID_OTHER,
         },
+        Error::Revocation(e) => match e {
+            RevocationError::BadLifetime => R::CERTMINT_REVOCATION_BAD_LIFETIME,
+            RevocationError::BadSignature => R::CERTMINT_REVOCATION_BAD_SIGNATURE,
+            RevocationError::UnknownReason(_) => R::CERTMINT_REVOCATION_UNKNOWN_REASON,
+            RevocationError::UnknownSubCa(_) => R::CERTMINT_REVOCATION_UNKNOWN_SUB_CA,
+            RevocationError::NotHex { .. } => R::CERTMINT_REVOCATION_NOT_HEX,
+            RevocationError::SubCaKeyGone(_) => R::CERTMINT_REVOCATION_SUB_CA_KEY_GONE,
+            RevocationError::BadRecord { .. } => R::CERTMINT_REVOCATION_BAD_RECORD,
+            _ => R::CERTMINT_REVOCATION_OTHER,
+        },
         _ => R::CERTMINT_OTHER,
     }
 }
@@ -151,6 +161,7 @@ fn config_result(kind: &ConfigErrorKind) -> certmint_result {
         ConfigErrorKind::Pkcs11Unavailable => R::CERTMINT_CONFIG_PKCS11_UNAVAILABLE,
         ConfigErrorKind::NoCa => R::CERTMINT_CONFIG_NO_CA,
         ConfigErrorKind::BadLifetime => R::CERTMINT_CONFIG_BAD_LIFETIME,
+        ConfigErrorKind::RevocationDirRequired => R::CERTMINT_CONFIG_REVOCATION_DIR_REQUIRED,
         _ => R::CERTMINT_CONFIG_OTHER,
     }
 }

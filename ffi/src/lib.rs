@@ -33,6 +33,7 @@ mod key_algorithm;
 mod minted;
 mod panic;
 mod result;
+mod revocation;
 mod squid;
 
 use std::ffi::c_char;

@@ -188,6 +188,8 @@ pub enum certmint_result {
     CERTMINT_CONFIG_NO_CA = 1011,
     /// configuration: [mint] lifetimes must be between 1 and 825 days
     CERTMINT_CONFIG_BAD_LIFETIME = 1012,
+    /// configuration: a [ca.rotation] in configuration text needs [revocation] dir
+    CERTMINT_CONFIG_REVOCATION_DIR_REQUIRED = 1013,
     /// configuration: invalid
     CERTMINT_CONFIG_OTHER = 1099,
 
@@ -222,6 +224,23 @@ pub enum certmint_result {
     CERTMINT_SQUID_UNTRUSTED_REFUSED = 1707,
     /// Squid request: refused
     CERTMINT_SQUID_OTHER = 1799,
+
+    /// revocation: a CRL's nextUpdate must be after its thisUpdate
+    CERTMINT_REVOCATION_BAD_LIFETIME = 1800,
+    /// revocation: the CA's signer returned a CRL signature that does not verify
+    CERTMINT_REVOCATION_BAD_SIGNATURE = 1801,
+    /// revocation: unknown revocation reason
+    CERTMINT_REVOCATION_UNKNOWN_REASON = 1802,
+    /// revocation: no recorded sub-CA or configured CA has this key id
+    CERTMINT_REVOCATION_UNKNOWN_SUB_CA = 1803,
+    /// revocation: a serial or key id is not hexadecimal
+    CERTMINT_REVOCATION_NOT_HEX = 1804,
+    /// revocation: leaves of a sub-CA cannot be revoked one by one (revoke the sub-CA)
+    CERTMINT_REVOCATION_SUB_CA_KEY_GONE = 1805,
+    /// revocation: a record in the revocation directory could not be read
+    CERTMINT_REVOCATION_BAD_RECORD = 1806,
+    /// revocation: failed
+    CERTMINT_REVOCATION_OTHER = 1899,
     /// an error of a kind this version of the C ABI does not name
     CERTMINT_OTHER = 9999,
 }

@@ -638,6 +638,75 @@ static void test_squid_helper(X509_STORE *store, const char *dir) {
   certmint_squid_helper_free(NULL);
 }
 
+/* CRLs over the C ABI: NULLs, bad key ids, publishing, and a fetched CRL that OpenSSL
+ * verifies with the intermediate's key. */
+static void test_crls(const char *config, const char *dir) {
+  size_t n = 0;
+  size_t clen = strlen(config);
+  char out[4096];
+  snprintf(out, sizeof out, "%s/crl-out", dir);
+  EXPECT(certmint_crl_publish(NULL, 5, (const uint8_t *)out, strlen(out), &n),
+         CERTMINT_NULL_PARAMETER);
+  EXPECT(certmint_crl_publish((const uint8_t *)config, clen, (const uint8_t *)out, strlen(out),
+                              NULL),
+         CERTMINT_NULL_PARAMETER);
+  EXPECT(certmint_crl_publish((const uint8_t *)"/nonexistent.toml", 17, (const uint8_t *)out,
+                              strlen(out), &n),
+         CERTMINT_IO);
+  EXPECT(certmint_crl_publish((const uint8_t *)config, clen, (const uint8_t *)out, strlen(out),
+                              &n),
+         CERTMINT_OK);
+  CHECK(n >= 1);
+
+  char path[4096];
+  size_t cert_len;
+  snprintf(path, sizeof path, "%s/intermediate.pem", dir);
+  char *cert = read_file(path, &cert_len);
+  BIO *bio = BIO_new_mem_buf(cert, (int)cert_len);
+  X509 *ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+  BIO_free(bio);
+  CHECK(ca != NULL);
+  const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca);
+  CHECK(ski != NULL);
+  char key_id[129] = {0};
+  for (int i = 0; i < ASN1_STRING_length(ski) && i < 64; i++)
+    snprintf(key_id + 2 * i, 3, "%02x", ASN1_STRING_get0_data(ski)[i]);
+  static char buf[65536];
+  size_t written = 0;
+  EXPECT(certmint_crl_fetch((const uint8_t *)config, clen, (const uint8_t *)key_id,
+                            strlen(key_id), buf, 8, &written),
+         CERTMINT_BUFFER_TOO_SMALL);
+  CHECK(written > 8);
+  EXPECT(certmint_crl_fetch((const uint8_t *)config, clen, (const uint8_t *)key_id,
+                            strlen(key_id), buf, sizeof buf, &written),
+         CERTMINT_OK);
+  const unsigned char *p = (const unsigned char *)buf;
+  X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)written);
+  CHECK(crl != NULL);
+  CHECK(crl != NULL && X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1);
+  CHECK(crl != NULL && X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) == 0);
+  /* The published file is the same CRL (same issuer, verifies too). */
+  snprintf(path, sizeof path, "%s/%s.crl", out, key_id);
+  size_t file_len;
+  char *file = read_file(path, &file_len);
+  p = (const unsigned char *)file;
+  X509_CRL *published = d2i_X509_CRL(NULL, &p, (long)file_len);
+  CHECK(published != NULL && X509_CRL_verify(published, X509_get0_pubkey(ca)) == 1);
+  EXPECT(certmint_crl_fetch((const uint8_t *)config, clen, (const uint8_t *)"00ff", 4, buf,
+                            sizeof buf, &written),
+         CERTMINT_REVOCATION_UNKNOWN_SUB_CA);
+  EXPECT(certmint_crl_fetch((const uint8_t *)config, clen, (const uint8_t *)"zz", 2, buf,
+                            sizeof buf, &written),
+         CERTMINT_REVOCATION_NOT_HEX);
+  EXPECT(certmint_crl_fetch((const uint8_t *)config, clen, NULL, 4, buf, sizeof buf, &written),
+         CERTMINT_NULL_PARAMETER);
+  X509_CRL_free(published);
+  X509_CRL_free(crl);
+  X509_free(ca);
+  free(file);
+  free(cert);
+}
+
 static int basics(const char *config, const char *root, const char *dir) {
   X509_STORE *store = root_store(root);
   char path[4096];
@@ -651,6 +720,7 @@ static int basics(const char *config, const char *root, const char *dir) {
   test_minting(d, store);
   test_key_parts(d);
   test_squid_helper(store, dir);
+  test_crls(config, dir);
   EXPECT(certmint_deployment_shutdown(d), CERTMINT_OK);
   certmint_deployment_free(d);
   X509_STORE_free(store);

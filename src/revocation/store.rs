@@ -255,6 +255,21 @@ impl RevocationStore {
         Ok(out)
     }
 
+    /// The current CRL (DER) named `{key_id}.crl`: a fresh one when `key_id` (hex) is one of
+    /// `issuers`, else the stored CRL of that recorded sub-CA. Errors:
+    /// [`RevocationError::UnknownSubCa`] when neither has it.
+    pub fn current_crl(&self, issuers: &[&Issuer], key_id: &str) -> Result<Vec<u8>, Error> {
+        let key_id = normalise_hex("key id", key_id, false)?;
+        if let Some(issuer) = issuers.iter().find(|i| hex(i.key_id()) == key_id) {
+            return Ok(self.crl_for(issuer)?.der().to_vec());
+        }
+        let path = self.dir.join(SUB_CAS).join(format!("{key_id}.crl"));
+        if !path.exists() {
+            return Err(RevocationError::UnknownSubCa(key_id).into());
+        }
+        read_file(&path)
+    }
+
     /// Writes every current CRL to `out_dir/{key id}.crl` (DER, atomically): a fresh one for
     /// each of `issuers`, and the stored CRL of every recorded sub-CA. Returns the files.
     pub fn publish(&self, issuers: &[&Issuer], out_dir: &Path) -> Result<Vec<PathBuf>, Error> {
