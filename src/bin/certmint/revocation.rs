@@ -85,7 +85,7 @@ pub(crate) fn revoke(args: &RevokeArgs) -> Result<(), CliError> {
         store.revoke_serial(&key_id, serial, reason)?;
         println!("revoked serial {serial} issued by {id}");
     } else if let Some(path) = &target.cert {
-        let cert = crate::ca::read_certificates(path)?
+        let cert = certmint::pem::read_certificates(path)?
             .into_iter()
             .next()
             .ok_or(CliError::Usage("--cert holds no certificate"))?;
