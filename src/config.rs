@@ -17,6 +17,9 @@
 //! [revocation]
 //! dir = "revocation"               # issued sub-CAs and revocations; default: beside this file
 //!
+//! [crl]
+//! listen = "0.0.0.0:8080"          # certmint proxy serves every CRL here (GET /{key id}.crl)
+//!
 //! [mint]
 //! max_lifetime_days = 825          # cloned leaves: the origin's validity, at most this long
 //! host_only_lifetime_days = 30     # leaves minted from a host alone
@@ -147,10 +150,19 @@ struct ConfigFile {
     mint: MintSection,
     #[serde(default)]
     revocation: RevocationSection,
+    #[serde(default)]
+    crl: CrlSection,
     #[serde(default, rename = "ca")]
     cas: Vec<CaSection>,
     #[serde(default, rename = "rule")]
     rules: Vec<RuleSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CrlSection {
+    /// Where `certmint proxy` serves the CRLs.
+    listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -513,6 +525,11 @@ impl Config {
             (None, Some(base)) => Ok(Some(base.join("revocation"))),
             (None, None) => Ok(None),
         }
+    }
+
+    /// `[crl] listen`: where the proxy serves the CRLs, if anywhere.
+    pub fn crl_listen(&self) -> Option<std::net::SocketAddr> {
+        self.file.crl.listen
     }
 
     /// The [`RevocationStore`] in [`Config::revocation_dir`] (created when missing).

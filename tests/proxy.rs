@@ -939,3 +939,241 @@ fn a_client_that_never_finishes_its_handshake_is_dropped() {
     assert_eq!(slow.read(&mut buf).unwrap(), 0);
     proxy.wait_for_log(&["timed out reading the CONNECT request"]);
 }
+
+/// A plain HTTP/1.1 GET; returns (status line and headers, body).
+fn http_get(addr: SocketAddr, path: &str) -> (String, Vec<u8>) {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: crl.test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    (
+        String::from_utf8_lossy(&raw[..split]).into_owned(),
+        raw[split + 4..].to_vec(),
+    )
+}
+
+/// The CRL distribution point URL's path in `cert`.
+fn cdp_path(cert: &CertificateDer<'_>) -> String {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).unwrap();
+    for ext in parsed.extensions() {
+        if let x509_parser::extensions::ParsedExtension::CRLDistributionPoints(points) =
+            ext.parsed_extension()
+        {
+            for point in points.iter() {
+                if let Some(x509_parser::extensions::DistributionPointName::FullName(names)) =
+                    &point.distribution_point
+                {
+                    for name in names {
+                        if let x509_parser::extensions::GeneralName::URI(uri) = name {
+                            let path = uri.splitn(4, '/').nth(3).unwrap_or_default();
+                            return format!("/{}", path.rsplit('/').next().unwrap());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    panic!("no CRL distribution point");
+}
+
+/// `openssl crl` verifies `der` with `issuer`'s key; returns its text.
+fn openssl_crl_text(dir: &Path, der: &[u8], issuer: &CertificateDer<'_>) -> String {
+    std::fs::write(dir.join("fetched.crl"), der).unwrap();
+    std::fs::write(dir.join("crl-issuer.pem"), test_cert_pem(issuer.as_ref())).unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "fetched.crl",
+            "-CAfile",
+            "crl-issuer.pem",
+            "-noout",
+            "-text",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("verify OK"), "{text}");
+    text
+}
+
+#[test]
+fn the_crl_endpoint_serves_every_cdp_and_a_revoked_sub_ca_is_replaced() {
+    if !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let corp = ThrowawayCa::generate_named(KeyAlgorithm::EcdsaP256, "corp").unwrap();
+    write_ca(dir, "corp", &corp, None);
+    std::fs::write(
+        dir.join("public.pem"),
+        test_cert_pem(public_ca().issuer.der().as_ref()),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("certmint.toml"),
+        "[upstream]\nroots = [\"public.pem\"]\n[[ca]]\nid = \"corp\"\ncert = \"corp.pem\"\n\
+         key = \"corp-key.pem\"\ncrl_base_url = \"http://crl.corp.test/certmint\"\n\
+         [ca.rotation]\nlifetime_days = 7\n",
+    )
+    .unwrap();
+    let key = origin_key(KeyAlgorithm::EcdsaP256);
+    let shop = start_origin(origin_config(
+        params_for(&["www.shop.test"])
+            .signed_by(&key, &public_ca().issuer)
+            .unwrap()
+            .der()
+            .clone(),
+        &key,
+        &[],
+    ));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certmint"))
+        .args([
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "certmint.toml",
+        ])
+        .args(["--crl-listen", "127.0.0.1:0"])
+        .args([
+            "--resolve",
+            &format!("www.shop.test:{}:127.0.0.1", shop.addr.port()),
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_addr = |prefix: &str| -> SocketAddr {
+        let line = lines.next().unwrap().unwrap();
+        line.strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .parse()
+            .unwrap()
+    };
+    let crl_addr = next_addr("serving CRLs on ");
+    let proxy = ProxyProcess {
+        addr: next_addr("listening on "),
+        child,
+        log: Arc::new(Mutex::new(Vec::new())),
+    };
+    let first = fetch(
+        proxy.addr,
+        "www.shop.test",
+        shop.addr.port(),
+        &corp.root,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(first.chain.len(), 3, "leaf, sub-CA, intermediate");
+    // Every CDP answers, with the headers, and each CRL verifies under its certificate's
+    // issuer.
+    for (cert, issuer) in [
+        (&first.chain[0], &first.chain[1]),
+        (&first.chain[1], &corp.intermediate),
+    ] {
+        let (head, body) = http_get(crl_addr, &cdp_path(cert));
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        for header in [
+            "application/pkix-crl",
+            "etag:",
+            "last-modified:",
+            "max-age=",
+        ] {
+            assert!(
+                head.to_ascii_lowercase().contains(header),
+                "{header}: {head}"
+            );
+        }
+        openssl_crl_text(dir, &body, issuer);
+    }
+    // Bad requests: 404 or 400, and the server keeps serving.
+    for (path, code) in [
+        ("/nothere.crl", "404"),
+        ("/0000.crl", "404"),
+        ("/../../etc/passwd", "404"),
+        (&format!("/{}", "a".repeat(300)), "400"),
+    ] {
+        let (head, _) = http_get(crl_addr, path);
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {code}")),
+            "{path}: {head}"
+        );
+    }
+
+    // Revoke the running sub-CA from another process.
+    let sub_ca_crl = cdp_path(&first.chain[1]);
+    let key_id = {
+        let (_, parsed) = x509_parser::parse_x509_certificate(first.chain[1].as_ref()).unwrap();
+        let ski = parsed
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0),
+                _ => None,
+            })
+            .unwrap();
+        ski.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_certmint"))
+        .args([
+            "ca",
+            "revoke",
+            "--config",
+            "certmint.toml",
+            "--sub-ca",
+            &key_id,
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Within 10 s: the endpoint lists it, and new connections get a leaf under a new sub-CA.
+    let deadline = Instant::now() + Duration::from_secs(12);
+    let (mut listed, mut replaced) = (false, false);
+    while Instant::now() < deadline && !(listed && replaced) {
+        std::thread::sleep(Duration::from_millis(500));
+        let (_, body) = http_get(crl_addr, &sub_ca_crl);
+        listed = openssl_crl_text(dir, &body, &corp.intermediate).contains("Serial Number");
+        let again = fetch(
+            proxy.addr,
+            "www.shop.test",
+            shop.addr.port(),
+            &corp.root,
+            &[],
+        )
+        .unwrap();
+        replaced = again.chain[1] != first.chain[1];
+    }
+    assert!(
+        listed,
+        "the intermediate's CRL does not list the revoked sub-CA after 12 s"
+    );
+    assert!(
+        replaced,
+        "the proxy still serves the revoked sub-CA's leaves after 12 s"
+    );
+}

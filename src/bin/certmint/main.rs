@@ -5,6 +5,7 @@
 //! all-or-nothing; `error.rs` is the CLI's own error type.
 
 mod ca;
+mod crl_server;
 mod demo;
 mod error;
 mod files;

@@ -77,6 +77,10 @@ pub(crate) struct ProxyArgs {
     /// Cache size bound in MiB (1 to 1048576).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=certmint::config::MAX_CACHE_MIB))]
     cache_mib: u64,
+    /// Serve every CRL of the configuration (GET /{key id}.crl) on this address (overrides
+    /// the configuration's `[crl] listen`; needs --config).
+    #[arg(long, value_name = "ADDR:PORT", requires = "config")]
+    crl_listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -134,6 +138,27 @@ fn deployment_builder(args: &ProxyArgs) -> Result<DeploymentBuilder, CliError> {
     Ok(builder)
 }
 
+/// The CRL endpoint the configuration or `--crl-listen` asks for, its CRLs signed now.
+fn crl_server(
+    args: &ProxyArgs,
+) -> Result<Option<(Arc<crate::crl_server::CrlServer>, SocketAddr)>, CliError> {
+    let Some(path) = &args.config else {
+        return Ok(None);
+    };
+    let config = certmint::config::Config::load(path)?;
+    let Some(addr) = args.crl_listen.or(config.crl_listen()) else {
+        return Ok(None);
+    };
+    let store = config
+        .revocation_store()?
+        .ok_or(CliError::Usage("serving CRLs needs a [revocation] dir"))?;
+    let issuers = config.ca_issuers()?.into_iter().map(|(_, i)| i).collect();
+    Ok(Some((
+        crate::crl_server::CrlServer::new(store, issuers)?,
+        addr,
+    )))
+}
+
 /// `certmint proxy`: loads every key first (blocking work, before the runtime starts), then
 /// serves until SIGINT.
 pub(crate) fn run(args: ProxyArgs) -> Result<(), CliError> {
@@ -152,10 +177,20 @@ pub(crate) fn run(args: ProxyArgs) -> Result<(), CliError> {
         args.idle_timeout
     );
     let deployment = deployment_builder(&args)?.build()?;
+    let crls = crl_server(&args)?;
     let overrides = args.resolve.iter().cloned().collect();
     let proxy = Arc::new(Proxy::new(Arc::new(deployment), overrides)?.with_limits(limits));
     let runtime = crate::runtime()?;
-    let result = runtime.block_on(serve_until_interrupted(Arc::clone(&proxy), args.listen));
+    let result = runtime.block_on(async {
+        if let Some((server, addr)) = crls {
+            let listener = crate::crl_server::bind(addr).await?;
+            if let Ok(local) = listener.local_addr() {
+                println!("serving CRLs on {local}");
+            }
+            tokio::spawn(crate::crl_server::serve(server, listener));
+        }
+        serve_until_interrupted(Arc::clone(&proxy), args.listen).await
+    });
     proxy.deployment.shutdown();
     result
 }
