@@ -471,3 +471,87 @@ fn leaves_of_a_revoked_sub_ca_are_evicted_from_the_cache() {
     )
     .unwrap();
 }
+
+/// OpenSSL writes the request and reads our pre-signed response.
+fn openssl_ocsp(
+    dir: &Path,
+    responder: &certmint::revocation::OcspResponder,
+    sha256: bool,
+) -> String {
+    let mut args = vec!["ocsp", "-issuer", "intermediate.pem"];
+    if sha256 {
+        args.push("-sha256");
+    }
+    args.extend(["-cert", "sub.pem", "-no_nonce", "-reqout", "req.der"]);
+    let (ok, text) = run(dir, "openssl", &args);
+    assert!(ok, "{text}");
+    let request = std::fs::read(dir.join("req.der")).unwrap();
+    std::fs::write(dir.join("resp.der"), responder.respond(&request)).unwrap();
+    if std::env::var_os("KEEP_OCSP").is_some() {
+        let _ = std::fs::create_dir_all("/tmp/ocsp-debug");
+        for f in [
+            "req.der",
+            "resp.der",
+            "sub.pem",
+            "intermediate.pem",
+            "root.pem",
+        ] {
+            let _ = std::fs::copy(dir.join(f), Path::new("/tmp/ocsp-debug").join(f));
+        }
+    }
+    let mut args = vec!["ocsp", "-respin", "resp.der", "-issuer", "intermediate.pem"];
+    if sha256 {
+        args.push("-sha256");
+    }
+    args.extend(["-cert", "sub.pem", "-CAfile", "root.pem", "-no_nonce"]);
+    let (_, text) = run(dir, "openssl", &args);
+    text
+}
+
+#[test]
+fn ocsp_answers_good_then_revoked_for_sub_cas_and_refuses_the_rest() {
+    if !have_openssl() {
+        return;
+    }
+    let h = hierarchy(None);
+    let sub_ca = h.rotating.current().unwrap();
+    let d = h._dir.path();
+
+    std::fs::write(d.join("root.pem"), pem(&[&h.ca.root])).unwrap();
+    std::fs::write(d.join("intermediate.pem"), pem(&[&h.ca.intermediate])).unwrap();
+    std::fs::write(d.join("sub.pem"), pem(&[sub_ca.certificate()])).unwrap();
+    let parent = h.rotating.parent();
+    let responder = h.store.ocsp_responder(parent).unwrap();
+    assert_eq!(responder.len(), 2, "SHA-1 and SHA-256 CertIDs");
+    for sha256 in [false, true] {
+        let text = openssl_ocsp(d, &responder, sha256);
+        assert!(text.contains("Response verify OK"), "{text}");
+        assert!(text.contains("sub.pem: good"), "{text}");
+    }
+    h.store
+        .revoke_sub_ca(&hex(sub_ca.key_id()), RevocationReason::KeyCompromise)
+        .unwrap();
+    let responder = h.store.ocsp_responder(parent).unwrap();
+    let text = openssl_ocsp(d, &responder, false);
+    assert!(text.contains("Response verify OK"), "{text}");
+    assert!(text.contains("sub.pem: revoked"), "{text}");
+    assert!(text.contains("Reason: keyCompromise"), "{text}");
+    // A leaf is not recorded: unauthorized. Garbage and oversized requests: malformedRequest.
+    let minted = h
+        .minter
+        .mint(&MintRequest::for_host("leaf.example"))
+        .unwrap();
+    std::fs::write(d.join("sub.pem"), pem(&[&minted.chain()[0]])).unwrap();
+    std::fs::write(d.join("intermediate.pem"), pem(&[&minted.chain()[1]])).unwrap();
+    let text = openssl_ocsp(d, &responder, false);
+    assert!(text.contains("unauthorized"), "{text}");
+    assert_eq!(
+        responder.respond(b"\x30\x03\x02\x01"),
+        [0x30, 0x03, 0x0a, 0x01, 0x01]
+    );
+    assert_eq!(
+        responder.respond(&[0x30; 5000]),
+        [0x30, 0x03, 0x0a, 0x01, 0x01]
+    );
+    assert_eq!(responder.respond(&[]), [0x30, 0x03, 0x0a, 0x01, 0x01]);
+}

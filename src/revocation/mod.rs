@@ -12,7 +12,9 @@
 //! - revoking the organisation's intermediate itself is the organisation CA's job.
 
 mod crl;
+mod ocsp;
 mod store;
 
 pub use crl::{Crl, RevocationReason, RevokedCertificate};
+pub use ocsp::{OcspResponder, MAX_OCSP_REQUEST, OCSP_LIFETIME};
 pub use store::{RevocationStore, SubCaRecord, CRL_LIFETIME};

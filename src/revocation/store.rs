@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use rustls::pki_types::{CertificateDer, UnixTime};
 
 use super::crl::{Crl, RevocationReason, RevokedCertificate};
+use super::ocsp::OcspResponder;
 use crate::ca::{IssuanceRecord, Issuer};
 use crate::error::{Error, RevocationError};
 use crate::file::{read_file, write_atomic};
@@ -244,6 +245,29 @@ impl RevocationStore {
             now + CRL_LIFETIME,
             &self.revoked_under(issuer.key_id())?,
         )
+    }
+
+    /// Pre-signed OCSP responses for every recorded sub-CA `issuer` issued (`good`, or
+    /// `revoked`), valid for [`CRL_LIFETIME`] from now.
+    pub fn ocsp_responder(&self, issuer: &Issuer) -> Result<OcspResponder, Error> {
+        let issuer_key_id = hex(issuer.key_id());
+        let mut sub_cas = Vec::new();
+        for record in self.sub_cas()? {
+            if record.issuer_key_id != issuer_key_id {
+                continue;
+            }
+            let path = self
+                .dir
+                .join(SUB_CAS)
+                .join(format!("{}.pem", record.key_id));
+            let cert = crate::pem::parse_certificates(&read_file(&path)?)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| bad(&path, "no certificate"))?;
+            sub_cas.push((cert, record.revoked));
+        }
+        let now = SystemTime::now();
+        OcspResponder::sign(issuer, &sub_cas, now, now + CRL_LIFETIME)
     }
 
     /// The stored CRLs of every recorded sub-CA: `(key id, DER)`.

@@ -78,9 +78,17 @@ pub(crate) fn encode(t: Seconds) -> Vec<u8> {
         let text = format!("{:02}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z", y % 100);
         tlv::tlv(UTC_TIME, text.as_bytes())
     } else {
-        let text = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z");
-        tlv::tlv(GENERALIZED_TIME, text.as_bytes())
+        encode_generalized(t)
     }
+}
+
+/// Encodes a time as a GeneralizedTime whatever the year (OCSP, RFC 6960, uses nothing else).
+pub(crate) fn encode_generalized(t: Seconds) -> Vec<u8> {
+    let (y, mo, d) = civil_from_days(t.div_euclid(86_400));
+    let secs = t.rem_euclid(86_400);
+    let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let text = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z");
+    tlv::tlv(GENERALIZED_TIME, text.as_bytes())
 }
 
 /// A Validity SEQUENCE.
