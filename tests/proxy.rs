@@ -1014,7 +1014,7 @@ fn openssl_crl_text(dir: &Path, der: &[u8], issuer: &CertificateDer<'_>) -> Stri
 }
 
 #[test]
-fn the_crl_endpoint_serves_every_cdp_and_a_revoked_sub_ca_is_replaced() {
+fn the_crl_and_ocsp_endpoint_serves_every_cdp_and_a_revoked_sub_ca_is_replaced() {
     if !have_openssl() {
         return;
     }
@@ -1031,7 +1031,7 @@ fn the_crl_endpoint_serves_every_cdp_and_a_revoked_sub_ca_is_replaced() {
         dir.join("certmint.toml"),
         "[upstream]\nroots = [\"public.pem\"]\n[[ca]]\nid = \"corp\"\ncert = \"corp.pem\"\n\
          key = \"corp-key.pem\"\ncrl_base_url = \"http://crl.corp.test/certmint\"\n\
-         [ca.rotation]\nlifetime_days = 7\n",
+         ocsp_urls = [\"http://ocsp.corp.test/ocsp\"]\n[ca.rotation]\nlifetime_days = 7\n",
     )
     .unwrap();
     let key = origin_key(KeyAlgorithm::EcdsaP256);
@@ -1106,6 +1106,43 @@ fn the_crl_endpoint_serves_every_cdp_and_a_revoked_sub_ca_is_replaced() {
         }
         openssl_crl_text(dir, &body, issuer);
     }
+    // The sub-CA names the configured OCSP URL; the responder on the same listener says good.
+    let (_, parsed) = x509_parser::parse_x509_certificate(first.chain[1].as_ref()).unwrap();
+    assert!(
+        format!("{:?}", parsed.extensions()).contains("http://ocsp.corp.test/ocsp"),
+        "no OCSP URL in the sub-CA's AIA"
+    );
+    std::fs::write(dir.join("sub.pem"), test_cert_pem(first.chain[1].as_ref())).unwrap();
+    std::fs::write(dir.join("root.pem"), test_cert_pem(corp.root.as_ref())).unwrap();
+    let ocsp = || {
+        let out = Command::new("openssl")
+            .args([
+                "ocsp",
+                "-issuer",
+                "corp.pem",
+                "-cert",
+                "sub.pem",
+                "-url",
+                &format!("http://{crl_addr}/ocsp"),
+                "-CAfile",
+                "root.pem",
+                "-no_nonce",
+            ])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let text = ocsp();
+    assert!(
+        text.contains("Response verify OK") && text.contains("sub.pem: good"),
+        "{text}"
+    );
+
     // Bad requests: 404 or 400, and the server keeps serving.
     for (path, code) in [
         ("/nothere.crl", "404"),
@@ -1153,9 +1190,10 @@ fn the_crl_endpoint_serves_every_cdp_and_a_revoked_sub_ca_is_replaced() {
     );
     // Within 10 s: the endpoint lists it, and new connections get a leaf under a new sub-CA.
     let deadline = Instant::now() + Duration::from_secs(12);
-    let (mut listed, mut replaced) = (false, false);
-    while Instant::now() < deadline && !(listed && replaced) {
+    let (mut listed, mut replaced, mut ocsp_revoked) = (false, false, false);
+    while Instant::now() < deadline && !(listed && replaced && ocsp_revoked) {
         std::thread::sleep(Duration::from_millis(500));
+        ocsp_revoked = ocsp().contains("sub.pem: revoked");
         let (_, body) = http_get(crl_addr, &sub_ca_crl);
         listed = openssl_crl_text(dir, &body, &corp.intermediate).contains("Serial Number");
         let again = fetch(

@@ -101,6 +101,11 @@ impl OcspResponder {
         Ok(Self { responses })
     }
 
+    /// Adds `other`'s responses (another intermediate's), so one responder answers for all.
+    pub fn merge(&mut self, other: Self) {
+        self.responses.extend(other.responses);
+    }
+
     /// How many (sub-CA, hash) pairs it answers for.
     pub fn len(&self) -> usize {
         self.responses.len()

@@ -1,5 +1,7 @@
 //! The proxy's CRL endpoint (`[crl] listen`, `--crl-listen`): `GET /{key id}.crl` answers the
-//! current CRL (DER) of each configured CA and recorded sub-CA, on hyper (HTTP/1.1).
+//! current CRL (DER) of each configured CA and recorded sub-CA, and `POST` (any path) is an
+//! OCSP responder for the recorded sub-CAs (RFC 6960, pre-signed responses), on hyper
+//! (HTTP/1.1).
 //!
 //! CRLs are signed ahead, never per request (an HSM is not asked to sign for a client): each
 //! CA's CRL is re-signed every 12 hours (it lives 24), and within 5 seconds of a revocation
@@ -14,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use certmint::ca::Issuer;
-use certmint::revocation::{RevocationStore, CRL_LIFETIME};
+use certmint::revocation::{OcspResponder, RevocationStore, CRL_LIFETIME, MAX_OCSP_REQUEST};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
@@ -40,6 +42,7 @@ pub(crate) struct CrlServer {
     store: Arc<RevocationStore>,
     issuers: Vec<Arc<Issuer>>,
     published: RwLock<HashMap<String, Arc<Published>>>,
+    ocsp: RwLock<Arc<OcspResponder>>,
 }
 
 impl CrlServer {
@@ -52,6 +55,7 @@ impl CrlServer {
             store,
             issuers,
             published: RwLock::new(HashMap::new()),
+            ocsp: RwLock::new(Arc::new(OcspResponder::default())),
         });
         server.refresh()?;
         Ok(server)
@@ -84,7 +88,12 @@ impl CrlServer {
             let expires = ends.get(&key_id).copied().unwrap_or(now + CRL_LIFETIME);
             fresh.insert(format!("{key_id}.crl"), published(&der, now, expires));
         }
+        let mut ocsp = OcspResponder::default();
+        for issuer in &self.issuers {
+            ocsp.merge(self.store.ocsp_responder(issuer)?);
+        }
         *self.published.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        *self.ocsp.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ocsp);
         Ok(())
     }
 
@@ -120,6 +129,22 @@ impl CrlServer {
                 Err(e) => log::error!("re-signing the CRLs failed: {e}"),
             }
         }
+    }
+
+    /// An OCSP request (POST body, at most [`MAX_OCSP_REQUEST`] bytes).
+    async fn answer_ocsp(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        use http_body_util::BodyExt as _;
+        let body = http_body_util::Limited::new(request.into_body(), MAX_OCSP_REQUEST);
+        let der = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            // Oversized or broken: OCSP's own malformedRequest.
+            Err(_) => Bytes::from_static(&[]),
+        };
+        let responder = Arc::clone(&*self.ocsp.read().unwrap_or_else(|e| e.into_inner()));
+        Response::builder()
+            .header(hyper::header::CONTENT_TYPE, "application/ocsp-response")
+            .body(Full::new(Bytes::from(responder.respond(&der))))
+            .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR))
     }
 
     fn answer(&self, request: &Request<Incoming>) -> Response<Full<Bytes>> {
@@ -221,8 +246,15 @@ pub(crate) async fn serve(server: Arc<CrlServer>, listener: TcpListener) {
         tokio::spawn(async move {
             let _permit = permit;
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let response = server.answer(&request);
-                async move { Ok::<_, Infallible>(response) }
+                let server = Arc::clone(&server);
+                async move {
+                    let response = if request.method() == Method::POST {
+                        server.answer_ocsp(request).await
+                    } else {
+                        server.answer(&request)
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
