@@ -6,6 +6,9 @@
 //! - `hsm_direct`: for contrast, each leaf signed by the SoftHSM2 key itself.
 //!
 //!
+//! Group `ocsp`: answering a request from pre-signed responses, and pre-signing for 10 sub-CAs,
+//! against one raw signature by the intermediate's key.
+//!
 //! Group `crl`: signing an intermediate's CRL listing 100 revoked sub-CAs (built, signed and
 //! verified before it is returned), software key and SoftHSM2 key, each against one raw
 //! signature by the same key over a message of the CRL's size.
@@ -15,7 +18,9 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use certmint::revocation::{Crl, RevocationReason, RevokedCertificate, CRL_LIFETIME};
+use certmint::revocation::{
+    Crl, RevocationReason, RevocationStore, RevokedCertificate, CRL_LIFETIME,
+};
 use certmint::rustls::pki_types::UnixTime;
 
 #[path = "../tests/common/mod.rs"]
@@ -176,6 +181,78 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // OCSP: answering from pre-signed responses, against one raw signature (what signing per
+    // request would cost at least), and pre-signing for 10 sub-CAs.
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = RevocationStore::open(store_dir.path()).unwrap();
+    let parent = Arc::new(org.issuer().unwrap());
+    let rotating = RotatingIssuer::new(
+        Arc::clone(&parent),
+        RotationPolicy::default(),
+        Arc::new(SystemClock::new()),
+    )
+    .unwrap();
+    for _ in 0..10 {
+        let sub = rotating.rotate_now().unwrap();
+        store.record_sub_ca(&sub, &parent).unwrap();
+    }
+    let sub = rotating.current().unwrap();
+    let request = ocsp_request(&org.intermediate, sub.certificate());
+    let responder = store.ocsp_responder(&parent).unwrap();
+    // A hit (a signed `good`), not an `unauthorized` status (5 bytes).
+    assert!(
+        responder.respond(&request).len() > 100,
+        "the request must hit a response"
+    );
+    let mut g = c.benchmark_group("ocsp");
+    let message = vec![0x5a; 200];
+    g.bench_function("baseline_raw_signature", |b| {
+        b.iter(|| parent.signer().sign(&message).unwrap())
+    });
+    g.bench_function("respond_presigned", |b| {
+        b.iter(|| responder.respond(&request))
+    });
+    g.bench_function("presign_10_sub_cas", |b| {
+        b.iter(|| store.ocsp_responder(&parent).unwrap())
+    });
+    g.finish();
+}
+
+/// A one-certificate OCSP request (SHA-1 CertID), as `openssl ocsp` writes it.
+fn ocsp_request(
+    issuer: &certmint::rustls::pki_types::CertificateDer<'_>,
+    cert: &certmint::rustls::pki_types::CertificateDer<'_>,
+) -> Vec<u8> {
+    use x509_parser::prelude::*;
+    let (_, issuer) = X509Certificate::from_der(issuer.as_ref()).unwrap();
+    let (_, cert) = X509Certificate::from_der(cert.as_ref()).unwrap();
+    let sha1 = |data: &[u8]| {
+        ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data)
+            .as_ref()
+            .to_vec()
+    };
+    let tlv = |tag: u8, content: &[u8]| {
+        let mut out = vec![tag];
+        if content.len() < 128 {
+            out.push(content.len() as u8);
+        } else {
+            out.extend([0x81, content.len() as u8]);
+        }
+        out.extend_from_slice(content);
+        out
+    };
+    let mut id = tlv(
+        0x30,
+        &[0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00],
+    );
+    id.extend(tlv(0x04, &sha1(issuer.subject().as_raw())));
+    id.extend(tlv(
+        0x04,
+        &sha1(&issuer.public_key().subject_public_key.data),
+    ));
+    id.extend(tlv(0x02, cert.raw_serial()));
+    tlv(0x30, &tlv(0x30, &tlv(0x30, &tlv(0x30, &tlv(0x30, &id)))))
 }
 
 criterion_group!(benches, bench);
