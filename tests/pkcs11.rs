@@ -662,3 +662,96 @@ fn crls_are_signed_through_the_token_and_openssl_verifies_them() {
         );
     }
 }
+
+#[test]
+fn ocsp_responses_are_signed_through_the_token_and_openssl_verifies_them() {
+    use certmint::ca::{IssuanceRecord, RotatingIssuer, RotationPolicy};
+    use certmint::revocation::{RevocationReason, RevocationStore};
+    if hsm().is_none() || !have_openssl() {
+        return;
+    }
+    let root = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let signer = Arc::new(
+        Pkcs11Signer::generate(&uri("t-crl", "ocsp-ec", PIN), KeyAlgorithm::EcdsaP256).unwrap(),
+    );
+    let cert = issue_under(
+        &root,
+        &ca_params("HSM OCSP CA", Some(1)),
+        &SpkiKey::new(signer.as_ref()),
+    );
+    let parent = Arc::new(
+        Issuer::new(
+            vec![cert.clone(), root.intermediate.clone()],
+            signer,
+            IssuerOptions::default(),
+        )
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = RevocationStore::open(dir.path().join("record")).unwrap();
+    let mut policy = RotationPolicy::default();
+    policy.record = Some(Arc::clone(&store) as Arc<dyn IssuanceRecord>);
+    let rotating = RotatingIssuer::new(
+        Arc::clone(&parent),
+        policy,
+        Arc::new(certmint::clock::SystemClock::new()),
+    )
+    .unwrap();
+    let sub = rotating.current().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("ca.pem"), test_cert_pem(cert.as_ref())).unwrap();
+    std::fs::write(d.join("sub.pem"), test_cert_pem(sub.certificate().as_ref())).unwrap();
+    let trusted = format!(
+        "{}{}",
+        test_cert_pem(root.root.as_ref()),
+        test_cert_pem(root.intermediate.as_ref())
+    );
+    std::fs::write(d.join("trusted.pem"), trusted).unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    openssl(&[
+        "ocsp",
+        "-issuer",
+        "ca.pem",
+        "-cert",
+        "sub.pem",
+        "-no_nonce",
+        "-reqout",
+        "req.der",
+    ]);
+    let request = std::fs::read(d.join("req.der")).unwrap();
+    let check = |expect: &str| {
+        let responder = store.ocsp_responder(&parent).unwrap();
+        std::fs::write(d.join("resp.der"), responder.respond(&request)).unwrap();
+        let text = openssl(&[
+            "ocsp",
+            "-respin",
+            "resp.der",
+            "-issuer",
+            "ca.pem",
+            "-cert",
+            "sub.pem",
+            "-CAfile",
+            "trusted.pem",
+            "-no_nonce",
+        ]);
+        assert!(text.contains("Response verify OK"), "{text}");
+        assert!(text.contains(&format!("sub.pem: {expect}")), "{text}");
+    };
+    check("good");
+    let key_id: String = sub.key_id().iter().map(|b| format!("{b:02x}")).collect();
+    store
+        .revoke_sub_ca(&key_id, RevocationReason::KeyCompromise)
+        .unwrap();
+    check("revoked");
+}
