@@ -301,6 +301,57 @@ fn a_revoked_sub_ca_is_revoked_for_openssl_and_gnutls_and_is_replaced_within_sec
     assert!(ok && text.contains("OK"), "leaf before: {text}");
     let (ok, text) = openssl_crl_check(d, "sub.pem", "intermediate.pem", &sub_crl_pem);
     assert!(ok && text.contains("OK"), "sub-CA before: {text}");
+    // The whole chain, every CRL checked: the test root's own CRL from `openssl ca -gencrl`
+    // (the root has no CDP).
+    std::fs::write(d.join("root-key.pem"), h.ca.root_key.to_pem().as_bytes()).unwrap();
+    std::fs::write(d.join("index.txt"), "").unwrap();
+    std::fs::write(d.join("crlnumber"), "01\n").unwrap();
+    std::fs::write(
+        d.join("ca.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\n\
+         default_md = sha256\ndefault_crl_days = 1\n",
+    )
+    .unwrap();
+    let (ok, text) = run(
+        d,
+        "openssl",
+        &[
+            "ca",
+            "-gencrl",
+            "-config",
+            "ca.cnf",
+            "-keyfile",
+            "root-key.pem",
+            "-cert",
+            "root.pem",
+            "-out",
+            "root.crl",
+        ],
+    );
+    assert!(ok, "{text}");
+    let crl_check_all = |leaf_crl: &str, sub_crl: &str| {
+        run(
+            d,
+            "openssl",
+            &[
+                "verify",
+                "-crl_check_all",
+                "-CAfile",
+                "root.pem",
+                "-untrusted",
+                "chain.pem",
+                "-CRLfile",
+                leaf_crl,
+                "-CRLfile",
+                sub_crl,
+                "-CRLfile",
+                "root.crl",
+                "leaf.pem",
+            ],
+        )
+    };
+    let (ok, text) = crl_check_all(&leaf_crl_pem, &sub_crl_pem);
+    assert!(ok && text.contains("leaf.pem: OK"), "chain before: {text}");
     let certtool = have_certtool();
     let gnutls = |crl: &str, chain: &str| {
         run(
@@ -362,6 +413,11 @@ fn a_revoked_sub_ca_is_revoked_for_openssl_and_gnutls_and_is_replaced_within_sec
     assert!(
         !ok && text.contains("certificate revoked"),
         "sub-CA after: {text}"
+    );
+    let (ok, text) = crl_check_all(&leaf_crl_pem, &sub_crl_pem);
+    assert!(
+        !ok && text.contains("certificate revoked"),
+        "chain after: {text}"
     );
     if certtool {
         let (ok, text) = gnutls(&sub_crl_pem, "sub-chain.pem");
