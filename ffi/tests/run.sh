@@ -95,7 +95,7 @@ if have valgrind; then
   vg=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
     --show-leak-kinds=definite)
   step "api_test basics (valgrind)"
-  "${vg[@]}" "$OUT/api_test" basics "$work/p256.toml" "$work/p256/root.pem" "$work/p256"
+  CERTMINT_TEST_UNDER_VALGRIND=1 "${vg[@]}" "$OUT/api_test" basics "$work/p256.toml" "$work/p256/root.pem" "$work/p256"
   step "api_test threads: 4 x 200 lookups over 50 hosts (valgrind)"
   "${vg[@]}" "$OUT/api_test" threads "$work/p256.toml" "$work/p256/root.pem" 4 200 50
   step "api_test fork, software CA (valgrind; the child's own leak report is not counted)"
