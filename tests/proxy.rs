@@ -1157,6 +1157,41 @@ fn the_crl_and_ocsp_endpoint_serves_every_cdp_and_a_revoked_sub_ca_is_replaced()
         );
     }
 
+    // The request rate is bounded: a burst beyond 200 a second (4 clients at once) gets 503
+    // with Retry-After, and the next second is served again.
+    let busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let busy = Arc::clone(&busy);
+            std::thread::spawn(move || {
+                for _ in 0..500 {
+                    if busy.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    let (head, _) = http_get(crl_addr, "/nothere.crl");
+                    if head.starts_with("HTTP/1.1 503") {
+                        assert!(
+                            head.to_ascii_lowercase().contains("retry-after: 1"),
+                            "{head}"
+                        );
+                        busy.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    assert!(
+        busy.load(std::sync::atomic::Ordering::Relaxed),
+        "no 503 in a burst"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(http_get(crl_addr, "/nothere.crl")
+        .0
+        .starts_with("HTTP/1.1 404"));
+
     // Revoke the running sub-CA from another process.
     let sub_ca_crl = cdp_path(&first.chain[1]);
     let key_id = {

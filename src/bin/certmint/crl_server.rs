@@ -7,7 +7,7 @@
 //! CA's CRL is re-signed every 12 hours (it lives 24), and within 5 seconds of a revocation
 //! recorded by any process. Headers: `Content-Type: application/pkix-crl`, `Last-Modified`
 //! (thisUpdate), `ETag`, `Cache-Control: max-age` up to nextUpdate. Bounds: 256 connections,
-//! request heads of 8 KiB, 10 s to send one, GET and HEAD only.
+//! request heads of 8 KiB, 10 s to send one, 200 requests a second (then 503).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -26,6 +26,10 @@ use crate::error::CliError;
 
 /// Connections served at once; more wait in the listen backlog.
 const MAX_CONNECTIONS: usize = 256;
+/// Requests answered per second, all clients together; more get 503 with `Retry-After: 1`.
+/// CRLs are cached by clients until nextUpdate and OCSP answers come from memory, so a
+/// legitimate load is far below this.
+const MAX_REQUESTS_PER_SECOND: u64 = 200;
 /// How often the record is checked for new sub-CAs and revocations.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 
@@ -43,6 +47,9 @@ pub(crate) struct CrlServer {
     issuers: Vec<Arc<Issuer>>,
     published: RwLock<HashMap<String, Arc<Published>>>,
     ocsp: RwLock<Arc<OcspResponder>>,
+    /// The current second (since the epoch) and the requests answered in it, packed as
+    /// `second << 20 | count`.
+    rate: std::sync::atomic::AtomicU64,
 }
 
 impl CrlServer {
@@ -56,6 +63,7 @@ impl CrlServer {
             issuers,
             published: RwLock::new(HashMap::new()),
             ocsp: RwLock::new(Arc::new(OcspResponder::default())),
+            rate: std::sync::atomic::AtomicU64::new(0),
         });
         server.refresh()?;
         Ok(server)
@@ -129,6 +137,23 @@ impl CrlServer {
                 Err(e) => log::error!("re-signing the CRLs failed: {e}"),
             }
         }
+    }
+
+    /// Whether one more request fits in this second's budget.
+    fn admit(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let second = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let mut admitted = false;
+        let _ = self.rate.fetch_update(Relaxed, Relaxed, |packed| {
+            let (at, count) = (packed >> 20, packed & 0xf_ffff);
+            let count = if at == second { count } else { 0 };
+            admitted = count < MAX_REQUESTS_PER_SECOND;
+            admitted.then_some(second << 20 | (count + 1))
+        });
+        admitted
     }
 
     /// An OCSP request (POST body, at most [`MAX_OCSP_REQUEST`] bytes).
@@ -248,7 +273,14 @@ pub(crate) async fn serve(server: Arc<CrlServer>, listener: TcpListener) {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                 let server = Arc::clone(&server);
                 async move {
-                    let response = if request.method() == Method::POST {
+                    let response = if !server.admit() {
+                        let mut busy = status(StatusCode::SERVICE_UNAVAILABLE);
+                        busy.headers_mut().insert(
+                            hyper::header::RETRY_AFTER,
+                            hyper::header::HeaderValue::from_static("1"),
+                        );
+                        busy
+                    } else if request.method() == Method::POST {
                         server.answer_ocsp(request).await
                     } else {
                         server.answer(&request)
