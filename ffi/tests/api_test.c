@@ -550,8 +550,8 @@ static void test_minting(certmint_deployment *d, X509_STORE *store) {
                                     &m),
          CERTMINT_OK);
   EXPECT(certmint_minted_key_der(m, &der, &der_len), CERTMINT_OK);
-  kp = der;
-  key = d2i_AutoPrivateKey(NULL, &kp, (long)der_len);
+  const unsigned char *rsa_der = der;
+  key = d2i_AutoPrivateKey(NULL, &rsa_der, (long)der_len);
   CHECK(key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA);
   EVP_PKEY_free(key);
   CHECK(verify_minted(store, m, "rsaclient.example"));
