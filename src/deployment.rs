@@ -38,7 +38,6 @@ use crate::registry::store::{CaRegistry, CaStore};
 use crate::registry::SelectionRule;
 use crate::resolver::{ClientKeySupport, OriginCheck, Resolver};
 use crate::x509::cert::ParsedCert;
-use crate::x509::{ext, oid};
 
 /// Where one CA's certificate and key come from.
 #[derive(Clone, Debug)]
@@ -314,8 +313,7 @@ fn check_distrusted(id: &str, untrusted: &Minter, trusted: &[Arc<Minter>]) -> Re
         };
         let issued_by_us = parsed.issuer.raw == ours.subject()
             && parsed
-                .extension(&oid::AUTHORITY_KEY_IDENTIFIER)
-                .and_then(|e| ext::decode_authority_key_id(e.value))
+                .authority_key_id()
                 .is_none_or(|aki| aki == ours.key_id());
         if ours.all_certificates().any(|c| c == cert)
             || parsed.spki == our_spki.as_ref()

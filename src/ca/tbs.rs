@@ -1,4 +1,5 @@
-//! Assembling and signing a TBSCertificate, shared by leaves and the rotating sub-CAs.
+//! Assembling and signing a TBSCertificate, shared by leaves and the rotating sub-CAs, and the
+//! signed-structure wrapper CRLs and OCSP responses use too.
 
 use rustls::pki_types::CertificateDer;
 
@@ -87,10 +88,17 @@ pub(crate) fn sign_certificate_by(
     tbs[serial_at..serial_at + SERIAL_LEN].copy_from_slice(&serial);
 
     let signature = signer.sign(&tbs)?;
+    let certificate = signed(tbs, algorithm_identifier, &signature);
+    Ok((CertificateDer::from(certificate), serial))
+}
+
+/// A signed structure (Certificate, CertificateList, BasicOCSPResponse): `SEQUENCE { tbs,
+/// signatureAlgorithm, signature BIT STRING }`.
+pub(crate) fn signed(tbs: Vec<u8>, algorithm_identifier: &[u8], signature: &[u8]) -> Vec<u8> {
     let mut body = tbs;
     body.extend_from_slice(algorithm_identifier);
     tlv::write_len_prefixed(&mut body, BIT_STRING, signature.len() + 1);
     body.push(0);
-    body.extend_from_slice(&signature);
-    Ok((CertificateDer::from(tlv::tlv(SEQUENCE, &body)), serial))
+    body.extend_from_slice(signature);
+    tlv::tlv(SEQUENCE, &body)
 }

@@ -8,7 +8,7 @@ use rustls::pki_types::UnixTime;
 use crate::ca::Issuer;
 use crate::error::{Error, RevocationError};
 use crate::x509::asn1_time::{self, Seconds};
-use crate::x509::tlv::{self, context_constructed, BIT_STRING, INTEGER, SEQUENCE};
+use crate::x509::tlv::{self, context_constructed, ENUMERATED, INTEGER, SEQUENCE};
 use crate::x509::{ext, oid};
 
 /// Why a certificate was revoked (RFC 5280 CRLReason; `removeFromCRL` is not offered: certmint
@@ -161,19 +161,9 @@ impl Crl {
         }
         let number = u64::try_from(this.as_millis()).unwrap_or(u64::MAX);
         let tbs = tbs_cert_list(issuer, secs(this), secs(next), number, revoked);
-        let signer = issuer.signer();
-        let algorithm = signer.algorithm();
-        let signature = signer.sign(&tbs)?;
-        if !algorithm.verify(signer.subject_public_key_info().as_ref(), &tbs, &signature) {
-            return Err(RevocationError::BadSignature.into());
-        }
-        let mut body = tbs;
-        body.extend_from_slice(&algorithm.algorithm_identifier());
-        tlv::write_len_prefixed(&mut body, BIT_STRING, signature.len() + 1);
-        body.push(0);
-        body.extend_from_slice(&signature);
+        let der = sign_verified(issuer, tbs)?;
         Ok(Self {
-            der: tlv::tlv(SEQUENCE, &body),
+            der,
             this_update: UnixTime::since_unix_epoch(Duration::from_secs(this.as_secs())),
             next_update: UnixTime::since_unix_epoch(Duration::from_secs(next.as_secs())),
             number,
@@ -217,8 +207,36 @@ impl Crl {
     }
 }
 
-fn secs(d: Duration) -> Seconds {
+/// How long an issuing CA's CRL lives; it is re-signed after half of it.
+pub const CRL_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// Whole seconds since the epoch.
+pub(crate) fn secs(d: Duration) -> Seconds {
     Seconds::try_from(d.as_secs()).unwrap_or(Seconds::MAX)
+}
+
+/// A certificate serial's magnitude: the INTEGER content without its sign octet.
+pub(crate) fn trim_serial(serial: &[u8]) -> &[u8] {
+    match serial {
+        [0, rest @ ..] if !rest.is_empty() => rest,
+        _ => serial,
+    }
+}
+
+/// `tbs` signed by `issuer`'s signer, the signature checked against its public key before the
+/// structure is returned (CRLs and OCSP responses).
+pub(crate) fn sign_verified(issuer: &Issuer, tbs: Vec<u8>) -> Result<Vec<u8>, Error> {
+    let signer = issuer.signer();
+    let algorithm = signer.algorithm();
+    let signature = signer.sign(&tbs)?;
+    if !algorithm.verify(signer.subject_public_key_info().as_ref(), &tbs, &signature) {
+        return Err(RevocationError::BadSignature.into());
+    }
+    Ok(crate::ca::tbs::signed(
+        tbs,
+        &algorithm.algorithm_identifier(),
+        &signature,
+    ))
 }
 
 /// The DER TBSCertList.
@@ -242,7 +260,6 @@ fn tbs_cert_list(
             let mut e = tlv::unsigned_integer(&entry.serial);
             e.extend(asn1_time::encode(asn1_time::seconds(entry.revoked_at)));
             if entry.reason != RevocationReason::Unspecified {
-                const ENUMERATED: u8 = 0x0a;
                 let value = tlv::tlv(ENUMERATED, &[entry.reason.code()]);
                 let reason = ext::extension(&oid::CRL_REASON, false, &value);
                 tlv::write_tlv(&mut e, SEQUENCE, &reason);

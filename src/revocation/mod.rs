@@ -15,6 +15,6 @@ mod crl;
 mod ocsp;
 mod store;
 
-pub use crl::{Crl, RevocationReason, RevokedCertificate};
+pub use crl::{Crl, RevocationReason, RevokedCertificate, CRL_LIFETIME};
 pub use ocsp::{OcspResponder, MAX_OCSP_REQUEST, OCSP_LIFETIME};
-pub use store::{RevocationStore, SubCaRecord, CRL_LIFETIME};
+pub use store::{RevocationStore, SubCaRecord};

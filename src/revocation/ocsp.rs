@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::CertificateDer;
 
-use super::crl::{RevocationReason, RevokedCertificate};
+use super::crl::{
+    secs, sign_verified, trim_serial, RevocationReason, RevokedCertificate, CRL_LIFETIME,
+};
 use crate::ca::Issuer;
 use crate::crypto::backend::digest;
 use crate::error::{Error, RevocationError};
@@ -20,7 +22,7 @@ use crate::x509::asn1_time::{self, Seconds};
 use crate::x509::cert::ParsedCert;
 use crate::x509::spki::SpkiParts;
 use crate::x509::tlv::{
-    self, context_constructed, TlvReader, BIT_STRING, OCTET_STRING, OID, SEQUENCE,
+    self, context_constructed, TlvReader, ENUMERATED, OCTET_STRING, OID, SEQUENCE,
 };
 
 /// The largest request accepted (a CertID is about 100 bytes).
@@ -35,7 +37,6 @@ const SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
 
 const MALFORMED_REQUEST: u8 = 1;
 const UNAUTHORIZED: u8 = 6;
-const ENUMERATED: u8 = 0x0a;
 
 /// A CertID as looked up: hash algorithm OID, issuer name hash, issuer key hash, serial
 /// magnitude.
@@ -58,14 +59,8 @@ impl OcspResponder {
         this_update: SystemTime,
         next_update: SystemTime,
     ) -> Result<Self, Error> {
-        let secs = |t: SystemTime| {
-            Seconds::try_from(
-                t.duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs(),
-            )
-            .unwrap_or(Seconds::MAX)
-        };
+        let secs =
+            |t: SystemTime| secs(t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default());
         let (this, next) = (secs(this_update), secs(next_update));
         if next <= this {
             return Err(RevocationError::BadLifetime.into());
@@ -80,7 +75,7 @@ impl OcspResponder {
             if parsed.issuer.raw != issuer.subject() {
                 continue;
             }
-            let serial = trim(parsed.serial).to_vec();
+            let serial = trim_serial(parsed.serial).to_vec();
             for (oid, algorithm) in [
                 (SHA1, &digest::SHA1_FOR_LEGACY_USE_ONLY),
                 (SHA256, &digest::SHA256),
@@ -165,20 +160,13 @@ fn parse_request(der: &[u8]) -> Option<Vec<CertIdKey>> {
             oid.content.to_vec(),
             name_hash.content.to_vec(),
             key_hash.content.to_vec(),
-            trim(serial.content).to_vec(),
+            trim_serial(serial.content).to_vec(),
         ));
         if out.len() > 16 {
             return None;
         }
     }
     (!out.is_empty()).then_some(out)
-}
-
-fn trim(serial: &[u8]) -> &[u8] {
-    match serial {
-        [0, rest @ ..] if !rest.is_empty() => rest,
-        _ => serial,
-    }
 }
 
 fn cert_id(oid: &[u8], name_hash: &[u8], key_hash: &[u8], serial: &[u8]) -> Vec<u8> {
@@ -226,19 +214,7 @@ fn basic_response(
     );
     data.extend(asn1_time::encode_generalized(this_update));
     tlv::write_tlv(&mut data, SEQUENCE, &tlv::tlv(SEQUENCE, &single));
-    let tbs = tlv::tlv(SEQUENCE, &data);
-    let signer = issuer.signer();
-    let algorithm = signer.algorithm();
-    let signature = signer.sign(&tbs)?;
-    if !algorithm.verify(signer.subject_public_key_info().as_ref(), &tbs, &signature) {
-        return Err(RevocationError::BadSignature.into());
-    }
-    let mut basic = tbs;
-    basic.extend(algorithm.algorithm_identifier());
-    tlv::write_len_prefixed(&mut basic, BIT_STRING, signature.len() + 1);
-    basic.push(0);
-    basic.extend_from_slice(&signature);
-    let basic = tlv::tlv(SEQUENCE, &basic);
+    let basic = sign_verified(issuer, tlv::tlv(SEQUENCE, &data))?;
     let mut bytes = tlv::tlv(OID, OCSP_BASIC);
     tlv::write_tlv(&mut bytes, OCTET_STRING, &basic);
     let mut response = tlv::tlv(ENUMERATED, &[0]);
@@ -256,4 +232,4 @@ fn status_only(status: u8) -> Vec<u8> {
 }
 
 /// How long pre-signed responses are valid (refreshed with the CRL, every 12 hours).
-pub const OCSP_LIFETIME: Duration = super::store::CRL_LIFETIME;
+pub const OCSP_LIFETIME: Duration = CRL_LIFETIME;

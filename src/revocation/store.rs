@@ -18,17 +18,14 @@ use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::{CertificateDer, UnixTime};
 
-use super::crl::{Crl, RevocationReason, RevokedCertificate};
-use super::ocsp::OcspResponder;
+use super::crl::{trim_serial, Crl, RevocationReason, RevokedCertificate, CRL_LIFETIME};
+use super::ocsp::{OcspResponder, OCSP_LIFETIME};
 use crate::ca::{IssuanceRecord, Issuer};
 use crate::error::{Error, RevocationError};
 use crate::file::{read_file, write_atomic};
 use crate::x509::asn1_time;
 use crate::x509::cert::ParsedCert;
-use crate::x509::{ext, hex, oid};
-
-/// Lifetime of an issuing CA's CRL; it is re-signed after half of it.
-pub const CRL_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+use crate::x509::hex;
 
 const SUB_CAS: &str = "sub-cas";
 const REVOKED: &str = "revoked";
@@ -117,29 +114,17 @@ impl RevocationStore {
     pub fn sub_cas(&self) -> Result<Vec<SubCaRecord>, Error> {
         let mut out = Vec::new();
         for (path, key_id) in self.files(SUB_CAS, ".record")? {
-            let text = String::from_utf8(read_file(&path)?).map_err(|_| bad(&path, "not UTF-8"))?;
-            let field = |name: &str| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
-                    .map(str::to_owned)
-                    .ok_or_else(|| bad(&path, &format!("no {name}")))
-            };
-            let time = |name: &str| -> Result<UnixTime, Error> {
-                let secs = field(name)?
-                    .parse()
-                    .map_err(|_| bad(&path, &format!("bad {name}")))?;
-                Ok(UnixTime::since_unix_epoch(Duration::from_secs(secs)))
-            };
-            let issuer_key_id = field("issuer_key_id")?;
-            let serial = field("serial")?;
+            let record = Record::read(&path)?;
+            let issuer_key_id = record.field("issuer_key_id")?.to_owned();
+            let serial = record.field("serial")?.to_owned();
             let revoked = self.revocation(&issuer_key_id, &serial)?;
             out.push(SubCaRecord {
                 key_id,
                 serial,
                 issuer_key_id,
-                not_before: time("not_before")?,
-                not_after: time("not_after")?,
-                made_by: field("made_by")?,
+                not_before: record.time("not_before")?,
+                not_after: record.time("not_after")?,
+                made_by: record.field("made_by")?.to_owned(),
                 revoked,
             });
         }
@@ -210,8 +195,7 @@ impl RevocationStore {
     ) -> Result<RevokedCertificate, Error> {
         let parsed = ParsedCert::parse(cert.as_ref())?;
         let aki = parsed
-            .extension(&oid::AUTHORITY_KEY_IDENTIFIER)
-            .and_then(|e| ext::decode_authority_key_id(e.value))
+            .authority_key_id()
             .ok_or_else(|| RevocationError::UnknownSubCa("(no authorityKeyIdentifier)".into()))?;
         self.revoke_serial(&hex(aki), &hex(trim_serial(parsed.serial)), reason)
     }
@@ -248,7 +232,7 @@ impl RevocationStore {
     }
 
     /// Pre-signed OCSP responses for every recorded sub-CA `issuer` issued (`good`, or
-    /// `revoked`), valid for [`CRL_LIFETIME`] from now.
+    /// `revoked`), valid for [`OCSP_LIFETIME`] from now.
     pub fn ocsp_responder(&self, issuer: &Issuer) -> Result<OcspResponder, Error> {
         let issuer_key_id = hex(issuer.key_id());
         let mut sub_cas = Vec::new();
@@ -267,7 +251,7 @@ impl RevocationStore {
             sub_cas.push((cert, record.revoked));
         }
         let now = SystemTime::now();
-        OcspResponder::sign(issuer, &sub_cas, now, now + CRL_LIFETIME)
+        OcspResponder::sign(issuer, &sub_cas, now, now + OCSP_LIFETIME)
     }
 
     /// The stored CRLs of every recorded sub-CA: `(key id, DER)`.
@@ -360,10 +344,7 @@ impl IssuanceRecord for RevocationStore {
         let Ok(cert) = ParsedCert::parse(sub_ca.certificate().as_ref()) else {
             return false;
         };
-        let Some(aki) = cert
-            .extension(&oid::AUTHORITY_KEY_IDENTIFIER)
-            .and_then(|e| ext::decode_authority_key_id(e.value))
-        else {
+        let Some(aki) = cert.authority_key_id() else {
             return false;
         };
         RevocationStore::is_revoked(self, aki, cert.serial)
@@ -371,23 +352,45 @@ impl IssuanceRecord for RevocationStore {
 }
 
 fn read_revocation(path: &Path, serial: &str) -> Result<RevokedCertificate, Error> {
-    let text = String::from_utf8(read_file(path)?).map_err(|_| bad(path, "not UTF-8"))?;
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
-            .ok_or_else(|| bad(path, &format!("no {name}")))
-    };
-    let secs: u64 = field("revoked_at")?
-        .parse()
-        .map_err(|_| bad(path, "bad revoked_at"))?;
-    let reason = field("reason")?
+    let record = Record::read(path)?;
+    let reason = record
+        .field("reason")?
         .parse()
         .map_err(|_| bad(path, "bad reason"))?;
     Ok(RevokedCertificate::new(
         from_hex(serial),
-        UnixTime::since_unix_epoch(Duration::from_secs(secs)),
+        record.time("revoked_at")?,
         reason,
     ))
+}
+
+/// A record file: `key=value` lines.
+struct Record<'p> {
+    path: &'p Path,
+    text: String,
+}
+
+impl<'p> Record<'p> {
+    fn read(path: &'p Path) -> Result<Self, Error> {
+        let text = String::from_utf8(read_file(path)?).map_err(|_| bad(path, "not UTF-8"))?;
+        Ok(Self { path, text })
+    }
+
+    fn field(&self, name: &str) -> Result<&str, Error> {
+        self.text
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .ok_or_else(|| bad(self.path, &format!("no {name}")))
+    }
+
+    /// A field holding Unix seconds.
+    fn time(&self, name: &str) -> Result<UnixTime, Error> {
+        let secs = self
+            .field(name)?
+            .parse()
+            .map_err(|_| bad(self.path, &format!("bad {name}")))?;
+        Ok(UnixTime::since_unix_epoch(Duration::from_secs(secs)))
+    }
 }
 
 fn bad(path: &Path, reason: &str) -> Error {
@@ -396,14 +399,6 @@ fn bad(path: &Path, reason: &str) -> Error {
         reason: reason.to_owned(),
     }
     .into()
-}
-
-/// A serial's magnitude: the INTEGER content without its sign octet.
-fn trim_serial(serial: &[u8]) -> &[u8] {
-    match serial {
-        [0, rest @ ..] if !rest.is_empty() => rest,
-        _ => serial,
-    }
 }
 
 /// Lower-case hex without separators (and, for a serial, without a leading sign octet), or a

@@ -141,6 +141,12 @@ impl<'a> ParsedCert<'a> {
         self.extensions.iter().find(|e| e.oid == oid.as_bytes())
     }
 
+    /// The keyIdentifier of its authorityKeyIdentifier, if it has one.
+    pub(crate) fn authority_key_id(&self) -> Option<&'a [u8]> {
+        self.extension(&super::oid::AUTHORITY_KEY_IDENTIFIER)
+            .and_then(|e| super::ext::decode_authority_key_id(e.value))
+    }
+
     /// Whether issuer and subject are the same name (a self-issued certificate).
     pub(crate) fn is_self_issued(&self) -> bool {
         self.issuer.raw == self.subject.raw

@@ -55,6 +55,11 @@ enum Command {
     },
 }
 
+/// Lower-case hex, as key ids and serials are printed and named.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// clap's parser for key algorithm names.
 pub(crate) fn parse_key_type(s: &str) -> Result<KeyAlgorithm, String> {
     s.parse()

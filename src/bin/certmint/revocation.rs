@@ -9,6 +9,7 @@ use certmint::rustls::pki_types::UnixTime;
 use clap::{Args, Subcommand};
 
 use crate::error::CliError;
+use crate::hex;
 
 /// What `ca revoke` revokes: exactly one of these.
 #[derive(Args)]
@@ -81,8 +82,7 @@ pub(crate) fn revoke(args: &RevokeArgs) -> Result<(), CliError> {
             .find(|(ca, _)| ca == id)
             .map(|(_, issuer)| issuer)
             .ok_or(CliError::Usage("--issuer names no configured CA"))?;
-        let key_id: String = issuer.key_id().iter().map(|b| format!("{b:02x}")).collect();
-        store.revoke_serial(&key_id, serial, reason)?;
+        store.revoke_serial(&hex(issuer.key_id()), serial, reason)?;
         println!("revoked serial {serial} issued by {id}");
     } else if let Some(path) = &target.cert {
         let cert = certmint::pem::read_certificates(path)?
@@ -90,8 +90,11 @@ pub(crate) fn revoke(args: &RevokeArgs) -> Result<(), CliError> {
             .next()
             .ok_or(CliError::Usage("--cert holds no certificate"))?;
         let revoked = store.revoke_certificate(&cert, reason)?;
-        let serial: String = revoked.serial.iter().map(|b| format!("{b:02x}")).collect();
-        println!("revoked serial {serial} ({})", path.display());
+        println!(
+            "revoked serial {} ({})",
+            hex(&revoked.serial),
+            path.display()
+        );
     }
     Ok(())
 }
