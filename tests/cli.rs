@@ -907,19 +907,18 @@ fn revocation_commands_record_publish_and_survive_a_killed_writer() {
     .unwrap();
     std::fs::write(d.join("sub.pem"), test_cert_pem(minted.chain()[1].as_ref())).unwrap();
     let intermediate_key_id = {
-        let o = Command::new("openssl")
-            .args([
+        let ski = openssl_ok(
+            d,
+            &[
                 "x509",
                 "-in",
                 "ca/intermediate.pem",
                 "-noout",
                 "-ext",
                 "subjectKeyIdentifier",
-            ])
-            .current_dir(d)
-            .output()
-            .unwrap();
-        String::from_utf8(o.stdout)
+            ],
+        );
+        String::from_utf8(ski)
             .unwrap()
             .lines()
             .nth(1)
@@ -930,8 +929,9 @@ fn revocation_commands_record_publish_and_survive_a_killed_writer() {
     };
     let check = |expect_ok: bool| {
         let crl = format!("crl/{intermediate_key_id}.crl");
-        let o = Command::new("openssl")
-            .args([
+        openssl_ok(
+            d,
+            &[
                 "crl",
                 "-inform",
                 "DER",
@@ -939,13 +939,12 @@ fn revocation_commands_record_publish_and_survive_a_killed_writer() {
                 &crl,
                 "-out",
                 "inter-crl.pem",
-            ])
-            .current_dir(d)
-            .output()
-            .unwrap();
-        assert!(o.status.success());
-        let o = Command::new("openssl")
-            .args([
+            ],
+        );
+        let (ok, text) = run_in(
+            d,
+            "openssl",
+            &[
                 "verify",
                 "-crl_check",
                 "-CAfile",
@@ -955,22 +954,12 @@ fn revocation_commands_record_publish_and_survive_a_killed_writer() {
                 "-CRLfile",
                 "inter-crl.pem",
                 "sub.pem",
-            ])
-            .current_dir(d)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
+            ],
         );
         if expect_ok {
-            assert!(o.status.success(), "{text}");
+            assert!(ok, "{text}");
         } else {
-            assert!(
-                !o.status.success() && text.contains("certificate revoked"),
-                "{text}"
-            );
+            assert!(!ok && text.contains("certificate revoked"), "{text}");
         }
     };
     check(true);

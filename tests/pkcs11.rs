@@ -643,17 +643,12 @@ fn crls_are_signed_through_the_token_and_openssl_verifies_them() {
         assert_eq!(crl.len(), 1);
         std::fs::write(dir.path().join("ca.pem"), test_cert_pem(cert.as_ref())).unwrap();
         std::fs::write(dir.path().join("crl.der"), crl.der()).unwrap();
-        let out = Command::new("openssl")
-            .args([
+        let (_, text) = run_in(
+            dir.path(),
+            "openssl",
+            &[
                 "crl", "-inform", "DER", "-in", "crl.der", "-CAfile", "ca.pem", "-noout", "-text",
-            ])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            ],
         );
         assert!(text.contains("verify OK"), "{alg:?}: {text}");
         assert!(
@@ -707,18 +702,7 @@ fn ocsp_responses_are_signed_through_the_token_and_openssl_verifies_them() {
         test_cert_pem(root.intermediate.as_ref())
     );
     std::fs::write(d.join("trusted.pem"), trusted).unwrap();
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(d)
-            .output()
-            .unwrap();
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
+    let openssl = |args: &[&str]| run_in(d, "openssl", args).1;
     openssl(&[
         "ocsp",
         "-issuer",

@@ -989,8 +989,10 @@ fn cdp_path(cert: &CertificateDer<'_>) -> String {
 fn openssl_crl_text(dir: &Path, der: &[u8], issuer: &CertificateDer<'_>) -> String {
     std::fs::write(dir.join("fetched.crl"), der).unwrap();
     std::fs::write(dir.join("crl-issuer.pem"), test_cert_pem(issuer.as_ref())).unwrap();
-    let out = Command::new("openssl")
-        .args([
+    let (_, text) = run_in(
+        dir,
+        "openssl",
+        &[
             "crl",
             "-inform",
             "DER",
@@ -1000,14 +1002,7 @@ fn openssl_crl_text(dir: &Path, der: &[u8], issuer: &CertificateDer<'_>) -> Stri
             "crl-issuer.pem",
             "-noout",
             "-text",
-        ])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     assert!(text.contains("verify OK"), "{text}");
     text
@@ -1115,27 +1110,24 @@ fn the_crl_and_ocsp_endpoint_serves_every_cdp_and_a_revoked_sub_ca_is_replaced()
     std::fs::write(dir.join("sub.pem"), test_cert_pem(first.chain[1].as_ref())).unwrap();
     std::fs::write(dir.join("root.pem"), test_cert_pem(corp.root.as_ref())).unwrap();
     let ocsp = || {
-        let out = Command::new("openssl")
-            .args([
+        let url = format!("http://{crl_addr}/ocsp");
+        run_in(
+            dir,
+            "openssl",
+            &[
                 "ocsp",
                 "-issuer",
                 "corp.pem",
                 "-cert",
                 "sub.pem",
                 "-url",
-                &format!("http://{crl_addr}/ocsp"),
+                &url,
                 "-CAfile",
                 "root.pem",
                 "-no_nonce",
-            ])
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            ],
         )
+        .1
     };
     let text = ocsp();
     assert!(

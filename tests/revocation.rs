@@ -25,21 +25,6 @@ fn pem(certs: &[&CertificateDer<'_>]) -> String {
     certs.iter().map(|c| test_cert_pem(c.as_ref())).collect()
 }
 
-/// Runs a tool in `dir`; returns (success, stdout + stderr).
-fn run(dir: &Path, tool: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(tool)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{tool}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 fn have_certtool() -> bool {
     if Command::new("certtool").arg("--version").output().is_ok() {
         return true;
@@ -98,7 +83,7 @@ fn a_crl_has_the_rfc_5280_shape_and_openssl_verifies_it() {
         std::fs::write(dir.path().join("ca.pem"), pem(&[&ca.intermediate])).unwrap();
         std::fs::write(dir.path().join("crl.der"), crl.der()).unwrap();
         std::fs::write(dir.path().join("crl.pem"), crl.to_pem()).unwrap();
-        let (ok, text) = run(
+        let (ok, text) = run_in(
             dir.path(),
             "openssl",
             &[
@@ -116,14 +101,14 @@ fn a_crl_has_the_rfc_5280_shape_and_openssl_verifies_it() {
         );
         assert!(text.contains("X509v3 Authority Key Identifier"), "{text}");
         // The issuer is the CA's subject byte for byte (GnuTLS compares raw bytes).
-        let (_, subject) = run(
+        let (_, subject) = run_in(
             dir.path(),
             "openssl",
             &[
                 "x509", "-in", "ca.pem", "-noout", "-subject", "-nameopt", "RFC2253",
             ],
         );
-        let (_, crl_issuer) = run(
+        let (_, crl_issuer) = run_in(
             dir.path(),
             "openssl",
             &[
@@ -139,7 +124,7 @@ fn a_crl_has_the_rfc_5280_shape_and_openssl_verifies_it() {
         let at = bad.len() - 10;
         bad[at] ^= 1;
         std::fs::write(dir.path().join("bad.der"), bad).unwrap();
-        let (_, text) = run(
+        let (_, text) = run_in(
             dir.path(),
             "openssl",
             &[
@@ -208,7 +193,7 @@ fn hierarchy(parent_signer: Option<Arc<dyn Signer>>) -> Hierarchy {
 
 /// `openssl verify -crl_check` of `cert` under `untrusted` (PEM file names) with `crl`.
 fn openssl_crl_check(dir: &Path, cert: &str, untrusted: &str, crl: &str) -> (bool, String) {
-    run(
+    run_in(
         dir,
         "openssl",
         &[
@@ -252,7 +237,7 @@ fn a_revoked_sub_ca_is_revoked_for_openssl_and_gnutls_and_is_replaced_within_sec
         let text = test_cert_pem(c.as_ref());
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("c.pem"), text).unwrap();
-        let (_, t) = run(
+        let (_, t) = run_in(
             dir.path(),
             "openssl",
             &[
@@ -279,7 +264,7 @@ fn a_revoked_sub_ca_is_revoked_for_openssl_and_gnutls_and_is_replaced_within_sec
     for name in [&leaf_crl, &sub_ca_crl] {
         assert!(d.join(name).exists(), "{name}");
         let pem_name = format!("{name}.pem");
-        let (ok, text) = run(
+        let (ok, text) = run_in(
             d,
             "openssl",
             &["crl", "-inform", "DER", "-in", name, "-out", &pem_name],
@@ -312,7 +297,7 @@ fn a_revoked_sub_ca_is_revoked_for_openssl_and_gnutls_and_is_replaced_within_sec
          default_md = sha256\ndefault_crl_days = 1\n",
     )
     .unwrap();
-    let (ok, text) = run(
+    let (ok, text) = run_in(
         d,
         "openssl",
         &[
@@ -330,7 +315,7 @@ fn a_revoked_sub_ca_is_revoked_for_openssl_and_gnutls_and_is_replaced_within_sec
     );
     assert!(ok, "{text}");
     let crl_check_all = |leaf_crl: &str, sub_crl: &str| {
-        run(
+        run_in(
             d,
             "openssl",
             &[
@@ -354,7 +339,7 @@ fn a_revoked_sub_ca_is_revoked_for_openssl_and_gnutls_and_is_replaced_within_sec
     assert!(ok && text.contains("leaf.pem: OK"), "chain before: {text}");
     let certtool = have_certtool();
     let gnutls = |crl: &str, chain: &str| {
-        run(
+        run_in(
             d,
             "certtool",
             &[
@@ -395,7 +380,7 @@ fn a_revoked_sub_ca_is_revoked_for_openssl_and_gnutls_and_is_replaced_within_sec
     );
     assert!(h.store.sub_cas().unwrap()[0].revoked.is_some());
     h.store.publish(&[parent], out.path()).unwrap();
-    let (ok, text) = run(
+    let (ok, text) = run_in(
         d,
         "openssl",
         &[
@@ -539,7 +524,7 @@ fn openssl_ocsp(
         args.push("-sha256");
     }
     args.extend(["-cert", "sub.pem", "-no_nonce", "-reqout", "req.der"]);
-    let (ok, text) = run(dir, "openssl", &args);
+    let (ok, text) = run_in(dir, "openssl", &args);
     assert!(ok, "{text}");
     let request = std::fs::read(dir.join("req.der")).unwrap();
     std::fs::write(dir.join("resp.der"), responder.respond(&request)).unwrap();
@@ -560,7 +545,7 @@ fn openssl_ocsp(
         args.push("-sha256");
     }
     args.extend(["-cert", "sub.pem", "-CAfile", "root.pem", "-no_nonce"]);
-    let (_, text) = run(dir, "openssl", &args);
+    let (_, text) = run_in(dir, "openssl", &args);
     text
 }
 

@@ -218,6 +218,22 @@ pub fn webpki_verify(
     ee.verify_is_valid_for_subject_name(&name)
 }
 
+/// Runs `tool` in `dir`; returns whether it succeeded and its standard output followed by its
+/// standard error.
+pub fn run_in(dir: &Path, tool: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(tool)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// Runs openssl in `dir`, asserting success; returns its standard output.
 pub fn openssl_ok(dir: &Path, args: &[&str]) -> Vec<u8> {
     let out = Command::new("openssl")
