@@ -116,6 +116,37 @@ pub enum Error {
 }
 
 impl Error {
+    /// A short, stable name for the kind of error (`"pkcs11"`, `"untrusted_origin"`,
+    /// `"timeout"`...), for metrics labels and log fields; a file's error is named by its
+    /// reason.
+    ///
+    /// ```
+    /// assert_eq!(certmint::Error::NoCommonKeyAlgorithm.kind_name(), "no_common_key_algorithm");
+    /// ```
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Self::Origin(_) => "origin",
+            Self::Host(_) => "host",
+            Self::Key(_) => "key",
+            Self::Issuer(_) => "issuer",
+            Self::Encoding(_) => "encoding",
+            Self::Signing(_) => "signing",
+            Self::Dn(_) => "dn",
+            Self::Pkcs11(_) => "pkcs11",
+            Self::Registry(_) => "registry",
+            Self::Config(_) => "config",
+            Self::Tls(_) => "tls",
+            Self::UntrustedOrigin(_) => "untrusted_origin",
+            Self::Timeout { .. } => "timeout",
+            Self::NoCommonKeyAlgorithm => "no_common_key_algorithm",
+            Self::NothingToMint => "nothing_to_mint",
+            Self::File { source, .. } => source.kind_name(),
+            Self::Squid(_) => "squid",
+            Self::Revocation(_) => "revocation",
+            Self::Io { .. } => "io",
+        }
+    }
+
     /// The reason itself, without the [`Error::File`] wrappers that name the file it was in.
     ///
     /// ```

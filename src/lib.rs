@@ -221,6 +221,7 @@ pub mod registry;
 mod resolver;
 pub mod revocation;
 pub mod squid;
+pub mod stats;
 // Floor 6: configuration and the front door.
 #[cfg(feature = "config")]
 pub mod config;
@@ -233,7 +234,7 @@ pub mod testing;
 
 pub use cache::store::CertCache;
 pub use crypto::crypto_provider;
-pub use deployment::{after_fork_child, CaSpec, Deployment, DeploymentBuilder};
+pub use deployment::{after_fork_child, CaSpec, Deployment, DeploymentBuilder, Reloaded};
 pub use error::{
     ChainError, ConfigError, ConfigErrorKind, DnError, EncodingError, Error, HostError,
     IssuerError, KeyError, OriginError, OtherError, Pkcs11Error, RegistryError, RevocationError,

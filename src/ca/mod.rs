@@ -25,6 +25,6 @@ pub use pkcs11::{
     Pkcs11Signer, Pkcs11Uri, DEFAULT_MODULE as PKCS11_DEFAULT_MODULE, PIN_ENV as PKCS11_PIN_ENV,
 };
 pub use rotation::{IssuanceRecord, RotatingIssuer, RotationPolicy, REVOCATION_CHECK};
-pub use signer::{SignatureAlgorithm, Signer};
+pub use signer::{SignatureAlgorithm, Signer, SignerCounters};
 pub use software::SoftwareSigner;
 pub use tbs::SERIAL_LEN;

@@ -27,7 +27,7 @@ use zeroize::Zeroizing;
 
 use rustls::pki_types::SubjectPublicKeyInfoDer;
 
-use super::{SignatureAlgorithm, Signer};
+use super::{SignatureAlgorithm, Signer, SignerCounters};
 use crate::crypto::backend;
 use crate::error::{Error, OtherError, Pkcs11Error};
 use crate::keys::Secret;
@@ -317,6 +317,8 @@ pub struct Pkcs11Signer {
     sessions: Mutex<Vec<Session>>,
     key: Mutex<Option<ObjectHandle>>,
     reconnects: std::sync::atomic::AtomicU64,
+    signatures: std::sync::atomic::AtomicU64,
+    sign_errors: std::sync::atomic::AtomicU64,
 }
 
 impl Pkcs11Signer {
@@ -354,6 +356,8 @@ impl Pkcs11Signer {
             sessions: Mutex::new(vec![session]),
             key: Mutex::new(Some(key)),
             reconnects: Default::default(),
+            signatures: Default::default(),
+            sign_errors: Default::default(),
         })
     }
 
@@ -569,6 +573,28 @@ impl Signer for Pkcs11Signer {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let signed = self.sign_on_token(message);
+        match &signed {
+            Ok(_) => self.signatures.fetch_add(1, Relaxed),
+            Err(_) => self.sign_errors.fetch_add(1, Relaxed),
+        };
+        signed
+    }
+
+    fn counters(&self) -> Option<SignerCounters> {
+        use std::sync::atomic::Ordering::Relaxed;
+        Some(SignerCounters {
+            signatures: self.signatures.load(Relaxed),
+            errors: self.sign_errors.load(Relaxed),
+            reconnects: self.reconnects.load(Relaxed),
+        })
+    }
+}
+
+impl Pkcs11Signer {
+    /// One signature from the token, checked against the public key before it is returned.
+    fn sign_on_token(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
         let signature = match self.algorithm {
             SignatureAlgorithm::EcdsaP256Sha256 | SignatureAlgorithm::EcdsaP384Sha384 => {
                 let (alg, half) = if self.algorithm == SignatureAlgorithm::EcdsaP256Sha256 {

@@ -114,4 +114,23 @@ pub trait Signer: Debug + Send + Sync {
     /// module again and opens fresh sessions on its next signature; a software key needs
     /// nothing (the default).
     fn after_fork_child(&self) {}
+
+    /// What the signer has done, for signers worth watching (a PKCS#11 token); `None` for a
+    /// software key (the default).
+    fn counters(&self) -> Option<SignerCounters> {
+        None
+    }
+}
+
+/// A signer's counters ([`Signer::counters`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignerCounters {
+    /// Signatures made (and verified).
+    pub signatures: u64,
+    /// Signatures that failed: the token refused, was unreachable, or its signature did not
+    /// verify.
+    pub errors: u64,
+    /// Times the signer reconnected to its token (sessions lost, module re-initialised).
+    pub reconnects: u64,
 }

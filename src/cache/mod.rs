@@ -67,6 +67,64 @@ impl Default for CacheConfig {
     }
 }
 
+/// The upper bounds of the mint-latency histogram's buckets
+/// ([`CertCache::mint_latency`](crate::CertCache::mint_latency)):
+/// 100 µs to 5 s, roughly 1-2.5-5 per decade. Mints slower than the last bound fall in one more
+/// bucket.
+pub const MINT_LATENCY_BUCKETS: [Duration; 15] = [
+    Duration::from_micros(100),
+    Duration::from_micros(250),
+    Duration::from_micros(500),
+    Duration::from_millis(1),
+    Duration::from_micros(2500),
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(25),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_millis(2500),
+    Duration::from_secs(5),
+];
+
+/// The mint-latency histogram: successful mints per bucket of [`MINT_LATENCY_BUCKETS`].
+///
+/// ```
+/// let latency = certmint::cache::MintLatency::default();
+/// assert_eq!(latency.cumulative().count(), certmint::cache::MINT_LATENCY_BUCKETS.len());
+/// assert_eq!(latency.count(), 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MintLatency {
+    /// Mints per bucket (not cumulative): `counts[i]` took at most
+    /// `MINT_LATENCY_BUCKETS[i]` and more than the bound before it; the last counts the mints
+    /// slower than every bound.
+    pub counts: [u64; MINT_LATENCY_BUCKETS.len() + 1],
+    /// The time all mints took together.
+    pub total: Duration,
+}
+
+impl MintLatency {
+    /// Every mint.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// (upper bound, mints at most that slow) for each bound, as Prometheus histograms count.
+    pub fn cumulative(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
+        MINT_LATENCY_BUCKETS
+            .iter()
+            .zip(self.counts.iter().scan(0, |sum, n| {
+                *sum += n;
+                Some(*sum)
+            }))
+            .map(|(bound, n)| (*bound, n))
+    }
+}
+
 /// What a cached leaf is keyed by.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

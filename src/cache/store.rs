@@ -10,7 +10,8 @@ use rustls::pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 
 use super::{
-    CacheConfig, CacheKey, CacheStats, Lookup, OriginVerdict, Outcome, Served, ENTRY_OVERHEAD,
+    CacheConfig, CacheKey, CacheStats, Lookup, MintLatency, OriginVerdict, Outcome, Served,
+    ENTRY_OVERHEAD, MINT_LATENCY_BUCKETS,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Wait};
@@ -58,8 +59,30 @@ struct Counters {
     mint_total_ns: AtomicU64,
     mint_min_ns: AtomicU64,
     mint_max_ns: AtomicU64,
+    /// Mints per latency bucket ([`MINT_LATENCY_BUCKETS`], then one for slower mints).
+    mint_buckets: [AtomicU64; MINT_LATENCY_BUCKETS.len() + 1],
+    /// Failed mints by [`Error::kind_name`] (rare: a lock is fine).
+    errors_by_kind: std::sync::Mutex<Vec<(&'static str, u64)>>,
     /// Incremented for every entry inserted; lets a lookup tell whether it waited.
     sequence: AtomicU64,
+    /// Incremented by every [`CertCache::retain_served`]: a mint that began before it is
+    /// handed to its callers but not kept (it may be from the configuration that purge
+    /// replaced).
+    generation: AtomicU64,
+}
+
+impl Counters {
+    fn count_error(&self, error: &Error) {
+        let kind = error.kind_name();
+        let mut kinds = self
+            .errors_by_kind
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((kind, 1)),
+        }
+    }
 }
 
 /// One cached outcome.
@@ -226,6 +249,10 @@ impl CertCache {
             }
         }
         let sequence_before = self.counters.sequence.load(Relaxed);
+        let generation = self
+            .counters
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire);
         let key = owned_key();
         let wait = self.config.wait_timeout;
         let result = self.inner.entry(&key, Some(wait), |_, entry| {
@@ -262,12 +289,12 @@ impl CertCache {
             }
             // Not produced by this callback; mint uncached.
             EntryResult::Removed(..) => {
-                let entry = self.mint_entry(mint, now);
+                let entry = self.mint_entry(mint, now, generation);
                 return self.finish(entry);
             }
         };
         self.counters.misses.fetch_add(1, Relaxed);
-        let entry = self.mint_entry(mint, now);
+        let entry = self.mint_entry(mint, now, generation);
         let _ = guard.insert(Arc::clone(&entry.0));
         self.finish(entry)
     }
@@ -286,15 +313,23 @@ impl CertCache {
         entry.lookup(outcome, None)
     }
 
-    /// Runs `mint` and wraps its outcome as an entry.
+    /// Runs `mint` and wraps its outcome as an entry; one that a purge overtook (the cache's
+    /// generation is no longer `generation`) is born expired: its callers get it, later
+    /// lookups mint again.
     fn mint_entry(
         &self,
         mint: impl FnOnce() -> Result<(MintedCert, OriginVerdict), Error>,
         now: u64,
+        generation: u64,
     ) -> (Arc<Entry>, Duration) {
         let started = Instant::now();
         let result = mint();
         let took = started.elapsed();
+        let overtaken = self
+            .counters
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire)
+            != generation;
         let sequence = self.counters.sequence.fetch_add(1, Relaxed) + 1;
         let entry = match result {
             Ok((minted, verdict)) => {
@@ -303,9 +338,13 @@ impl CertCache {
                     .not_after()
                     .as_secs()
                     .min(minted.issuer_not_after().as_secs());
-                let expires_at = not_after
-                    .saturating_sub(self.config.expiry_margin.as_secs())
-                    .max(now.saturating_add(self.config.min_lifetime.as_secs()));
+                let expires_at = if overtaken {
+                    0
+                } else {
+                    not_after
+                        .saturating_sub(self.config.expiry_margin.as_secs())
+                        .max(now.saturating_add(self.config.min_lifetime.as_secs()))
+                };
                 let certified_key = minted.certified_key();
                 let bytes = certified_key.cert.iter().map(|c| c.len()).sum::<usize>()
                     + minted.private_key().pkcs8().secret_pkcs8_der().len();
@@ -328,9 +367,14 @@ impl CertCache {
             }
             Err(e) => {
                 self.counters.mint_errors.fetch_add(1, Relaxed);
+                self.counters.count_error(&e);
                 Entry {
                     outcome: Err(e),
-                    expires_at: now.saturating_add(self.config.failure_lifetime.as_secs().max(1)),
+                    expires_at: if overtaken {
+                        0
+                    } else {
+                        now.saturating_add(self.config.failure_lifetime.as_secs().max(1))
+                    },
                     weight: ENTRY_OVERHEAD,
                     sequence,
                 }
@@ -349,6 +393,11 @@ impl CertCache {
         c.mints.fetch_add(1, Relaxed);
         c.mint_total_ns.fetch_add(ns, Relaxed);
         c.mint_max_ns.fetch_max(ns, Relaxed);
+        let bucket = MINT_LATENCY_BUCKETS
+            .iter()
+            .position(|bound| took <= *bound)
+            .unwrap_or(MINT_LATENCY_BUCKETS.len());
+        c.mint_buckets[bucket].fetch_add(1, Relaxed);
         // 0 means "no mint yet".
         let _ = c
             .mint_min_ns
@@ -359,6 +408,31 @@ impl CertCache {
     /// that was disabled).
     pub fn retain(&self, keep: impl Fn(&CacheKey) -> bool) {
         self.inner.retain(|key, _| keep(key));
+    }
+
+    /// Keeps the entries for which `keep(key, verdict)` is true (`verdict` is `None` for a
+    /// remembered failure) and returns how many were removed. A mint under way keeps its
+    /// result only if it began after this call: whatever this purge removes cannot come back
+    /// from a lookup that started before it.
+    pub(crate) fn retain_served(
+        &self,
+        keep: impl Fn(&CacheKey, Option<OriginVerdict>) -> bool,
+    ) -> u64 {
+        self.counters
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let removed = AtomicU64::new(0);
+        self.inner.retain(|key, entry| {
+            let kept = keep(
+                key,
+                entry.outcome.as_ref().ok().map(|served| served.verdict),
+            );
+            if !kept {
+                removed.fetch_add(1, Relaxed);
+            }
+            kept
+        });
+        removed.into_inner()
     }
 
     /// Removes every entry whose served chain contains one of `issuers` (the leaves a revoked
@@ -376,6 +450,25 @@ impl CertCache {
                 .any(|c| issuers.iter().any(|i| i.as_ref() == c.as_ref())),
             Err(_) => true,
         });
+    }
+
+    /// Mint latencies: how many mints fell in each of [`MINT_LATENCY_BUCKETS`] (and above),
+    /// and their total time.
+    pub fn mint_latency(&self) -> MintLatency {
+        let c = &self.counters;
+        MintLatency {
+            counts: std::array::from_fn(|i| c.mint_buckets[i].load(Relaxed)),
+            total: Duration::from_nanos(c.mint_total_ns.load(Relaxed)),
+        }
+    }
+
+    /// Failed mints by the kind of error ([`Error::kind_name`]), in the order first seen.
+    pub fn mint_errors_by_kind(&self) -> Vec<(&'static str, u64)> {
+        self.counters
+            .errors_by_kind
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The counters.

@@ -234,6 +234,19 @@ impl KeyPool {
             .map_or(0, VecDeque::len)
     }
 
+    /// Keys ready now, per algorithm the pool has been asked for.
+    pub fn depths(&self) -> Vec<(KeyAlgorithm, usize)> {
+        let shared = self.shared();
+        let state = lock(&shared.state);
+        let mut depths: Vec<_> = state
+            .wanted
+            .iter()
+            .map(|alg| (*alg, state.ready.get(alg).map_or(0, VecDeque::len)))
+            .collect();
+        depths.sort_by_key(|(alg, _)| alg.to_string());
+        depths
+    }
+
     /// The pool's counters.
     pub fn stats(&self) -> KeyPoolStats {
         lock(&self.shared().state).stats

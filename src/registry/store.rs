@@ -347,6 +347,13 @@ impl CaRegistry {
     }
 
     /// Every CA's minter.
+    /// Takes `other`'s CAs, default and rules in one step (a reload: `other` was built and
+    /// checked first). The attached cache is kept; purging it is the caller's business.
+    pub(crate) fn replace_with(&self, other: CaRegistry) {
+        let state = other.state.into_inner().unwrap_or_else(|e| e.into_inner());
+        *self.write() = state;
+    }
+
     pub(crate) fn minters(&self) -> Vec<Arc<Minter>> {
         self.read()
             .cas
