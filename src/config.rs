@@ -58,7 +58,7 @@ use toml::Spanned;
 use std::sync::Arc;
 
 use crate::ca::{Issuer, IssuerOptions, RotationPolicy, DEFAULT_CRL_BASE_URL};
-use crate::deployment::{CaSpec, Deployment, DeploymentBuilder};
+use crate::deployment::{CaSpec, Deployment, DeploymentBuilder, Reloaded};
 use crate::error::{ConfigError, ConfigErrorKind, Error};
 use crate::mint::{MintPolicy, ValidityPolicy, MAX_LIFETIME_DAYS};
 use crate::origin_trust::UntrustedPolicy;
@@ -71,6 +71,20 @@ use crate::squid::SquidSettings;
 /// relative to its directory.
 pub fn load(path: &Path) -> Result<Deployment, Error> {
     Config::load(path)?.into_builder()?.build()
+}
+
+/// Re-reads the configuration file at `path` and applies it to the running `deployment`
+/// ([`Deployment::reload`]). A file that does not load, or a configuration that does not build,
+/// leaves the running one in place and is counted in
+/// [`DeploymentStats::reload_failures`](crate::stats::DeploymentStats::reload_failures).
+pub fn reload(deployment: &Deployment, path: &Path) -> Result<Reloaded, Error> {
+    match Config::load(path).and_then(Config::into_builder) {
+        Ok(builder) => deployment.reload(builder),
+        Err(e) => {
+            deployment.count_failed_reload();
+            Err(e)
+        }
+    }
 }
 
 /// The deployment configuration text describes; every path in it must be absolute.
@@ -152,6 +166,8 @@ struct ConfigFile {
     revocation: RevocationSection,
     #[serde(default)]
     crl: CrlSection,
+    #[serde(default)]
+    metrics: MetricsSection,
     #[serde(default, rename = "ca")]
     cas: Vec<CaSection>,
     #[serde(default, rename = "rule")]
@@ -162,6 +178,13 @@ struct ConfigFile {
 #[serde(deny_unknown_fields)]
 struct CrlSection {
     /// Where `certmint proxy` serves the CRLs.
+    listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsSection {
+    /// Where `certmint proxy` serves Prometheus metrics.
     listen: Option<std::net::SocketAddr>,
 }
 
@@ -530,6 +553,11 @@ impl Config {
     /// `[crl] listen`: where the proxy serves the CRLs, if anywhere.
     pub fn crl_listen(&self) -> Option<std::net::SocketAddr> {
         self.file.crl.listen
+    }
+
+    /// `[metrics] listen`: where the proxy serves Prometheus metrics, if anywhere.
+    pub fn metrics_listen(&self) -> Option<std::net::SocketAddr> {
+        self.file.metrics.listen
     }
 
     /// The [`RevocationStore`] in [`Config::revocation_dir`] (created when missing).

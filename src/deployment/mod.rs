@@ -688,7 +688,7 @@ impl Deployment {
         let (registry, loaded) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
-                self.reload_failures.fetch_add(1, Relaxed);
+                self.count_failed_reload();
                 return Err(e);
             }
         };
@@ -747,6 +747,12 @@ impl Deployment {
         });
         self.reloads.fetch_add(1, Relaxed);
         Ok(report)
+    }
+
+    /// Counts a reload that failed before it reached [`Deployment::reload`] (a configuration
+    /// file that did not load).
+    pub(crate) fn count_failed_reload(&self) {
+        self.reload_failures.fetch_add(1, Relaxed);
     }
 
     /// Stops this deployment's background threads (key generator, clock) and waits for them

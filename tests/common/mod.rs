@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod clone_check;
+pub mod proxy;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -10,8 +10,6 @@
 //! request heads of 8 KiB, 10 s to send one, 200 requests a second (then 503).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -24,9 +22,8 @@ use tokio::net::TcpListener;
 
 use crate::error::CliError;
 use crate::hex;
+use crate::http::status;
 
-/// Connections served at once; more wait in the listen backlog.
-const MAX_CONNECTIONS: usize = 256;
 /// Requests answered per second, all clients together; more get 503 with `Retry-After: 1`.
 /// CRLs are cached by clients until nextUpdate and OCSP answers come from memory, so a
 /// legitimate load is far below this.
@@ -240,59 +237,25 @@ fn published(der: &[u8], this_update: SystemTime, expires: SystemTime) -> Arc<Pu
     })
 }
 
-fn status(code: StatusCode) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = code;
-    response
-}
-
-/// Binds `addr` (before the proxy announces itself, so a bad address fails the start).
-pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, CliError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| CliError::Listen { addr, source })
-}
-
 /// Serves the CRLs on `listener` until the task is dropped.
 pub(crate) async fn serve(server: Arc<CrlServer>, listener: TcpListener) {
     tokio::spawn(Arc::clone(&server).keep_fresh());
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-            return;
-        };
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
+    crate::http::serve(listener, move |request: Request<Incoming>| {
         let server = Arc::clone(&server);
-        tokio::spawn(async move {
-            let _permit = permit;
-            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let server = Arc::clone(&server);
-                async move {
-                    let response = if !server.admit() {
-                        let mut busy = status(StatusCode::SERVICE_UNAVAILABLE);
-                        busy.headers_mut().insert(
-                            hyper::header::RETRY_AFTER,
-                            hyper::header::HeaderValue::from_static("1"),
-                        );
-                        busy
-                    } else if request.method() == Method::POST {
-                        server.answer_ocsp(request).await
-                    } else {
-                        server.answer(&request)
-                    };
-                    Ok::<_, Infallible>(response)
-                }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .max_buf_size(8192)
-                .keep_alive(true)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            // A connection kept open without requests is closed after a minute.
-            let _ = tokio::time::timeout(Duration::from_secs(60), connection).await;
-        });
-    }
+        async move {
+            if !server.admit() {
+                let mut busy = status(StatusCode::SERVICE_UNAVAILABLE);
+                busy.headers_mut().insert(
+                    hyper::header::RETRY_AFTER,
+                    hyper::header::HeaderValue::from_static("1"),
+                );
+                busy
+            } else if request.method() == Method::POST {
+                server.answer_ocsp(request).await
+            } else {
+                server.answer(&request)
+            }
+        }
+    })
+    .await;
 }

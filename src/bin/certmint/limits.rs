@@ -89,8 +89,9 @@ impl ConnectionTable {
         }
     }
 
-    /// Registers a new connection; at the cap, closes the one idle the longest first.
-    pub(crate) fn admit(&self) -> Arc<Conn> {
+    /// Registers a new connection; at the cap, closes the one idle the longest first. Returns
+    /// the connection and how many were closed to make room.
+    pub(crate) fn admit(&self) -> (Arc<Conn>, usize) {
         let conn = Arc::new(Conn {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             last_active: AtomicU64::new(0),
@@ -99,12 +100,14 @@ impl ConnectionTable {
         });
         conn.touch();
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let mut evicted = 0;
         while open.len() >= self.max {
             let Some(oldest) = open.values().max_by_key(|c| c.idle_for()).map(|c| c.id) else {
                 break;
             };
             if let Some(victim) = open.remove(&oldest) {
                 victim.close.notify_one();
+                evicted += 1;
                 let total = self.evicted.fetch_add(1, Ordering::Relaxed) + 1;
                 self.log.warn(|suppressed| {
                     format!(
@@ -117,7 +120,7 @@ impl ConnectionTable {
             }
         }
         open.insert(conn.id, Arc::clone(&conn));
-        conn
+        (conn, evicted)
     }
 
     /// Forgets a connection that ended.
@@ -261,12 +264,13 @@ mod tests {
     #[test]
     fn at_the_cap_the_connection_idle_the_longest_is_closed() {
         let table = ConnectionTable::new(2);
-        let a = table.admit();
+        let (a, _) = table.admit();
         std::thread::sleep(Duration::from_millis(20));
-        let b = table.admit();
+        let (b, _) = table.admit();
         std::thread::sleep(Duration::from_millis(20));
         a.touch(); // `a` moved a byte: `b` is now the idle one
-        let c = table.admit();
+        let (c, evicted) = table.admit();
+        assert_eq!(evicted, 1);
         let open = table.open.lock().unwrap();
         assert!(open.contains_key(&a.id) && open.contains_key(&c.id));
         assert!(!open.contains_key(&b.id));

@@ -9,8 +9,11 @@ mod crl_server;
 mod demo;
 mod error;
 mod files;
+mod http;
 mod inspect;
 mod limits;
+mod logging;
+mod metrics;
 mod mint;
 mod proxy;
 mod revocation;
@@ -29,6 +32,9 @@ use crate::error::CliError;
     about = "Mint TLS interception certificates"
 )]
 struct Cli {
+    /// Log lines as text, or as one JSON object a line (the same message, plus its fields).
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,8 +79,7 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
-        .init();
+    logging::init(cli.log_format, default_level);
     warn_about_pins_in_arguments();
     let result: Result<(), CliError> = match cli.command {
         Command::Ca { command } => ca::run(command),

@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::error::CliError;
 use crate::limits::{idle_for_longer_than, AcceptBackoff, Activity, Conn, ConnectionTable};
+use crate::metrics::{ProxyMetrics, Refusal};
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("ca_source").required(true).args(["config", "ca_cert"])))]
@@ -81,6 +82,10 @@ pub(crate) struct ProxyArgs {
     /// the configuration's `[crl] listen`; needs --config).
     #[arg(long, value_name = "ADDR:PORT", requires = "config")]
     crl_listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics (GET /metrics) on this address (overrides the configuration's
+    /// `[metrics] listen`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -159,8 +164,53 @@ fn crl_server(
     )))
 }
 
+/// Where the metrics are served: `--metrics-listen`, else the configuration's `[metrics]
+/// listen`, else nowhere.
+fn metrics_listen(args: &ProxyArgs) -> Result<Option<SocketAddr>, CliError> {
+    if args.metrics_listen.is_some() {
+        return Ok(args.metrics_listen);
+    }
+    match &args.config {
+        Some(path) => Ok(certmint::config::Config::load(path)?.metrics_listen()),
+        None => Ok(None),
+    }
+}
+
+/// Re-reads the configuration (or the flags' files) and applies it to the running
+/// deployment; on failure the running configuration stays and the reason is logged.
+fn reload(args: &ProxyArgs, deployment: &Deployment) {
+    let reloaded = match &args.config {
+        Some(path) => certmint::config::reload(deployment, path),
+        None => deployment_builder(args)
+            .map_err(|e| certmint::Error::Io {
+                path: PathBuf::from("--ca-cert"),
+                source: Arc::new(std::io::Error::other(e.to_string())),
+            })
+            .and_then(|builder| deployment.reload(builder)),
+    };
+    match reloaded {
+        Ok(report) => log::info!("configuration reloaded: {report}"),
+        Err(e) => log::error!("configuration reload failed, the running one is kept: {e}"),
+    }
+}
+
+/// Reloads on every SIGHUP, one at a time, on the blocking pool.
+#[cfg(unix)]
+fn reload_on_hangup(args: Arc<ProxyArgs>, deployment: Arc<Deployment>) -> Result<(), CliError> {
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(CliError::Signal)?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            log::info!("SIGHUP: reloading the configuration");
+            let (args, deployment) = (Arc::clone(&args), Arc::clone(&deployment));
+            let _ = tokio::task::spawn_blocking(move || reload(&args, &deployment)).await;
+        }
+    });
+    Ok(())
+}
+
 /// `certmint proxy`: loads every key first (blocking work, before the runtime starts), then
-/// serves until SIGINT.
+/// serves until SIGINT; SIGHUP reloads the configuration.
 pub(crate) fn run(args: ProxyArgs) -> Result<(), CliError> {
     let nofile = crate::limits::raise_nofile_limit();
     let limits = Limits {
@@ -176,19 +226,34 @@ pub(crate) fn run(args: ProxyArgs) -> Result<(), CliError> {
         args.handshake_timeout,
         args.idle_timeout
     );
-    let deployment = deployment_builder(&args)?.build()?;
+    let deployment = Arc::new(deployment_builder(&args)?.build()?);
     let crls = crl_server(&args)?;
+    let metrics_addr = metrics_listen(&args)?;
     let overrides = args.resolve.iter().cloned().collect();
-    let proxy = Arc::new(Proxy::new(Arc::new(deployment), overrides)?.with_limits(limits));
+    let proxy = Arc::new(Proxy::new(Arc::clone(&deployment), overrides)?.with_limits(limits));
+    let metrics = Arc::new(crate::metrics::Metrics::new(
+        &proxy.metrics,
+        Arc::clone(&deployment),
+    ));
     let runtime = crate::runtime()?;
+    let args = Arc::new(args);
     let result = runtime.block_on(async {
         if let Some((server, addr)) = crls {
-            let listener = crate::crl_server::bind(addr).await?;
+            let listener = crate::http::bind(addr).await?;
             if let Ok(local) = listener.local_addr() {
                 println!("serving CRLs on {local}");
             }
             tokio::spawn(crate::crl_server::serve(server, listener));
         }
+        if let Some(addr) = metrics_addr {
+            let listener = crate::http::bind(addr).await?;
+            if let Ok(local) = listener.local_addr() {
+                println!("serving metrics on {local}");
+            }
+            tokio::spawn(crate::metrics::serve(metrics, listener));
+        }
+        #[cfg(unix)]
+        reload_on_hangup(Arc::clone(&args), Arc::clone(&deployment))?;
         serve_until_interrupted(Arc::clone(&proxy), args.listen).await
     });
     proxy.deployment.shutdown();
@@ -252,6 +317,7 @@ pub(crate) struct Proxy {
     overrides: HashMap<String, SocketAddr>,
     limits: Limits,
     connections: ConnectionTable,
+    pub(crate) metrics: Arc<ProxyMetrics>,
 }
 
 impl Proxy {
@@ -275,6 +341,7 @@ impl Proxy {
             overrides,
             limits,
             connections: ConnectionTable::new(limits.max_connections),
+            metrics: Arc::new(ProxyMetrics::default()),
         })
     }
 
@@ -305,14 +372,21 @@ impl Proxy {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         backoff.succeeded();
-                        let conn = self.connections.admit();
+                        let (conn, evicted) = self.connections.admit();
+                        self.metrics.opened();
+                        for _ in 0..evicted {
+                            self.metrics.refused(Refusal::ConnectionCap);
+                        }
                         let proxy = Arc::clone(&self);
                         tokio::spawn(async move {
                             let client = Activity::new(stream, Arc::clone(&conn));
                             tokio::select! {
                                 result = proxy.handle(client, &conn) => {
-                                    if let Err(e) = result {
-                                        log::warn!("{peer}: {e}");
+                                    if let Err(failed) = result {
+                                        if let Some(why) = failed.refusal {
+                                            proxy.metrics.refused(why);
+                                        }
+                                        log::warn!("{peer}: {}", failed.message);
                                     }
                                 }
                                 () = conn.closed() => {
@@ -320,6 +394,7 @@ impl Proxy {
                                 }
                             }
                             proxy.connections.remove(&conn);
+                            proxy.metrics.closed();
                         });
                     }
                     // Out of descriptors (or memory): wait before trying again, log rarely.
@@ -329,38 +404,52 @@ impl Proxy {
         }
     }
 
-    async fn handle(&self, mut client: Activity<TcpStream>, conn: &Conn) -> Result<(), String> {
+    async fn handle(&self, mut client: Activity<TcpStream>, conn: &Conn) -> Result<(), Failed> {
+        use Refusal::*;
         let handshake_deadline = tokio::time::Instant::now() + self.limits.handshake_timeout;
         let target = tokio::time::timeout_at(handshake_deadline, read_connect(&mut client))
             .await
-            .map_err(|_| "timed out reading the CONNECT request".to_owned())??;
+            .map_err(|_| {
+                Failed::new(HandshakeTimeout, "timed out reading the CONNECT request")
+            })??;
         // The target is the client's text: only a valid host name or IP literal goes any
         // further (and into the log), normalised.
         let (host, port) = match split_host_port(&target) {
             Some(hp) => hp,
             None => {
                 let _ = client.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
-                return Err(format!("bad CONNECT target {}", target.escape_debug()));
+                return Err(Failed::new(
+                    BadSni,
+                    format!("bad CONNECT target {}", target.escape_debug()),
+                ));
             }
         };
         let upstream_tcp = match self.connect_upstream(&host, port).await {
             Ok(tcp) => tcp,
             Err(e) => {
                 let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
-                return Err(format!("{host}:{port}: cannot connect: {e}"));
+                return Err(Failed::new(
+                    UpstreamFailure,
+                    format!("{host}:{port}: cannot connect: {e}"),
+                ));
             }
         };
         client
             .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failed::from(e.to_string()))?;
 
         let acceptor =
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), client);
         let start = tokio::time::timeout_at(handshake_deadline, acceptor)
             .await
-            .map_err(|_| format!("{host}: timed out waiting for the ClientHello"))?
-            .map_err(|e| format!("{host}: reading the ClientHello: {e}"))?;
+            .map_err(|_| {
+                Failed::new(
+                    HandshakeTimeout,
+                    format!("{host}: timed out waiting for the ClientHello"),
+                )
+            })?
+            .map_err(|e| Failed::from(format!("{host}: reading the ClientHello: {e}")))?;
         let hello = start.client_hello();
         let sni = hello.server_name().map(str::to_owned);
         let schemes = hello.signature_schemes().to_vec();
@@ -373,15 +462,26 @@ impl Proxy {
         // The origin, validated, offered the client's protocols.
         let mut config = (*self.upstream).clone();
         config.alpn_protocols = alpn;
-        let server_name = ServerName::try_from(name.clone()).map_err(|e| format!("{name}: {e}"))?;
+        let server_name = ServerName::try_from(name.clone())
+            .map_err(|e| Failed::new(BadSni, format!("{}: {e}", name.escape_debug())))?;
         let upstream = tokio::time::timeout(
             STEP_TIMEOUT,
             tokio_rustls::TlsConnector::from(Arc::new(config))
                 .connect(server_name.clone(), upstream_tcp),
         )
         .await
-        .map_err(|_| format!("{name}: origin handshake timed out"))?
-        .map_err(|e| format!("{name}: origin refused, not intercepting: {e}"))?;
+        .map_err(|_| {
+            Failed::new(
+                UpstreamFailure,
+                format!("{name}: origin handshake timed out"),
+            )
+        })?
+        .map_err(|e| {
+            Failed::new(
+                UpstreamFailure,
+                format!("{name}: origin refused, not intercepting: {e}"),
+            )
+        })?;
         let (_, session) = upstream.get_ref();
         let origin_chain: Vec<CertificateDer<'static>> = session
             .peer_certificates()
@@ -405,35 +505,45 @@ impl Proxy {
             Ok::<_, certmint::Error>((config, lookup))
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failed::from(e.to_string()))?;
         let (server_config, lookup) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => {
                 // Tell the client with a TLS alert rather than a dropped connection.
                 refuse_handshake(start, self.limits.handshake_timeout).await;
                 return Err(match e {
-                    certmint::Error::UntrustedOrigin(why) => {
-                        format!("{name}: origin refused, not intercepting: {why}")
-                    }
-                    e => format!("{name}: {e}"),
+                    certmint::Error::UntrustedOrigin(why) => Failed::new(
+                        UntrustedOrigin,
+                        format!("{name}: origin refused, not intercepting: {why}"),
+                    ),
+                    certmint::Error::Host(_) => Failed::new(BadSni, format!("{name}: {e}")),
+                    e => Failed::new(MintFailure, format!("{name}: {e}")),
                 });
             }
         };
+        let outcome = match lookup.outcome {
+            Outcome::Hit => "hit",
+            Outcome::Minted => "miss",
+            Outcome::Coalesced => "coalesced",
+            _ => "other",
+        };
+        let mint_ms = lookup.mint_time.map(|t| t.as_secs_f64() * 1000.0);
+        let untrusted = lookup.verdict() == OriginVerdict::Untrusted;
         log::info!(
-            "{name} via {host}:{port}: cache {}{}{} alpn={alpn_text}",
-            match lookup.outcome {
-                Outcome::Hit => "hit",
-                Outcome::Minted => "miss",
-                Outcome::Coalesced => "coalesced",
-                _ => "other",
-            },
-            lookup
-                .mint_time
-                .map(|t| format!(", minted in {:.2} ms", t.as_secs_f64() * 1000.0))
+            host = name.as_str(),
+            via = format!("{host}:{port}").as_str(),
+            outcome = outcome,
+            mint_ms:serde = mint_ms,
+            untrusted = untrusted,
+            alpn = alpn_text.as_str();
+            "{name} via {host}:{port}: cache {outcome}{}{} alpn={alpn_text}",
+            mint_ms
+                .map(|ms| format!(", minted in {ms:.2} ms"))
                 .unwrap_or_default(),
-            match lookup.verdict() {
-                OriginVerdict::Untrusted => ", origin untrusted: minted with the untrusted CA",
-                _ => "",
+            if untrusted {
+                ", origin untrusted: minted with the untrusted CA"
+            } else {
+                ""
             },
         );
 
@@ -443,15 +553,20 @@ impl Proxy {
         let mut client_tls =
             tokio::time::timeout_at(client_deadline, start.into_stream(server_config))
                 .await
-                .map_err(|_| format!("{name}: client handshake timed out"))?
-                .map_err(|e| format!("{name}: client handshake: {e}"))?;
+                .map_err(|_| {
+                    Failed::new(
+                        HandshakeTimeout,
+                        format!("{name}: client handshake timed out"),
+                    )
+                })?
+                .map_err(|e| Failed::from(format!("{name}: client handshake: {e}")))?;
         let mut upstream = upstream;
         tokio::select! {
             relayed = tokio::io::copy_bidirectional(&mut client_tls, &mut upstream) => match relayed {
                 Ok(_) => Ok(()),
                 // Peers that close without close_notify are common; not worth a warning.
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(()),
-                Err(e) => Err(format!("{name}: relay: {e}")),
+                Err(e) => Err(Failed::from(format!("{name}: relay: {e}"))),
             },
             () = idle_for_longer_than(conn, self.limits.idle_timeout) => {
                 log::info!("{name}: closed after {} s without traffic", self.limits.idle_timeout.as_secs());
@@ -471,6 +586,30 @@ impl Proxy {
         tokio::time::timeout(STEP_TIMEOUT, fut)
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
+    }
+}
+
+/// Why a connection ended early: the refusal to count, if it is one, and the log line.
+struct Failed {
+    refusal: Option<Refusal>,
+    message: String,
+}
+
+impl Failed {
+    fn new(refusal: Refusal, message: impl Into<String>) -> Self {
+        Self {
+            refusal: Some(refusal),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Self {
+        Self {
+            refusal: None,
+            message,
+        }
     }
 }
 
@@ -502,18 +641,18 @@ where
 /// Reads the request head and returns the CONNECT target; answers 405 to anything else.
 async fn read_connect(
     client: &mut (impl AsyncReadExt + AsyncWriteExt + Unpin),
-) -> Result<String, String> {
+) -> Result<String, Failed> {
     let mut head = Vec::with_capacity(512);
     let mut byte = [0u8; 1];
     // Byte by byte, so nothing after the head (the ClientHello) is consumed.
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() >= MAX_REQUEST_HEAD {
-            return Err("request head too large".into());
+            return Err(Failed::new(Refusal::NotConnect, "request head too large"));
         }
         match client.read(&mut byte).await {
-            Ok(0) => return Err("client closed before sending a request".into()),
+            Ok(0) => return Err("client closed before sending a request".to_owned().into()),
             Ok(_) => head.push(byte[0]),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.to_string().into()),
         }
     }
     let text = String::from_utf8_lossy(&head);
@@ -526,7 +665,7 @@ async fn read_connect(
             let _ = client
                 .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nAllow: CONNECT\r\nContent-Length: 0\r\n\r\n")
                 .await;
-            Err("not a CONNECT request".into())
+            Err(Failed::new(Refusal::NotConnect, "not a CONNECT request"))
         }
     }
 }
