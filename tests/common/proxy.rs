@@ -289,15 +289,18 @@ pub struct Fetched {
     pub alpn: Option<Vec<u8>>,
 }
 
-/// CONNECTs to `host:port` through the proxy and sends one GET with a rustls client trusting
-/// only `root`.
-pub fn fetch(
+/// A TLS session through the proxy, its handshake complete.
+pub type Tunnel = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// CONNECTs to `host:port` through the proxy and completes a TLS handshake with a rustls
+/// client trusting only `root`.
+pub fn tunnel(
     proxy: SocketAddr,
     host: &str,
     port: u16,
     root: &CertificateDer<'static>,
     alpn: &[&[u8]],
-) -> Result<Fetched, String> {
+) -> Result<Tunnel, String> {
     let mut tcp = TcpStream::connect(proxy).map_err(|e| e.to_string())?;
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
@@ -322,6 +325,16 @@ pub fn fetch(
         rustls::ClientConnection::new(config, ServerName::try_from(host.to_owned()).unwrap())
             .unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        tls.conn
+            .complete_io(&mut tls.sock)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(tls)
+}
+
+/// Sends one GET over `tls` and reads the response to the end.
+pub fn get_over(mut tls: Tunnel, host: &str) -> Result<Fetched, String> {
     write!(
         tls,
         "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
@@ -342,6 +355,18 @@ pub fn fetch(
             .unwrap_or_default(),
         alpn: tls.conn.alpn_protocol().map(<[u8]>::to_vec),
     })
+}
+
+/// CONNECTs to `host:port` through the proxy and sends one GET with a rustls client trusting
+/// only `root`.
+pub fn fetch(
+    proxy: SocketAddr,
+    host: &str,
+    port: u16,
+    root: &CertificateDer<'static>,
+    alpn: &[&[u8]],
+) -> Result<Fetched, String> {
+    get_over(tunnel(proxy, host, port, root, alpn)?, host)
 }
 
 pub fn interception_ca() -> ThrowawayCa {

@@ -84,14 +84,6 @@ impl ProxyMetrics {
             .get_or_create(&[("reason", why.label())])
             .inc();
     }
-
-    /// How many connections were refused for `why` (for the log and tests).
-    #[cfg(test)]
-    pub(crate) fn refusals(&self, why: Refusal) -> u64 {
-        self.refusals
-            .get_or_create(&[("reason", why.label())])
-            .get()
-    }
 }
 
 /// Everything `/metrics` shows.
@@ -162,11 +154,14 @@ pub(crate) async fn serve(metrics: Arc<Metrics>, listener: TcpListener) {
 /// How long a CA health probe stands.
 const HEALTH_FOR: Duration = Duration::from_secs(10);
 
+/// Each CA's health state (`ok`, `expiring_soon`, `failing`) and when it was probed.
+type Probed = (Instant, Vec<(String, &'static str)>);
+
 /// Reads the deployment's numbers at each scrape.
 #[derive(Debug)]
 struct DeploymentCollector {
     deployment: Arc<Deployment>,
-    health: Mutex<Option<(Instant, Vec<(String, &'static str)>)>>,
+    health: Mutex<Option<Probed>>,
 }
 
 impl DeploymentCollector {
