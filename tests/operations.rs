@@ -372,7 +372,10 @@ fn sighup_reloads_cas_and_policy_for_new_handshakes_and_a_bad_file_changes_nothi
         &b.intermediate,
         Duration::from_secs(2),
     );
-    proxy.wait_for_log(&["configuration reloaded: kept a,b", "2 cached leaves dropped"]);
+    proxy.wait_for_log(&[
+        "configuration reloaded: kept a,b",
+        "2 cached leaves dropped",
+    ]);
     // Untrusted origins are refused now: the mirrored leaf is not served from the cache.
     let refused = fetch(
         proxy.addr,
@@ -416,4 +419,155 @@ fn sighup_reloads_cas_and_policy_for_new_handshakes_and_a_bad_file_changes_nothi
     assert_eq!(scrape.get("certmint_reload_failures_total", &[]), 1.0);
     assert_eq!(scrape.get("certmint_reloads_total", &[]), 1.0);
     eprintln!("new handshakes used the reloaded CA {took:?} after SIGHUP");
+}
+
+/// Raises this process's open-file limit to its hard limit; returns the soft limit now.
+fn raise_nofile() -> u64 {
+    let mut rlim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain libc calls on a local struct.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut rlim);
+        rlim.rlim_cur = rlim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &rlim);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut rlim);
+    }
+    rlim.rlim_cur
+}
+
+/// Waits until the proxy's `certmint_connections_open` is `want` (at most 20 s).
+fn until_open(metrics: SocketAddr, want: f64) -> Scrape {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let scrape = Scrape::take(metrics);
+        let open = scrape.get("certmint_connections_open", &[]);
+        if open == want {
+            return scrape;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} connections open, waiting for {want}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_request_completes_while_idle_connections_and_slow_handshakes_are_held_open() {
+    const IDLE: usize = 1000;
+    const SLOW: usize = 100;
+    if raise_nofile() < (IDLE + SLOW + 64) as u64 {
+        eprintln!("skipped: the open-file limit is below {}", IDLE + SLOW + 64);
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the open-file limit is too low in CI"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let good = trusted_origin("good.test");
+    let proxy = ProxyProcess::start_with(
+        tmp.path(),
+        &ca,
+        &[("good.test", good.addr)],
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--handshake-timeout",
+            "5",
+            "--max-connections",
+            "2000",
+        ],
+    );
+    let metrics = proxy.served("metrics");
+    ok(&proxy, "good.test", &good, &ca.root); // the leaf is cached, as for a site in use
+    let idle: Vec<TcpStream> = (0..IDLE)
+        .map(|_| TcpStream::connect(proxy.addr).unwrap())
+        .collect();
+    let mut slow: Vec<TcpStream> = (0..SLOW)
+        .map(|_| TcpStream::connect(proxy.addr).unwrap())
+        .collect();
+    let request = b"CONNECT good.test:443 HTTP/1.1\r\nHost: good.test\r\n\r\n";
+    // One byte a second on each slow connection, from a thread, until the proxy drops them.
+    let slow_writer = std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut dropped = 0;
+        for byte in request.iter().take(20) {
+            dropped = 0;
+            for tcp in &mut slow {
+                if tcp.write_all(&[*byte]).is_err() {
+                    dropped += 1;
+                }
+            }
+            if dropped == slow.len() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        (dropped, started.elapsed())
+    });
+    until_open(metrics, (IDLE + SLOW) as f64);
+    // Everything is open: a normal client's request goes through, quickly.
+    let started = Instant::now();
+    ok(&proxy, "good.test", &good, &ca.root);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "a request took {took:?} beside the flood"
+    );
+    // After the handshake timeout every idle and slow connection is dropped and counted.
+    let after = until_open(metrics, 0.0);
+    let timeouts = after.get(
+        "certmint_refusals_total",
+        &[("reason", "handshake_timeout")],
+    );
+    assert_eq!(timeouts, (IDLE + SLOW) as f64);
+    let (dropped, writing_for) = slow_writer.join().unwrap();
+    assert_eq!(
+        dropped, SLOW,
+        "slow connections still open after {writing_for:?}"
+    );
+    assert!(writing_for < Duration::from_secs(15), "{writing_for:?}");
+    drop(idle);
+    eprintln!("request beside {IDLE} idle + {SLOW} slow connections: {took:?}");
+}
+
+#[test]
+fn at_the_connection_cap_the_oldest_idle_connection_is_closed_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = interception_ca();
+    let good = trusted_origin("good.test");
+    let proxy = ProxyProcess::start_with(
+        tmp.path(),
+        &ca,
+        &[("good.test", good.addr)],
+        &["--metrics-listen", "127.0.0.1:0", "--max-connections", "50"],
+    );
+    let metrics = proxy.served("metrics");
+    let mut idle: Vec<TcpStream> = Vec::new();
+    for _ in 0..60 {
+        idle.push(TcpStream::connect(proxy.addr).unwrap());
+        // Accepted in order, so "idle the longest" is "opened first".
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    until_open(metrics, 50.0);
+    // The first ten were closed to make room: they read end-of-file.
+    for (n, tcp) in idle.iter_mut().enumerate() {
+        tcp.set_read_timeout(Some(Duration::from_millis(if n < 10 { 5000 } else { 50 })))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        let closed = matches!(std::io::Read::read(tcp, &mut byte), Ok(0));
+        assert_eq!(closed, n < 10, "connection {n}");
+    }
+    // A client still gets through (closing one more idle connection).
+    ok(&proxy, "good.test", &good, &ca.root);
+    let scrape = Scrape::take(metrics);
+    assert_eq!(
+        scrape.get("certmint_refusals_total", &[("reason", "connection_cap")]),
+        11.0
+    );
+    assert_eq!(scrape.get("certmint_connections_total", &[]), 61.0);
 }
