@@ -3,8 +3,11 @@
 //!   `quick_cache` get of a key of the same type;
 //! - `lookup_miss`: a lookup that mints vs one raw signature with the CA key;
 //! - `lookup_hit_threads`: hit throughput on 1 and 2 threads, distinct keys per thread;
-//! - `handshake`: a full in-memory TLS 1.3 handshake served from the cache vs the same handshake
-//!   with a static `CertifiedKey`.
+//! - `handshake`: a full in-memory TLS 1.3 handshake through the resolver, hot (served from the
+//!   cache) and cold (a distinct SNI each time: a mint per handshake), vs the same handshake
+//!   with a static `CertifiedKey`;
+//! - `name_flood`: a distinct-name lookup (a mint, the cache at its bound, so each one evicts)
+//!   followed by a lookup of one of 100 hot hosts, vs a hot lookup alone.
 //!
 //! Run: `cargo bench --bench serving`
 
@@ -116,10 +119,10 @@ fn lookup_hit_threads(c: &mut Criterion) {
     g.finish();
 }
 
-fn handshake_once(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>) {
+fn handshake_once(client: &Arc<ClientConfig>, server: &Arc<ServerConfig>, name: &str) {
     let mut c = rustls::ClientConnection::new(
         Arc::clone(client),
-        ServerName::try_from("www.hs.example").unwrap(),
+        ServerName::try_from(name.to_owned()).unwrap(),
     )
     .unwrap();
     let mut s = rustls::ServerConnection::new(Arc::clone(server)).unwrap();
@@ -176,12 +179,88 @@ fn handshake(c: &mut Criterion) {
     let mut g = c.benchmark_group("handshake");
     g.measurement_time(Duration::from_secs(10));
     g.bench_function("baseline_static_certified_key", |b| {
-        b.iter(|| handshake_once(&client, &static_server))
+        b.iter(|| handshake_once(&client, &static_server, "www.hs.example"))
     });
     g.bench_function("served_from_cache", |b| {
-        b.iter(|| handshake_once(&client, &cached_server))
+        b.iter(|| handshake_once(&client, &cached_server, "www.hs.example"))
+    });
+    let next = AtomicU64::new(0);
+    g.bench_function("cold_distinct_sni", |b| {
+        b.iter(|| {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            handshake_once(&client, &cached_server, &format!("c{n}.cold.example"))
+        })
     });
     g.finish();
+}
+
+fn name_flood(c: &mut Criterion) {
+    let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let minter = Minter::new(
+        Arc::new(ca.issuer().unwrap()),
+        Arc::new(KeyPool::default()),
+        MintPolicy::default(),
+    );
+    let mut config = certmint::cache::CacheConfig::default();
+    config.max_weight = 4 * 1024 * 1024;
+    let resolver = Resolver::new(Arc::new(minter), Arc::new(CertCache::new(config)));
+    let hot: Vec<String> = (0..100).map(|n| format!("hot{n}.example")).collect();
+    // Fill the cache to its bound first, so every flood name evicts.
+    for n in 0..3000 {
+        resolver
+            .lookup_host(&format!("fill{n}.flood.example"), KeyAlgorithm::EcdsaP256)
+            .unwrap();
+    }
+    let next = AtomicU64::new(0);
+    let mut g = c.benchmark_group("name_flood");
+    g.bench_function("baseline_hot_lookup", |b| {
+        b.iter(|| {
+            let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+            resolver
+                .lookup_host(&hot[n % 100], KeyAlgorithm::EcdsaP256)
+                .unwrap()
+        })
+    });
+    // Only the hot lookup is timed; a distinct name is minted (and one entry evicted) before
+    // each.
+    g.bench_function("hot_lookup_between_flood_names", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                resolver
+                    .lookup_host(&format!("n{n}.flood.example"), KeyAlgorithm::EcdsaP256)
+                    .unwrap();
+                let start = Instant::now();
+                let hit = resolver
+                    .lookup_host(&hot[n as usize % 100], KeyAlgorithm::EcdsaP256)
+                    .unwrap();
+                timed += start.elapsed();
+                std::hint::black_box(hit);
+            }
+            timed
+        })
+    });
+    g.bench_function("distinct_name_then_hot_lookup", |b| {
+        b.iter(|| {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            resolver
+                .lookup_host(&format!("n{n}.flood.example"), KeyAlgorithm::EcdsaP256)
+                .unwrap();
+            resolver
+                .lookup_host(&hot[n as usize % 100], KeyAlgorithm::EcdsaP256)
+                .unwrap()
+        })
+    });
+    g.finish();
+    let stats = resolver.cache().stats();
+    eprintln!(
+        "name_flood: {} entries, {:.1} MiB of {} MiB, {} evictions",
+        stats.entries,
+        stats.weight as f64 / 1048576.0,
+        4,
+        stats.evictions
+    );
 }
 
 criterion_group!(
@@ -189,6 +268,7 @@ criterion_group!(
     lookup_hit,
     lookup_miss,
     lookup_hit_threads,
-    handshake
+    handshake,
+    name_flood
 );
 criterion_main!(benches);
