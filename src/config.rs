@@ -78,7 +78,17 @@ pub fn load(path: &Path) -> Result<Deployment, Error> {
 /// leaves the running one in place and is counted in
 /// [`DeploymentStats::reload_failures`](crate::stats::DeploymentStats::reload_failures).
 pub fn reload(deployment: &Deployment, path: &Path) -> Result<Reloaded, Error> {
-    match Config::load(path).and_then(Config::into_builder) {
+    apply(deployment, Config::load(path))
+}
+
+/// As [`reload`], from configuration text (every path in it must be absolute).
+pub fn reload_text(deployment: &Deployment, text: &str) -> Result<Reloaded, Error> {
+    apply(deployment, Config::from_text(text))
+}
+
+/// Applies a configuration that was read (or failed to be) to a running deployment.
+fn apply(deployment: &Deployment, config: Result<Config, Error>) -> Result<Reloaded, Error> {
+    match config.and_then(Config::into_builder) {
         Ok(builder) => deployment.reload(builder),
         Err(e) => {
             deployment.count_failed_reload();

@@ -10,8 +10,8 @@ use certmint::{CaSpec, ClientKeySupport, Deployment, MintRequest};
 
 use crate::error::{certmint_result, Failure};
 use crate::ffi::{
-    bytes, certmint_bytes, hand_out, handle, optional_bytes, optional_text, require_out, text,
-    write_out,
+    bytes, certmint_bytes, hand_out, handle, micros as us, optional_bytes, optional_text,
+    require_out, text, write_out, write_sized,
 };
 use crate::key_algorithm::key_algorithm;
 use crate::minted::certmint_minted;
@@ -22,7 +22,7 @@ use crate::panic::{guard, guard_value};
 /// of threads at once without locking. Created by a `certmint_deployment_new_*` function, freed
 /// by `certmint_deployment_free`.
 pub struct certmint_deployment {
-    inner: Deployment,
+    pub(crate) inner: Deployment,
 }
 
 /// The client can verify ECDSA P-256 leaves.
@@ -69,6 +69,27 @@ pub struct certmint_cache_stats {
     pub entries: u64,
     /// Bytes the entries weigh now.
     pub weight: u64,
+}
+
+impl From<&certmint::cache::CacheStats> for certmint_cache_stats {
+    fn from(s: &certmint::cache::CacheStats) -> Self {
+        Self {
+            hits: s.hits,
+            misses: s.misses,
+            mints: s.mints,
+            coalesced: s.coalesced,
+            expirations: s.expirations,
+            evictions: s.evictions,
+            mint_errors: s.mint_errors,
+            cached_failures: s.cached_failures,
+            wait_timeouts: s.wait_timeouts,
+            mint_min_us: us(s.mint_min),
+            mint_avg_us: us(s.mint_avg),
+            mint_max_us: us(s.mint_max),
+            entries: s.entries,
+            weight: s.weight,
+        }
+    }
 }
 
 /// Registers certmint's fork handler once per process.
@@ -390,35 +411,9 @@ pub extern "C" fn certmint_deployment_cache_stats(
         require_out("stats_out", stats_out)?;
         // SAFETY: NULL or a live deployment per the API contract.
         let d = unsafe { handle("deployment", deployment) }?;
-        let s = d.inner.cache_stats();
-        let us = |t: std::time::Duration| u64::try_from(t.as_micros()).unwrap_or(u64::MAX);
-        let stats = certmint_cache_stats {
-            hits: s.hits,
-            misses: s.misses,
-            mints: s.mints,
-            coalesced: s.coalesced,
-            expirations: s.expirations,
-            evictions: s.evictions,
-            mint_errors: s.mint_errors,
-            cached_failures: s.cached_failures,
-            wait_timeouts: s.wait_timeouts,
-            mint_min_us: us(s.mint_min),
-            mint_avg_us: us(s.mint_avg),
-            mint_max_us: us(s.mint_max),
-            entries: s.entries,
-            weight: s.weight,
-        };
-        let n = stats_size.min(std::mem::size_of::<certmint_cache_stats>());
-        // SAFETY: `stats_out` is non-NULL with `stats_size` writable bytes per the API contract;
-        // at most that many bytes of a plain-old-data struct are copied.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                (&stats as *const certmint_cache_stats).cast::<u8>(),
-                stats_out.cast::<u8>(),
-                n,
-            );
-        }
-        Ok(())
+        let stats = certmint_cache_stats::from(&d.inner.cache_stats());
+        // SAFETY: `stats_out` has `stats_size` writable bytes per the API contract.
+        unsafe { write_sized("stats_out", stats_out, stats_size, &stats) }
     })
 }
 

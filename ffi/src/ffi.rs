@@ -134,6 +134,29 @@ pub(crate) unsafe fn write_out<T>(name: &str, out: *mut T, value: T) -> Result<(
     Ok(())
 }
 
+/// Copies a plain-old-data struct into the caller's `out`, whose size the caller gives in
+/// `size` (`sizeof` the struct it was compiled with): a smaller, older struct gets the fields
+/// it has, since fields are only ever appended.
+///
+/// # Safety
+/// `out` must be NULL or point to `size` writable bytes; `T` must be a `#[repr(C)]` struct of
+/// plain data.
+pub(crate) unsafe fn write_sized<T: Copy>(
+    name: &str,
+    out: *mut T,
+    size: usize,
+    value: &T,
+) -> Result<(), Failure> {
+    require_out(name, out)?;
+    let n = size.min(std::mem::size_of::<T>());
+    // SAFETY: `out` is non-NULL with `size` writable bytes per the caller's contract; at most
+    // that many bytes of a plain-old-data value are copied.
+    unsafe {
+        std::ptr::copy_nonoverlapping((value as *const T).cast::<u8>(), out.cast::<u8>(), n);
+    }
+    Ok(())
+}
+
 /// Lends (`data`, `len`) of a byte string that lives as long as its handle.
 ///
 /// # Safety
@@ -189,4 +212,9 @@ pub(crate) unsafe fn copy_out(
         out_n.write(text.len());
     }
     Ok(())
+}
+
+/// A duration in whole microseconds (saturating), as the C structs carry times.
+pub(crate) fn micros(t: std::time::Duration) -> u64 {
+    u64::try_from(t.as_micros()).unwrap_or(u64::MAX)
 }

@@ -31,6 +31,7 @@ mod error;
 mod ffi;
 mod key_algorithm;
 mod minted;
+mod operations;
 mod panic;
 mod result;
 mod revocation;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -716,6 +717,79 @@ static void test_crls(const char *config, const char *dir) {
   free(cert);
 }
 
+static void test_operations(const char *config, const char *dir) {
+  certmint_deployment *d = load(config);
+  certmint_minted *m = NULL;
+  EXPECT(lookup(d, "ops.example", &m), CERTMINT_OK);
+  certmint_minted_free(m);
+  m = NULL;
+  certmint_stats s;
+  memset(&s, 0, sizeof s);
+  EXPECT(certmint_deployment_stats(d, &s, sizeof s), CERTMINT_OK);
+  CHECK(s.cache.misses == 1 && s.cache.mints == 1);
+  uint64_t in_buckets = 0;
+  for (size_t i = 0; i < CERTMINT_MINT_LATENCY_BUCKETS; i++) in_buckets += s.mint_latency[i];
+  CHECK(in_buckets == s.cache.mints);
+  CHECK(s.mint_latency_total_us > 0);
+  CHECK(certmint_mint_latency_bound_us(0) == 100);
+  CHECK(certmint_mint_latency_bound_us(CERTMINT_MINT_LATENCY_BUCKETS - 1) == UINT64_MAX);
+  CHECK(s.cas == 1 && s.reloads == 0 && s.reload_failures == 0 && s.hsm_signatures == 0);
+  certmint_ca_stats ca;
+  EXPECT(certmint_deployment_ca_stats(d, 0, &ca, sizeof ca), CERTMINT_OK);
+  CHECK(strcmp((const char *)ca.id, "corp") == 0);
+  CHECK(ca.enabled == 1 && ca.is_default == 1 && ca.untrusted == 0 && ca.hsm == 0);
+  CHECK(ca.not_after > (uint64_t)time(NULL) && ca.issuing_not_after == ca.not_after);
+  EXPECT(certmint_deployment_ca_stats(d, 1, &ca, sizeof ca), CERTMINT_REGISTRY_UNKNOWN_CA);
+  EXPECT(certmint_deployment_ca_stats(d, 0, NULL, sizeof ca), CERTMINT_NULL_PARAMETER);
+  EXPECT(certmint_deployment_stats(NULL, &s, sizeof s), CERTMINT_NULL_PARAMETER);
+  EXPECT(certmint_deployment_reload_config_file(NULL, (const uint8_t *)config, strlen(config)),
+         CERTMINT_NULL_PARAMETER);
+  EXPECT(certmint_deployment_reload_config_text(d, NULL, 3), CERTMINT_NULL_PARAMETER);
+
+  /* A configuration that does not load: refused, counted, the running one still serves. */
+  const char *bad = "[[ca]]\nid = \"corp\"\ncert = \"/nonexistent/ca.pem\"\nkey = \"/nonexistent/k.pem\"\n";
+  CHECK(certmint_deployment_reload_config_text(d, (const uint8_t *)bad, strlen(bad)) != CERTMINT_OK);
+  CHECK(strstr(last_error(), "/nonexistent/ca.pem") != NULL);
+  EXPECT(lookup(d, "ops.example", &m), CERTMINT_OK);
+  certmint_minted_free(m);
+  m = NULL;
+  EXPECT(certmint_deployment_stats(d, &s, sizeof s), CERTMINT_OK);
+  CHECK(s.reload_failures == 1 && s.reloads == 0 && s.cache.hits == 1);
+
+  /* The same file again: the CA is kept, and so is its cached leaf. */
+  EXPECT(certmint_deployment_reload_config_file(d, (const uint8_t *)config, strlen(config)),
+         CERTMINT_OK);
+  EXPECT(lookup(d, "ops.example", &m), CERTMINT_OK);
+  certmint_minted_free(m);
+  m = NULL;
+  EXPECT(certmint_deployment_stats(d, &s, sizeof s), CERTMINT_OK);
+  CHECK(s.reloads == 1 && s.cache.hits == 2);
+
+  /* corp disabled, the root made a second CA and the default: corp's leaf is gone. */
+  char text[8192];
+  snprintf(text, sizeof text,
+           "default_ca = \"other\"\n"
+           "[[ca]]\nid = \"corp\"\ncert = \"%s/intermediate.pem\"\nkey = \"%s/intermediate-key.pem\"\nenabled = false\n"
+           "[[ca]]\nid = \"other\"\ncert = \"%s/root.pem\"\nkey = \"%s/root-key.pem\"\n",
+           dir, dir, dir, dir);
+  EXPECT(certmint_deployment_reload_config_text(d, (const uint8_t *)text, strlen(text)),
+         CERTMINT_OK);
+  EXPECT(lookup(d, "ops.example", &m), CERTMINT_OK);
+  EXPECT(certmint_deployment_stats(d, &s, sizeof s), CERTMINT_OK);
+  CHECK(s.reloads == 2 && s.cas == 2 && s.cache.misses == 2);
+  EXPECT(certmint_deployment_ca_stats(d, 0, &ca, sizeof ca), CERTMINT_OK);
+  CHECK(strcmp((const char *)ca.id, "corp") == 0 && ca.enabled == 0 && ca.is_default == 0);
+  EXPECT(certmint_deployment_ca_stats(d, 1, &ca, sizeof ca), CERTMINT_OK);
+  CHECK(strcmp((const char *)ca.id, "other") == 0 && ca.enabled == 1 && ca.is_default == 1);
+  /* An older, smaller struct gets the fields it has. */
+  uint64_t two[2] = {0, 0};
+  EXPECT(certmint_deployment_stats(d, (certmint_stats *)(void *)two, sizeof two), CERTMINT_OK);
+  CHECK(two[0] == s.cache.hits && two[1] == s.cache.misses);
+  certmint_minted_free(m);
+  EXPECT(certmint_deployment_shutdown(d), CERTMINT_OK);
+  certmint_deployment_free(d);
+}
+
 static int basics(const char *config, const char *root, const char *dir) {
   X509_STORE *store = root_store(root);
   char path[4096];
@@ -730,6 +804,7 @@ static int basics(const char *config, const char *root, const char *dir) {
   test_key_parts(d);
   test_squid_helper(store, dir);
   test_crls(config, dir);
+  test_operations(config, dir);
   EXPECT(certmint_deployment_shutdown(d), CERTMINT_OK);
   certmint_deployment_free(d);
   X509_STORE_free(store);
