@@ -819,6 +819,23 @@ fn the_readme_table_lists_every_option() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
+    // Options every command takes are listed once, above the table.
+    let top = String::from_utf8(certmint(&["--help"], tmp.path()).stdout).unwrap();
+    let global: Vec<&str> = top
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("--"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|o| !["--help", "--version"].contains(o))
+        .collect();
+    assert!(global.contains(&"--log-format"), "{top}");
+    let every = readme
+        .lines()
+        .find(|l| l.starts_with("Every command takes"))
+        .expect("a README line listing the options every command takes");
+    for option in &global {
+        assert!(every.contains(option), "README lacks global {option}");
+    }
     for command in [
         "ca init",
         "ca csr",
@@ -847,7 +864,7 @@ fn the_readme_table_lists_every_option() {
             .filter(|l| l.starts_with('-'))
             .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("--")))
             .map(|w| w.trim_end_matches(','))
-            .filter(|o| *o != "--help")
+            .filter(|o| *o != "--help" && !global.contains(o))
             .collect();
         assert!(
             command == "demo" || !options.is_empty(),
