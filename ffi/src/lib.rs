@@ -44,6 +44,8 @@ pub use error::certmint_result;
 pub use ffi::certmint_bytes;
 pub use key_algorithm::*;
 pub use minted::*;
+pub use operations::*;
+pub use revocation::*;
 pub use squid::*;
 
 use crate::ffi::copy_out;

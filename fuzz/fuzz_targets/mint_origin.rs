@@ -19,12 +19,12 @@ fn minter() -> &'static Minter {
 fuzz_target!(|input: (&[u8], Option<&str>)| {
     let (bytes, host) = input;
     let origin = CertificateDer::from(bytes);
-    let request = MintRequest {
-        origin: Some(&origin),
-        host,
-        key_algorithm: Some(KeyAlgorithm::EcdsaP256),
-        now: None,
-    };
+    let mut request = MintRequest::default()
+        .with_origin(&origin)
+        .with_key_algorithm(KeyAlgorithm::EcdsaP256);
+    if let Some(host) = host {
+        request = request.with_host(host);
+    }
     if let Ok(minted) = minter().mint(&request) {
         let info = certmint::inspect::CertificateInfo::parse(minted.leaf().as_ref()).expect("our own leaf parses");
         assert!(info.issuer.contains("certmint throwaway intermediate CA"));
