@@ -275,3 +275,28 @@ fn passphrase_file_wins_over_the_environment_and_loses_one_newline() {
         certmint::keys::passphrase_from_sources(Some(&tmp.path().join("nope"))).unwrap_err();
     assert!(matches!(missing, KeyError::PassphraseSource { .. }));
 }
+
+/// Found by the `keys` fuzz target: every key that loads must sign, in each format
+/// (PKCS#1, SEC1, PKCS#8, encrypted PKCS#8), for each algorithm a CA key may have.
+#[test]
+fn every_key_that_loads_signs() {
+    use certmint::ca::{Signer, SoftwareSigner};
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/keys"));
+    let pass = certmint::keys::Secret::from("fuzz passphrase");
+    let mut loaded = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let empty = certmint::keys::Secret::from("");
+        for passphrase in [None, Some(&pass), Some(&empty)] {
+            let Ok(signer) = SoftwareSigner::from_key_bytes_with_passphrase(&bytes, passphrase)
+            else {
+                continue;
+            };
+            let signature = signer.sign(b"certmint");
+            assert!(signature.is_ok(), "{}: {signature:?}", path.display());
+            loaded += 1;
+        }
+    }
+    assert!(loaded >= 10, "{loaded} keys");
+}

@@ -151,7 +151,16 @@ impl Pkcs11Uri {
             let (k, v) = attr.split_once('=').unwrap_or((attr, ""));
             match k.to_ascii_lowercase().as_str() {
                 "module-path" => out.module_path = Some(PathBuf::from(decode_text(v)?)),
-                "pin-value" => out.pin_value = Some(Secret::from(percent_decode(v)?)),
+                "pin-value" => {
+                    // `redact_pins` ends a value at these: a PIN holding one raw would be
+                    // printed in part. RFC 7512 wants them %-encoded anyway (but "'").
+                    if v.contains(['"', '\'', '#', ';']) || v.contains(char::is_whitespace) {
+                        return Err(Pkcs11Error::BadUri(
+                            "pin-value holds a quote, '#', ';' or whitespace: %-encode it",
+                        ));
+                    }
+                    out.pin_value = Some(Secret::from(percent_decode(v)?));
+                }
                 "pin-source" => {
                     let source = decode_text(v)?;
                     out.pin_source = Some(PathBuf::from(
@@ -760,6 +769,16 @@ mod tests {
         assert_eq!(uri.module_path.as_deref(), Some(Path::new("/lib/x.so")));
         assert_eq!(uri.pin_source.as_deref(), Some(Path::new("/run/pin")));
         assert!(format!("{uri:?}").contains("my token"));
+        // Found by the pkcs11_uri fuzz target: `redact_pins` stopped at the '#', printing the
+        // rest of this PIN. Such PINs must be %-encoded, and then redact whole.
+        for raw in ["#-secret-pin", "a\"b", "a'b", "a;b", "a b"] {
+            let uri = format!("pkcs11:token=t;object=o?pin-value={raw}");
+            assert!(Pkcs11Uri::parse(&uri).is_err(), "{uri}");
+        }
+        let encoded = "pkcs11:token=t;object=o?pin-value=%23-secret-pin";
+        let parsed = Pkcs11Uri::parse(encoded).unwrap();
+        assert_eq!(parsed.pin_value.unwrap().as_bytes(), b"#-secret-pin");
+        assert!(!super::super::redact_pins(encoded).contains("secret-pin"));
         let with_pin = Pkcs11Uri::parse("pkcs11:token=t;object=o?pin-value=1234").unwrap();
         assert!(
             !format!("{with_pin:?}").contains("1234"),
