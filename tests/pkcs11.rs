@@ -568,6 +568,20 @@ fn a_deployment_opens_a_token_key_with_a_pin_the_caller_gives() {
     let mut chain = found.certified_key().cert.clone();
     chain.push(root.intermediate.clone());
     webpki_verify(&chain, &root.root, "pin.hsm.example", UnixTime::now()).unwrap();
+    // The token's signatures are counted (the metrics' certmint_hsm_signatures_total).
+    let before = deployment.stats().cas[0]
+        .signer
+        .expect("a token's counters");
+    assert!(before.signatures >= 1 && before.errors == 0, "{before:?}");
+    deployment
+        .lookup(
+            Some("two.hsm.example"),
+            &[],
+            certmint::ClientKeySupport::all(),
+        )
+        .unwrap();
+    let after = deployment.stats().cas[0].signer.unwrap();
+    assert_eq!(after.signatures, before.signatures + 1);
     deployment.shutdown();
 }
 
