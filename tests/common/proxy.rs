@@ -138,27 +138,19 @@ impl ProxyProcess {
             test_cert_pem(public_ca().issuer.der().as_ref()),
         )
         .unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_certmint"));
-        cmd.args([
-            "proxy",
-            "--listen",
-            "127.0.0.1:0",
-            "--ca-cert",
-            "inter.pem",
-            "--ca-key",
-            "inter-key.pem",
-            "--upstream-ca",
-            "public.pem",
-        ])
-        .current_dir(dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        for (host, addr) in resolve {
-            cmd.arg("--resolve")
-                .arg(format!("{host}:{}:{}", addr.port(), addr.ip()));
-        }
-        cmd.args(extra);
+        let mut cmd = proxy_command(
+            dir,
+            &[
+                "--ca-cert",
+                "inter.pem",
+                "--ca-key",
+                "inter-key.pem",
+                "--upstream-ca",
+                "public.pem",
+            ],
+            resolve,
+            extra,
+        );
         if let Some(limit) = nofile {
             use std::os::unix::process::CommandExt;
             // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
@@ -231,18 +223,7 @@ impl ProxyProcess {
         resolve: &[(&str, SocketAddr)],
         extra: &[&str],
     ) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_certmint"));
-        cmd.args(["proxy", "--listen", "127.0.0.1:0", "--config", config])
-            .current_dir(dir)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (host, addr) in resolve {
-            cmd.arg("--resolve")
-                .arg(format!("{host}:{}:{}", addr.port(), addr.ip()));
-        }
-        cmd.args(extra);
-        Self::spawn(cmd)
+        Self::spawn(proxy_command(dir, &["--config", config], resolve, extra))
     }
 
     /// Where the proxy serves `what` (`"CRLs"`, `"metrics"`).
@@ -280,6 +261,30 @@ impl ProxyProcess {
             .filter(|l| l.contains(needle))
             .count()
     }
+}
+
+/// `certmint proxy --listen 127.0.0.1:0` in `dir` with the CA flags `source` (`--config FILE`,
+/// or `--ca-cert`/`--ca-key`...), `--resolve` for each origin, then `extra`; info logging, stdout
+/// and stderr piped.
+fn proxy_command(
+    dir: &Path,
+    source: &[&str],
+    resolve: &[(&str, SocketAddr)],
+    extra: &[&str],
+) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certmint"));
+    cmd.args(["proxy", "--listen", "127.0.0.1:0"])
+        .args(source)
+        .current_dir(dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (host, addr) in resolve {
+        cmd.arg("--resolve")
+            .arg(format!("{host}:{}:{}", addr.port(), addr.ip()));
+    }
+    cmd.args(extra);
+    cmd
 }
 
 /// A response through the proxy.
