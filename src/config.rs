@@ -6,6 +6,9 @@
 //!
 //! [cache]
 //! max_mib = 64
+//! refresh_ahead_secs = 600         # mint served leaves again this long before they expire; 0: off
+//! refresh_rate = 50                # refreshes per second at most
+//! prewarm = "hosts.txt"            # host[:port] a line: fetched, cloned and cached at start
 //!
 //! [untrusted]
 //! policy = "mirror"                # or "refuse" (the default)
@@ -210,6 +213,9 @@ struct RevocationSection {
 struct CacheSection {
     max_mib: Option<Spanned<u64>>,
     expiry_margin_secs: Option<u64>,
+    refresh_ahead_secs: Option<u64>,
+    refresh_rate: Option<u32>,
+    prewarm: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -453,6 +459,12 @@ impl Config {
         if let Some(margin) = self.file.cache.expiry_margin_secs {
             builder.cache_config_mut().expiry_margin = Duration::from_secs(margin);
         }
+        if let Some(ahead) = self.file.cache.refresh_ahead_secs {
+            builder.cache_config_mut().refresh_ahead = Duration::from_secs(ahead);
+        }
+        if let Some(rate) = self.file.cache.refresh_rate {
+            builder.cache_config_mut().refresh_rate = rate;
+        }
         let untrusted_id = self
             .file
             .untrusted
@@ -563,6 +575,17 @@ impl Config {
     /// `[crl] listen`: where the proxy serves the CRLs, if anywhere.
     pub fn crl_listen(&self) -> Option<std::net::SocketAddr> {
         self.file.crl.listen
+    }
+
+    /// `[cache] prewarm`: the hosts file to warm the cache from at start (relative paths are
+    /// relative to the configuration file), if any.
+    pub fn prewarm_hosts(&self) -> Result<Option<PathBuf>, Error> {
+        self.file
+            .cache
+            .prewarm
+            .as_deref()
+            .map(|p| self.path(Path::new(p)))
+            .transpose()
     }
 
     /// `[metrics] listen`: where the proxy serves Prometheus metrics, if anywhere.

@@ -9,7 +9,7 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ConfigBuilder, ServerConfig, SignatureScheme, WantsVerifier};
 
 use crate::cache::store::CertCache;
-use crate::cache::{CacheKeyRef, Lookup, OriginVerdict};
+use crate::cache::{CacheKeyRef, Lookup, Minted, OriginVerdict, Remint};
 use crate::error::{Error, HostError, OriginError};
 use crate::host::{Host, HostRef};
 use crate::mint::minter::{MintRequest, Minter};
@@ -354,7 +354,7 @@ impl Resolver {
 
     fn lookup(
         &self,
-        minter: &Minter,
+        minter: &Arc<Minter>,
         origin: Option<&OriginInfo>,
         host: Option<&HostRef<'_>>,
         key_algorithm: KeyAlgorithm,
@@ -381,18 +381,38 @@ impl Resolver {
                     None => (minter, OriginVerdict::NotChecked),
                     Some(check) => check.judge(minter, host, now)?,
                 };
-                let host_text = host.map(ToString::to_string);
-                let request = MintRequest {
-                    origin: origin.map(|o| &o.der),
-                    host: host_text.as_deref(),
-                    key_algorithm: Some(key_algorithm),
-                    now: Some(now),
-                    ..MintRequest::default()
-                };
-                minter.mint(&request).map(|m| (m, verdict))
+                let remint = remint(minter, origin, host, key_algorithm);
+                Ok(Minted {
+                    cert: remint.mint(now)?,
+                    verdict,
+                    remint: Some(remint),
+                })
             },
         )
     }
+}
+
+/// The mint of one cache entry, owning what it needs so the cache can repeat it ahead of the
+/// leaf's expiry (the origin verdict stands, as for a hit).
+fn remint(
+    minter: &Arc<Minter>,
+    origin: Option<&OriginInfo>,
+    host: Option<&HostRef<'_>>,
+    key_algorithm: KeyAlgorithm,
+) -> Remint {
+    let minter = Arc::clone(minter);
+    let origin = origin.map(|o| o.der.clone());
+    let host = host.map(ToString::to_string);
+    let weight = origin.as_ref().map_or(0, |o| o.len()) + host.as_ref().map_or(0, String::len);
+    Remint::new(weight, move |now| {
+        minter.mint(&MintRequest {
+            origin: origin.as_ref(),
+            host: host.as_deref(),
+            key_algorithm: Some(key_algorithm),
+            now: Some(now),
+            ..MintRequest::default()
+        })
+    })
 }
 
 impl ResolvesServerCert for Resolver {
@@ -457,17 +477,17 @@ pub(crate) struct OriginCheck<'a> {
     pub(crate) chain: &'a [CertificateDer<'a>],
     pub(crate) verifier: &'a OriginVerifier,
     /// The CA that mirrors distrust; `None` refuses untrusted origins.
-    pub(crate) untrusted: Option<&'a Minter>,
+    pub(crate) untrusted: Option<&'a Arc<Minter>>,
 }
 
 impl OriginCheck<'_> {
     /// The minter to use and the verdict, or the refusal.
     fn judge<'m>(
         &'m self,
-        trusted: &'m Minter,
+        trusted: &'m Arc<Minter>,
         host: Option<&HostRef<'_>>,
         now: rustls::pki_types::UnixTime,
-    ) -> Result<(&'m Minter, OriginVerdict), Error> {
+    ) -> Result<(&'m Arc<Minter>, OriginVerdict), Error> {
         let host = host.ok_or(HostError::Empty)?;
         let name = match host {
             // A normalised host is always a valid DNS name for rustls.

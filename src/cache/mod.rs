@@ -12,9 +12,15 @@
 //! - **Single flight:** concurrent misses for one key mint once; the others wait and share the
 //!   result. A failed mint is remembered for [`CacheConfig::failure_lifetime`] and returned to
 //!   the waiters and to later lookups in that window.
+//! - **Refresh ahead:** a leaf served within [`CacheConfig::refresh_served_within`] whose expiry
+//!   is less than [`CacheConfig::refresh_ahead`] away is minted again by a background thread
+//!   (`certmint-refresh`), at most [`CacheConfig::refresh_rate`] a second, and swapped in; the
+//!   old leaf is served until then, so no handshake waits for it. A refresh that would not
+//!   extend the entry's life (a clone whose origin is about to expire) is not retried.
 //! - **Bound:** total weight (bytes of chain + key + a fixed overhead) never exceeds
 //!   [`CacheConfig::max_weight`]; quick_cache evicts (S3-FIFO) to stay under it.
 
+mod refresh;
 pub(crate) mod store;
 
 use std::any::Any;
@@ -26,8 +32,10 @@ use rustls::pki_types::UnixTime;
 use rustls::sign::CertifiedKey;
 
 use crate::ca::SERIAL_LEN;
+use crate::error::Error;
 use crate::host::{Host, HostRef};
 use crate::keys::LeafKey;
+use crate::mint::minter::MintedCert;
 use crate::x509::KeyAlgorithm;
 
 /// Bytes counted per entry on top of its chain and key: the parsed key object, the entry
@@ -52,6 +60,16 @@ pub struct CacheConfig {
     /// The longest a lookup waits for another thread's mint of the same site before giving up
     /// with [`Error::Timeout`](crate::Error::Timeout) (default 10 s).
     pub wait_timeout: Duration,
+    /// A served leaf is minted again in the background when its entry's expiry is less than
+    /// this far away (default 10 minutes, so 70 minutes before the leaf's notAfter with the
+    /// default margin); zero turns refresh-ahead off.
+    pub refresh_ahead: Duration,
+    /// Only leaves served (looked up) within this window are refreshed (default 1 hour); the
+    /// others expire.
+    pub refresh_served_within: Duration,
+    /// Refreshes per second at most (default 50), spread evenly, so a mass expiry (after a
+    /// sub-CA rotation, say) cannot starve handshakes of CPU or HSM time.
+    pub refresh_rate: u32,
 }
 
 impl Default for CacheConfig {
@@ -63,6 +81,9 @@ impl Default for CacheConfig {
             min_lifetime: Duration::from_secs(300),
             failure_lifetime: Duration::from_secs(10),
             wait_timeout: Duration::from_secs(10),
+            refresh_ahead: Duration::from_secs(600),
+            refresh_served_within: Duration::from_secs(3600),
+            refresh_rate: 50,
         }
     }
 }
@@ -299,6 +320,49 @@ impl Lookup {
     }
 }
 
+/// A mint's result as the cache stores it: the certificate, the origin verdict, and how to
+/// mint it again (for refresh-ahead; `None` for entries that cannot be refreshed).
+pub(crate) struct Minted {
+    pub(crate) cert: MintedCert,
+    pub(crate) verdict: OriginVerdict,
+    pub(crate) remint: Option<Remint>,
+}
+
+/// How to mint an entry again: owns what its first mint used (the minter chosen for it, the
+/// origin certificate, the host), so the refresh thread can repeat it.
+#[derive(Clone)]
+pub(crate) struct Remint {
+    mint: Arc<dyn Fn(UnixTime) -> Result<MintedCert, Error> + Send + Sync>,
+    /// Bytes it holds, counted in its entry's weight.
+    weight: u64,
+}
+
+impl Remint {
+    /// `mint(now)` mints the entry's leaf anew; `weight` is the bytes the closure owns.
+    pub(crate) fn new(
+        weight: usize,
+        mint: impl Fn(UnixTime) -> Result<MintedCert, Error> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            mint: Arc::new(mint),
+            weight: u64::try_from(weight).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Mints, as of `now`.
+    pub(crate) fn mint(&self, now: UnixTime) -> Result<MintedCert, Error> {
+        (self.mint)(now)
+    }
+}
+
+impl std::fmt::Debug for Remint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remint")
+            .field("weight", &self.weight)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What origin validation decided for a cached leaf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -339,6 +403,13 @@ pub struct CacheStats {
     pub cached_failures: u64,
     /// Lookups that gave up waiting for another lookup's mint.
     pub wait_timeouts: u64,
+    /// Entries minted again ahead of expiry and swapped in (refresh-ahead).
+    pub refreshes: u64,
+    /// Refreshes that failed (the old leaf is served until it expires; counted in
+    /// `mint_errors` too).
+    pub refresh_errors: u64,
+    /// Entries waiting for the refresh thread now.
+    pub refresh_pending: u64,
     /// Fastest mint (zero before the first).
     pub mint_min: Duration,
     /// Mean mint time.
@@ -358,7 +429,7 @@ impl std::fmt::Display for CacheStats {
             f,
             "hits {}, misses {}, mints {} (min {:.2} ms, avg {:.2} ms, max {:.2} ms), coalesced {}, \
              expirations {}, evictions {}, mint errors {}, remembered failures {}, wait timeouts {}, \
-             entries {}, weight {} B",
+             refreshes {} ({} failed, {} pending), entries {}, weight {} B",
             self.hits,
             self.misses,
             self.mints,
@@ -371,6 +442,9 @@ impl std::fmt::Display for CacheStats {
             self.mint_errors,
             self.cached_failures,
             self.wait_timeouts,
+            self.refreshes,
+            self.refresh_errors,
+            self.refresh_pending,
             self.entries,
             self.weight
         )

@@ -1,7 +1,10 @@
 //! [`CertCache`]: the quick_cache-backed store, its single-flight misses, expiry and counters.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
@@ -9,8 +12,9 @@ use quick_cache::{Equivalent, Lifecycle, Weighter};
 use rustls::pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 
+use super::refresh::{RefreshState, Refresher};
 use super::{
-    CacheConfig, CacheKey, CacheStats, Lookup, MintLatency, OriginVerdict, Outcome, Served,
+    CacheConfig, CacheKey, CacheStats, Lookup, MintLatency, Minted, OriginVerdict, Outcome, Served,
     ENTRY_OVERHEAD, MINT_LATENCY_BUCKETS,
 };
 use crate::clock::{Clock, SystemClock};
@@ -46,7 +50,7 @@ impl StripedCounter {
 }
 
 #[derive(Debug, Default)]
-struct Counters {
+pub(super) struct Counters {
     hits: StripedCounter,
     misses: AtomicU64,
     mints: AtomicU64,
@@ -56,6 +60,8 @@ struct Counters {
     mint_errors: AtomicU64,
     cached_failures: AtomicU64,
     wait_timeouts: AtomicU64,
+    pub(super) refreshes: AtomicU64,
+    pub(super) refresh_errors: AtomicU64,
     mint_total_ns: AtomicU64,
     mint_min_ns: AtomicU64,
     mint_max_ns: AtomicU64,
@@ -68,11 +74,12 @@ struct Counters {
     /// Incremented by every [`CertCache::retain_served`]: a mint that began before it is
     /// handed to its callers but not kept (it may be from the configuration that purge
     /// replaced).
-    generation: AtomicU64,
+    pub(super) generation: AtomicU64,
 }
 
 impl Counters {
-    fn count_error(&self, error: &Error) {
+    pub(super) fn count_error(&self, error: &Error) {
+        self.mint_errors.fetch_add(1, Relaxed);
         let kind = error.kind_name();
         let mut kinds = self
             .errors_by_kind
@@ -87,12 +94,14 @@ impl Counters {
 
 /// One cached outcome.
 #[derive(Debug)]
-struct Entry {
-    outcome: Result<Arc<Served>, Error>,
+pub(super) struct Entry {
+    pub(super) outcome: Result<Arc<Served>, Error>,
     /// Unix seconds after which the entry is not served.
-    expires_at: u64,
+    pub(super) expires_at: u64,
     weight: u64,
     sequence: u64,
+    /// When (and how) the leaf is minted again in the background.
+    pub(super) refresh: RefreshState,
 }
 
 impl Entry {
@@ -110,7 +119,7 @@ impl Entry {
 }
 
 #[derive(Clone)]
-struct EntryWeighter;
+pub(super) struct EntryWeighter;
 
 impl Weighter<CacheKey, Arc<Entry>> for EntryWeighter {
     fn weight(&self, _key: &CacheKey, value: &Arc<Entry>) -> u64 {
@@ -119,7 +128,7 @@ impl Weighter<CacheKey, Arc<Entry>> for EntryWeighter {
 }
 
 #[derive(Clone)]
-struct CountEvictions(Arc<Counters>);
+pub(super) struct CountEvictions(Arc<Counters>);
 
 impl Lifecycle<CacheKey, Arc<Entry>> for CountEvictions {
     type RequestState = ();
@@ -129,7 +138,7 @@ impl Lifecycle<CacheKey, Arc<Entry>> for CountEvictions {
     }
 }
 
-type Inner =
+pub(super) type Inner =
     Cache<CacheKey, Arc<Entry>, EntryWeighter, quick_cache::DefaultHashBuilder, CountEvictions>;
 
 /// The per-site cache. `Send + Sync`; share it behind an `Arc`.
@@ -162,10 +171,12 @@ type Inner =
 /// # Ok::<(), certmint::Error>(())
 /// ```
 pub struct CertCache {
-    inner: Inner,
+    inner: Arc<Inner>,
     config: CacheConfig,
     counters: Arc<Counters>,
     clock: Arc<dyn Clock>,
+    /// The refresh-ahead thread's queue, started with the first refreshable entry.
+    refresher: RwLock<Option<Arc<Refresher>>>,
 }
 
 impl CertCache {
@@ -185,10 +196,11 @@ impl CertCache {
             CountEvictions(Arc::clone(&counters)),
         );
         Self {
-            inner,
+            inner: Arc::new(inner),
             config,
             counters,
             clock,
+            refresher: RwLock::new(None),
         }
     }
 
@@ -209,9 +221,53 @@ impl CertCache {
         match &entry.outcome {
             Ok(served) if entry.expires_at > now => {
                 self.counters.hits.add(1);
+                self.served(&entry, now, || key.clone());
                 Some(Arc::clone(&served.certified_key))
             }
             _ => None,
+        }
+    }
+
+    /// Notes that `entry` was served at `now` and, when it is due for refresh, hands it to the
+    /// refresh thread. Never blocks: a busy queue is left for the next hit or the thread's
+    /// own scan.
+    fn served(&self, entry: &Arc<Entry>, now: u64, key: impl FnOnce() -> CacheKey) {
+        if !entry.refresh.served(now) {
+            return;
+        }
+        if let Ok(refresher) = self.refresher.try_read() {
+            if let Some(refresher) = refresher.as_ref() {
+                refresher.offer(key, entry);
+            }
+        }
+    }
+
+    /// Starts the refresh thread, once.
+    fn start_refresher(&self) {
+        if self.refresher.read().map(|r| r.is_some()).unwrap_or(true) {
+            return;
+        }
+        let mut slot = self.refresher.write().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(Refresher::start(self.refresh_context()));
+        }
+    }
+
+    fn refresh_context(&self) -> super::refresh::Context {
+        super::refresh::Context {
+            inner: Arc::downgrade(&self.inner),
+            counters: Arc::clone(&self.counters),
+            config: self.config.clone(),
+            clock: Arc::clone(&self.clock),
+        }
+    }
+
+    /// In a child process after `fork()`: the refresh thread does not exist there; a new one
+    /// starts if the parent had one (entries queued in the parent are found by its scan).
+    pub(crate) fn after_fork_child(&self) {
+        let mut slot = self.refresher.write().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            *slot = Some(Refresher::start(self.refresh_context()));
         }
     }
 
@@ -229,7 +285,13 @@ impl CertCache {
         self.get_or_mint_with(
             key,
             || key.clone(),
-            || mint().map(|m| (m, OriginVerdict::NotChecked)),
+            || {
+                mint().map(|cert| Minted {
+                    cert,
+                    verdict: OriginVerdict::NotChecked,
+                    remint: None,
+                })
+            },
         )
     }
 
@@ -239,20 +301,18 @@ impl CertCache {
         &self,
         key: &Q,
         owned_key: impl FnOnce() -> CacheKey,
-        mint: impl FnOnce() -> Result<(MintedCert, OriginVerdict), Error>,
+        mint: impl FnOnce() -> Result<Minted, Error>,
     ) -> Result<Lookup, Error> {
         let now = self.clock.now().as_secs();
         // Fast path: a read lock.
         if let Some(entry) = self.inner.get(key) {
             if entry.expires_at > now {
+                self.served(&entry, now, owned_key);
                 return self.answer(&entry, Outcome::Hit);
             }
         }
         let sequence_before = self.counters.sequence.load(Relaxed);
-        let generation = self
-            .counters
-            .generation
-            .load(std::sync::atomic::Ordering::Acquire);
+        let generation = self.counters.generation.load(Acquire);
         let key = owned_key();
         let wait = self.config.wait_timeout;
         let result = self.inner.entry(&key, Some(wait), |_, entry| {
@@ -295,6 +355,9 @@ impl CertCache {
         };
         self.counters.misses.fetch_add(1, Relaxed);
         let entry = self.mint_entry(mint, now, generation);
+        if entry.0.refresh.refreshable() {
+            self.start_refresher();
+        }
         let _ = guard.insert(Arc::clone(&entry.0));
         self.finish(entry)
     }
@@ -318,55 +381,17 @@ impl CertCache {
     /// lookups mint again.
     fn mint_entry(
         &self,
-        mint: impl FnOnce() -> Result<(MintedCert, OriginVerdict), Error>,
+        mint: impl FnOnce() -> Result<Minted, Error>,
         now: u64,
         generation: u64,
     ) -> (Arc<Entry>, Duration) {
         let started = Instant::now();
         let result = mint();
         let took = started.elapsed();
-        let overtaken = self
-            .counters
-            .generation
-            .load(std::sync::atomic::Ordering::Acquire)
-            != generation;
-        let sequence = self.counters.sequence.fetch_add(1, Relaxed) + 1;
+        let overtaken = self.counters.generation.load(Acquire) != generation;
         let entry = match result {
-            Ok((minted, verdict)) => {
-                self.record_mint(took);
-                let not_after = minted
-                    .not_after()
-                    .as_secs()
-                    .min(minted.issuer_not_after().as_secs());
-                let expires_at = if overtaken {
-                    0
-                } else {
-                    not_after
-                        .saturating_sub(self.config.expiry_margin.as_secs())
-                        .max(now.saturating_add(self.config.min_lifetime.as_secs()))
-                };
-                let certified_key = minted.certified_key();
-                let bytes = certified_key.cert.iter().map(|c| c.len()).sum::<usize>()
-                    + minted.private_key().pkcs8().secret_pkcs8_der().len();
-                let weight = u64::try_from(bytes)
-                    .unwrap_or(u64::MAX)
-                    .saturating_add(ENTRY_OVERHEAD);
-                Entry {
-                    outcome: Ok(Arc::new(Served {
-                        certified_key: Arc::new(certified_key),
-                        key: minted.shared_key(),
-                        verdict,
-                        serial: *minted.serial(),
-                        not_after: minted.not_after(),
-                        attachment: std::sync::OnceLock::new(),
-                    })),
-                    expires_at,
-                    weight,
-                    sequence,
-                }
-            }
+            Ok(minted) => entry_for(&self.config, &self.counters, minted, took, now, overtaken),
             Err(e) => {
-                self.counters.mint_errors.fetch_add(1, Relaxed);
                 self.counters.count_error(&e);
                 Entry {
                     outcome: Err(e),
@@ -376,7 +401,8 @@ impl CertCache {
                         now.saturating_add(self.config.failure_lifetime.as_secs().max(1))
                     },
                     weight: ENTRY_OVERHEAD,
-                    sequence,
+                    sequence: self.counters.sequence.fetch_add(1, Relaxed) + 1,
+                    refresh: RefreshState::never(now),
                 }
             }
         };
@@ -386,10 +412,12 @@ impl CertCache {
     fn finish(&self, (entry, took): (Arc<Entry>, Duration)) -> Result<Lookup, Error> {
         entry.lookup(Outcome::Minted, Some(took))
     }
+}
 
+impl Counters {
     fn record_mint(&self, took: Duration) {
         let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let c = &self.counters;
+        let c = self;
         c.mints.fetch_add(1, Relaxed);
         c.mint_total_ns.fetch_add(ns, Relaxed);
         c.mint_max_ns.fetch_max(ns, Relaxed);
@@ -403,7 +431,9 @@ impl CertCache {
             .mint_min_ns
             .fetch_update(Relaxed, Relaxed, |min| (min == 0 || ns < min).then_some(ns));
     }
+}
 
+impl CertCache {
     /// Removes every entry for which `keep` returns false (for example, every leaf of an issuer
     /// that was disabled).
     pub fn retain(&self, keep: impl Fn(&CacheKey) -> bool) {
@@ -418,9 +448,7 @@ impl CertCache {
         &self,
         keep: impl Fn(&CacheKey, Option<OriginVerdict>) -> bool,
     ) -> u64 {
-        self.counters
-            .generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.counters.generation.fetch_add(1, AcqRel);
         let removed = AtomicU64::new(0);
         self.inner.retain(|key, entry| {
             let kept = keep(
@@ -485,6 +513,14 @@ impl CertCache {
             mint_errors: c.mint_errors.load(Relaxed),
             cached_failures: c.cached_failures.load(Relaxed),
             wait_timeouts: c.wait_timeouts.load(Relaxed),
+            refreshes: c.refreshes.load(Relaxed),
+            refresh_errors: c.refresh_errors.load(Relaxed),
+            refresh_pending: self
+                .refresher
+                .try_read()
+                .ok()
+                .and_then(|r| r.as_ref().map(|r| r.pending()))
+                .unwrap_or(0),
             mint_min: Duration::from_nanos(c.mint_min_ns.load(Relaxed)),
             mint_avg: Duration::from_nanos(
                 c.mint_total_ns
@@ -495,6 +531,20 @@ impl CertCache {
             mint_max: Duration::from_nanos(c.mint_max_ns.load(Relaxed)),
             entries: self.inner.len() as u64,
             weight: self.inner.weight(),
+        }
+    }
+}
+
+impl Drop for CertCache {
+    fn drop(&mut self) {
+        // Never blocks: the thread sees the stop (or that the cache is gone) and exits.
+        if let Some(refresher) = self
+            .refresher
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            refresher.stop();
         }
     }
 }
@@ -511,5 +561,63 @@ impl std::fmt::Debug for CertCache {
             .field("config", &self.config)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
+    }
+}
+
+/// The entry for a successful mint that took `took` (counted), as of `now`; `overtaken`
+/// makes it born expired.
+pub(super) fn entry_for(
+    config: &CacheConfig,
+    counters: &Counters,
+    minted: Minted,
+    took: Duration,
+    now: u64,
+    overtaken: bool,
+) -> Entry {
+    counters.record_mint(took);
+    let Minted {
+        cert: minted,
+        verdict,
+        remint,
+    } = minted;
+    let not_after = minted
+        .not_after()
+        .as_secs()
+        .min(minted.issuer_not_after().as_secs());
+    let natural = not_after.saturating_sub(config.expiry_margin.as_secs());
+    let floor = now.saturating_add(config.min_lifetime.as_secs());
+    let expires_at = if overtaken { 0 } else { natural.max(floor) };
+    let certified_key = minted.certified_key();
+    let bytes = certified_key.cert.iter().map(|c| c.len()).sum::<usize>()
+        + minted.private_key().pkcs8().secret_pkcs8_der().len();
+    let remint =
+        remint.filter(|_| !overtaken && !config.refresh_ahead.is_zero() && config.refresh_rate > 0);
+    let weight = u64::try_from(bytes)
+        .unwrap_or(u64::MAX)
+        .saturating_add(ENTRY_OVERHEAD)
+        .saturating_add(remint.as_ref().map_or(0, |r| r.weight));
+    // A leaf held only by the minimum lifetime (its notAfter is inside the margin) cannot
+    // be extended by minting again.
+    let refresh = match remint {
+        Some(remint) if natural > floor => RefreshState::at(
+            natural.saturating_sub(config.refresh_ahead.as_secs()),
+            now,
+            remint,
+        ),
+        _ => RefreshState::never(now),
+    };
+    Entry {
+        outcome: Ok(Arc::new(Served {
+            certified_key: Arc::new(certified_key),
+            key: minted.shared_key(),
+            verdict,
+            serial: *minted.serial(),
+            not_after: minted.not_after(),
+            attachment: std::sync::OnceLock::new(),
+        })),
+        expires_at,
+        weight,
+        sequence: counters.sequence.fetch_add(1, Relaxed) + 1,
+        refresh,
     }
 }

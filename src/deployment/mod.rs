@@ -215,6 +215,7 @@ impl DeploymentBuilder {
         let threads = Arc::new(Threads {
             clock: system_clock,
             keys: Arc::clone(&keys),
+            cache: Arc::clone(&cache),
             registry: Arc::clone(&registry),
             loaded: RwLock::new(Arc::new(loaded)),
         });
@@ -435,6 +436,7 @@ pub struct Deployment {
 struct Threads {
     clock: SystemClock,
     keys: Arc<KeyPool>,
+    cache: Arc<CertCache>,
     registry: Arc<CaRegistry>,
     loaded: RwLock<Arc<Loaded>>,
 }
@@ -449,6 +451,7 @@ impl Threads {
     fn after_fork_child(&self) {
         self.clock.after_fork_child();
         self.keys.after_fork_child();
+        self.cache.after_fork_child();
         let loaded = self.loaded();
         for minter in self
             .registry
@@ -527,7 +530,7 @@ impl Deployment {
         let check = OriginCheck {
             chain: origin_chain,
             verifier: &loaded.verifier,
-            untrusted: loaded.untrusted.as_ref().map(|(_, m)| &**m),
+            untrusted: loaded.untrusted.as_ref().map(|(_, m)| m),
         };
         connection.lookup_checked(algorithm, &check)
     }
