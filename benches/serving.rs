@@ -7,7 +7,10 @@
 //!   cache) and cold (a distinct SNI each time: a mint per handshake), vs the same handshake
 //!   with a static `CertifiedKey`;
 //! - `name_flood`: a distinct-name lookup (a mint, the cache at its bound, so each one evicts)
-//!   followed by a lookup of one of 100 hot hosts, vs a hot lookup alone.
+//!   followed by a lookup of one of 100 hot hosts, vs a hot lookup alone;
+//! - `mass_expiry`: a lookup of one of 100 hot hosts while 10,000 served entries are due for
+//!   refresh at once (the refresh thread working through them at its default cap of 50 a
+//!   second), vs the same lookup before they were due.
 //!
 //! Run: `cargo bench --bench serving`
 
@@ -276,12 +279,63 @@ fn name_flood(c: &mut Criterion) {
     );
 }
 
+fn mass_expiry(c: &mut Criterion) {
+    use certmint::clock::ManualClock;
+    let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let minter = Minter::new(
+        Arc::new(ca.issuer().unwrap()),
+        Arc::new(KeyPool::default()),
+        MintPolicy::default(),
+    );
+    let clock = Arc::new(ManualClock::starting_now());
+    let cache = CertCache::with_clock(
+        certmint::cache::CacheConfig::default(),
+        Arc::clone(&clock) as _,
+    );
+    let resolver = Resolver::new(Arc::new(minter), Arc::new(cache));
+    let hot: Vec<String> = (0..100).map(|n| format!("hot{n}.example")).collect();
+    let many: Vec<String> = (0..10_000)
+        .map(|n| format!("m{n}.expiry.example"))
+        .collect();
+    for host in hot.iter().chain(&many) {
+        resolver.lookup_host(host, KeyAlgorithm::EcdsaP256).unwrap();
+    }
+    let next = AtomicU64::new(0);
+    let hot_lookup = || {
+        let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+        resolver
+            .lookup_host(&hot[n % 100], KeyAlgorithm::EcdsaP256)
+            .unwrap()
+    };
+    let mut g = c.benchmark_group("mass_expiry");
+    g.bench_function("baseline_hot_lookup_nothing_due", |b| b.iter(hot_lookup));
+    // Host-only leaves live 30 days, entries expire an hour earlier, refresh is due 10 minutes
+    // before that: move to 5 minutes before expiry and serve all 10,000 once (they are due).
+    clock.advance(Duration::from_secs(30 * 86_400 - 3600 - 300));
+    for host in &many {
+        resolver.lookup_host(host, KeyAlgorithm::EcdsaP256).unwrap();
+    }
+    let before = resolver.cache().stats();
+    let started = Instant::now();
+    g.bench_function("hot_lookup_10000_due", |b| b.iter(hot_lookup));
+    g.finish();
+    let after = resolver.cache().stats();
+    eprintln!(
+        "mass_expiry: {} refreshes in {:.1} s while measuring ({} still pending), {} misses",
+        after.refreshes - before.refreshes,
+        started.elapsed().as_secs_f64(),
+        after.refresh_pending,
+        after.misses - before.misses,
+    );
+}
+
 criterion_group!(
     benches,
     lookup_hit,
     lookup_miss,
     lookup_hit_threads,
     handshake,
-    name_flood
+    name_flood,
+    mass_expiry
 );
 criterion_main!(benches);

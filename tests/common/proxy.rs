@@ -233,7 +233,12 @@ impl ProxyProcess {
 
     /// Waits (briefly) for a log line containing every needle, and returns it.
     pub fn wait_for_log(&self, needles: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for_log_within(Duration::from_secs(10), needles)
+    }
+
+    /// As `wait_for_log`, waiting at most `limit`.
+    pub fn wait_for_log_within(&self, limit: Duration, needles: &[&str]) -> String {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(l) = self
                 .log

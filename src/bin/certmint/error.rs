@@ -27,6 +27,10 @@ pub(crate) enum CliError {
     },
     #[error("{}: already exists (use --force to replace it)", .0.display())]
     Exists(PathBuf),
+    #[error("bad hosts file: {0}")]
+    Hosts(String),
+    #[error("{0} hosts could not be warmed (listed above)")]
+    Prewarm(usize),
     #[error("demo failed: {0}")]
     Demo(String),
 }

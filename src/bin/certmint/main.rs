@@ -15,6 +15,7 @@ mod limits;
 mod logging;
 mod metrics;
 mod mint;
+mod prewarm;
 mod proxy;
 mod revocation;
 
@@ -52,6 +53,9 @@ enum Command {
     Demo,
     /// Run an intercepting HTTP CONNECT proxy.
     Proxy(proxy::ProxyArgs),
+    /// Fetch, validate, clone and cache every host of a hosts file, as the proxy's
+    /// `[cache] prewarm` does at start; report each failure.
+    Prewarm(prewarm::PrewarmArgs),
     /// Print every certificate in a file as `field: value` lines.
     Inspect(inspect::InspectArgs),
     /// Publish CRLs.
@@ -74,7 +78,7 @@ pub(crate) fn parse_key_type(s: &str) -> Result<KeyAlgorithm, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Proxy(_)) {
+    let default_level = if matches!(cli.command, Command::Proxy(_) | Command::Prewarm(_)) {
         "info"
     } else {
         "warn"
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Command::Mint(args) => mint::run(&args),
         Command::Demo => demo::run(),
         Command::Proxy(args) => proxy::run(args),
+        Command::Prewarm(args) => prewarm::command(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Crl { command } => revocation::run_crl(&command),
     };

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certmint::cache::{OriginVerdict, Outcome};
+use certmint::config::Config;
 use certmint::rustls::pki_types::{CertificateDer, ServerName};
 use certmint::rustls::{self, ClientConfig};
 use certmint::{ClientKeySupport, Deployment, DeploymentBuilder, UntrustedPolicy};
@@ -95,7 +96,7 @@ enum Untrusted {
 }
 
 /// `HOST:PORT:ADDR` → (`HOST:PORT`, ADDR:PORT); ADDR may be a bracketed IPv6 address.
-fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
+pub(crate) fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
     let mut parts = s.splitn(3, ':');
     let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(format!("{s:?} is not HOST:PORT:ADDR"));
@@ -112,9 +113,12 @@ fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
 
 /// The deployment the flags describe: the configuration file's, or the one built from
 /// `--ca-cert`/`--ca-key` and friends through the same builder.
-fn deployment_builder(args: &ProxyArgs) -> Result<DeploymentBuilder, CliError> {
-    let mut builder = match (&args.config, &args.ca_cert, &args.ca_key) {
-        (Some(path), _, _) => certmint::config::Config::load(path)?.into_builder()?,
+fn deployment_builder(
+    args: &ProxyArgs,
+    config: Option<Config>,
+) -> Result<DeploymentBuilder, CliError> {
+    let mut builder = match (config, &args.ca_cert, &args.ca_key) {
+        (Some(config), _, _) => config.into_builder()?,
         (None, Some(cert), Some(key)) => {
             let mut builder = Deployment::builder().ca(crate::mint::ca_from_flags(
                 "default",
@@ -146,11 +150,11 @@ fn deployment_builder(args: &ProxyArgs) -> Result<DeploymentBuilder, CliError> {
 /// The CRL endpoint the configuration or `--crl-listen` asks for, its CRLs signed now.
 fn crl_server(
     args: &ProxyArgs,
+    config: Option<&Config>,
 ) -> Result<Option<(Arc<crate::crl_server::CrlServer>, SocketAddr)>, CliError> {
-    let Some(path) = &args.config else {
+    let Some(config) = config else {
         return Ok(None);
     };
-    let config = certmint::config::Config::load(path)?;
     let Some(addr) = args.crl_listen.or(config.crl_listen()) else {
         return Ok(None);
     };
@@ -164,24 +168,12 @@ fn crl_server(
     )))
 }
 
-/// Where the metrics are served: `--metrics-listen`, else the configuration's `[metrics]
-/// listen`, else nowhere.
-fn metrics_listen(args: &ProxyArgs) -> Result<Option<SocketAddr>, CliError> {
-    if args.metrics_listen.is_some() {
-        return Ok(args.metrics_listen);
-    }
-    match &args.config {
-        Some(path) => Ok(certmint::config::Config::load(path)?.metrics_listen()),
-        None => Ok(None),
-    }
-}
-
 /// Re-reads the configuration (or the flags' files) and applies it to the running
 /// deployment; on failure the running configuration stays and the reason is logged.
 fn reload(args: &ProxyArgs, deployment: &Deployment) {
     let reloaded = match &args.config {
         Some(path) => certmint::config::reload(deployment, path),
-        None => deployment_builder(args)
+        None => deployment_builder(args, None)
             .map_err(|e| certmint::Error::Io {
                 path: PathBuf::from("--ca-cert"),
                 source: Arc::new(std::io::Error::other(e.to_string())),
@@ -226,9 +218,23 @@ pub(crate) fn run(args: ProxyArgs) -> Result<(), CliError> {
         args.handshake_timeout,
         args.idle_timeout
     );
-    let deployment = Arc::new(deployment_builder(&args)?.build()?);
-    let crls = crl_server(&args)?;
-    let metrics_addr = metrics_listen(&args)?;
+    // The configuration file is read once; SIGHUP reads it again.
+    let config = args.config.as_deref().map(Config::load).transpose()?;
+    let crls = crl_server(&args, config.as_ref())?;
+    // `--metrics-listen`, else the configuration's `[metrics] listen`, else nowhere.
+    let metrics_addr = args
+        .metrics_listen
+        .or_else(|| config.as_ref().and_then(Config::metrics_listen));
+    let prewarm = match config
+        .as_ref()
+        .map(Config::prewarm_hosts)
+        .transpose()?
+        .flatten()
+    {
+        Some(path) => crate::prewarm::read_hosts(&path)?,
+        None => Vec::new(),
+    };
+    let deployment = Arc::new(deployment_builder(&args, config)?.build()?);
     let overrides = args.resolve.iter().cloned().collect();
     let proxy = Arc::new(Proxy::new(Arc::clone(&deployment), overrides)?.with_limits(limits));
     let metrics = Arc::new(crate::metrics::Metrics::new(
@@ -254,6 +260,12 @@ pub(crate) fn run(args: ProxyArgs) -> Result<(), CliError> {
         }
         #[cfg(unix)]
         reload_on_hangup(Arc::clone(&args), Arc::clone(&deployment))?;
+        if !prewarm.is_empty() {
+            log::info!("prewarm: {} hosts, in the background", prewarm.len());
+            let run =
+                crate::prewarm::run(Arc::clone(&proxy), prewarm, crate::prewarm::Progress::Log);
+            tokio::spawn(run);
+        }
         serve_until_interrupted(Arc::clone(&proxy), args.listen).await
     });
     proxy.deployment.shutdown();
@@ -353,6 +365,37 @@ impl Proxy {
 
     pub(crate) fn deployment(&self) -> &Deployment {
         &self.deployment
+    }
+
+    pub(crate) fn deployment_arc(&self) -> &Arc<Deployment> {
+        &self.deployment
+    }
+
+    /// The chain `host:port` presents for `host` (not validated here: the deployment's lookup
+    /// validates it), within the proxy's connect and handshake timeouts.
+    pub(crate) async fn origin_chain(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<CertificateDer<'static>>, String> {
+        let tcp = self
+            .connect_upstream(host, port)
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        let name = ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
+        let tls = tokio::time::timeout(
+            STEP_TIMEOUT,
+            tokio_rustls::TlsConnector::from(Arc::clone(&self.upstream)).connect(name, tcp),
+        )
+        .await
+        .map_err(|_| "origin handshake timed out".to_owned())?
+        .map_err(|e| format!("origin handshake: {e}"))?;
+        Ok(tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .map(<[_]>::to_vec)
+            .unwrap_or_default())
     }
 
     /// Accepts connections until `shutdown` resolves.
@@ -672,7 +715,7 @@ async fn read_connect(
 
 /// `host:port` or `[v6]:port`, the host normalised (lower case, no trailing dot); `None` unless
 /// the host is a valid DNS name or IP literal.
-fn split_host_port(target: &str) -> Option<(String, u16)> {
+pub(crate) fn split_host_port(target: &str) -> Option<(String, u16)> {
     let (host, port) = target.rsplit_once(':')?;
     let port = port.parse().ok()?;
     let host = certmint::Host::parse(host).ok()?;
