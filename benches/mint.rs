@@ -1,7 +1,11 @@
 //! `mint`: the cost of a full clone against one raw signature with the same CA key over a TBS of
 //! the same size, measured in the same group so the result reads as a ratio.
 //!
-//! Run: `cargo bench --bench mint`
+//! `key_pool`: sustained misses (host-only P-256 leaves under a P-256 CA, one minting thread,
+//! the key pool's background thread running) against one raw P-256 signature with the CA key;
+//! the pool's inline generations during the run say whether it kept up.
+//!
+//! Run: `cargo bench --bench mint` (ring), `cargo bench --bench mint --features aws-lc-rs`
 
 use std::sync::Arc;
 
@@ -85,5 +89,50 @@ fn bench_mint(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_mint);
+fn bench_key_pool(c: &mut Criterion) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let pool = Arc::new(KeyPool::default());
+    let minter = Arc::new(Minter::new(
+        Arc::new(ca.issuer().unwrap()),
+        Arc::clone(&pool),
+        MintPolicy::default(),
+    ));
+    let resolver = certmint::Resolver::new(
+        Arc::clone(&minter),
+        Arc::new(certmint::CertCache::default()),
+    );
+    let sample = minter
+        .mint(&MintRequest::for_host("sample.pool.example"))
+        .unwrap();
+    let tbs = tbs_of(sample.leaf().as_ref());
+    let signer = Arc::clone(minter.issuer().unwrap().signer());
+    let next = AtomicU64::new(0);
+    let mut group = c.benchmark_group("key_pool");
+    group.bench_function("baseline_raw_p256_signature", |b| {
+        b.iter(|| signer.sign(std::hint::black_box(&tbs)).unwrap())
+    });
+    let before = pool.stats();
+    group.bench_function("host_only_miss_pool_running", |b| {
+        b.iter(|| {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            resolver
+                .lookup_host(&format!("h{n}.pool.example"), KeyAlgorithm::EcdsaP256)
+                .unwrap()
+        })
+    });
+    group.finish();
+    let after = pool.stats();
+    let inline = after.generated_inline - before.generated_inline;
+    let ready = after.taken_ready - before.taken_ready;
+    eprintln!(
+        "key_pool: {} keys taken ready, {} generated inline ({:.1}%), pool target {}",
+        ready,
+        inline,
+        100.0 * inline as f64 / (inline + ready).max(1) as f64,
+        pool.target(KeyAlgorithm::EcdsaP256)
+    );
+}
+
+criterion_group!(benches, bench_mint, bench_key_pool);
 criterion_main!(benches);

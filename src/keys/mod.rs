@@ -13,6 +13,8 @@
 
 pub(crate) mod file;
 mod leaf;
+#[cfg(feature = "aws-lc-rs")]
+mod native;
 mod parts;
 mod passphrase;
 mod pool;

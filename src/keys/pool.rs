@@ -28,8 +28,13 @@ use crate::x509::KeyAlgorithm;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct KeyPoolConfig {
-    /// Keys of each EC/Ed25519 algorithm kept ready (default 32).
+    /// Keys of each EC/Ed25519 algorithm kept ready at least (default 32).
     pub ec_target: usize,
+    /// Keys of each EC/Ed25519 algorithm kept ready at most (default 1,024, about 1 MiB).
+    /// Between the two, the pool keeps one second of the observed demand ready: the most keys
+    /// of the algorithm taken in one second, decaying by a quarter each second it is not
+    /// matched.
+    pub ec_max: usize,
     /// Keys of each RSA size kept ready (default 2).
     pub rsa_target: usize,
     /// Mints one RSA key may serve (default 1,000).
@@ -51,6 +56,7 @@ impl Default for KeyPoolConfig {
     fn default() -> Self {
         Self {
             ec_target: 32,
+            ec_max: 1024,
             rsa_target: 2,
             rsa_max_uses: 1_000,
             rsa_max_age: Duration::from_secs(3600),
@@ -84,9 +90,18 @@ struct ReusedRsa {
     born: Instant,
 }
 
+/// Keys taken of one EC algorithm: the demand the pool sizes itself by.
+struct Demand {
+    window_start: Instant,
+    taken: usize,
+    /// Keys to keep ready.
+    target: usize,
+}
+
 #[derive(Default)]
 struct State {
     ready: HashMap<KeyAlgorithm, VecDeque<Arc<LeafKey>>>,
+    demand: HashMap<KeyAlgorithm, Demand>,
     wanted: Vec<KeyAlgorithm>,
     /// The RSA key being reused, per issuer (keys never cross trust domains) and size.
     current_rsa: HashMap<(Option<[u8; 32]>, KeyAlgorithm), ReusedRsa>,
@@ -234,6 +249,14 @@ impl KeyPool {
             .map_or(0, VecDeque::len)
     }
 
+    /// Keys of `algorithm` the background thread keeps ready now: for EC and Ed25519, sized
+    /// from the observed demand (see [`KeyPoolConfig::ec_max`]).
+    pub fn target(&self, algorithm: KeyAlgorithm) -> usize {
+        let shared = self.shared();
+        let state = lock(&shared.state);
+        shared.target(&state, algorithm)
+    }
+
     /// Keys ready now, per algorithm the pool has been asked for.
     pub fn depths(&self) -> Vec<(KeyAlgorithm, usize)> {
         let shared = self.shared();
@@ -288,6 +311,7 @@ impl Shared {
         if algorithm.is_rsa() {
             return self.take_rsa(state, issuer, algorithm);
         }
+        self.count_demand(&mut state, algorithm);
         if let Some(key) = state
             .ready
             .get_mut(&algorithm)
@@ -301,6 +325,43 @@ impl Shared {
         drop(state);
         self.work.notify_one();
         LeafKey::generate(algorithm).map(Arc::new)
+    }
+
+    /// Counts one key taken; at each second's end, sets the algorithm's target from it.
+    fn count_demand(&self, state: &mut State, algorithm: KeyAlgorithm) {
+        let (min, max) = (
+            self.config.ec_target,
+            self.config.ec_max.max(self.config.ec_target),
+        );
+        let demand = state.demand.entry(algorithm).or_insert_with(|| Demand {
+            window_start: Instant::now(),
+            taken: 0,
+            target: min,
+        });
+        demand.taken += 1;
+        let elapsed = demand.window_start.elapsed();
+        if elapsed >= Duration::from_secs(1) {
+            // Per second, over the window that just ended (longer than a second when idle).
+            let rate = (demand.taken as f64 / elapsed.as_secs_f64()).ceil() as usize;
+            demand.target = rate.max(demand.target * 3 / 4).clamp(min, max);
+            demand.window_start = Instant::now();
+            demand.taken = 0;
+        } else if demand.taken > demand.target {
+            // A burst already beyond the target: raise it now.
+            demand.target = demand.taken.clamp(min, max);
+        }
+    }
+
+    /// Keys of `algorithm` the background thread keeps ready.
+    fn target(&self, state: &State, algorithm: KeyAlgorithm) -> usize {
+        if algorithm.is_rsa() {
+            self.config.rsa_target
+        } else {
+            state
+                .demand
+                .get(&algorithm)
+                .map_or(self.config.ec_target, |d| d.target)
+        }
     }
 
     fn take_rsa<'a>(
@@ -422,18 +483,9 @@ fn worker(shared: Weak<Shared>) {
                 if state.stop {
                     return;
                 }
-                let target = |alg: KeyAlgorithm| {
-                    if alg.is_rsa() {
-                        shared.config.rsa_target
-                    } else {
-                        shared.config.ec_target
-                    }
-                };
-                let need = state
-                    .wanted
-                    .iter()
-                    .copied()
-                    .find(|alg| state.ready.get(alg).map_or(0, VecDeque::len) < target(*alg));
+                let need = state.wanted.iter().copied().find(|alg| {
+                    state.ready.get(alg).map_or(0, VecDeque::len) < shared.target(&state, *alg)
+                });
                 if let Some(alg) = need {
                     break alg;
                 }
@@ -483,6 +535,43 @@ mod tests {
         let b = pool.take(KeyAlgorithm::EcdsaP256).unwrap();
         assert_ne!(a.subject_public_key_info(), b.subject_public_key_info());
         assert!(pool.stats().taken_ready >= 2);
+    }
+
+    #[test]
+    fn the_pool_grows_to_the_observed_demand_within_its_bounds() {
+        let pool = KeyPool::new(KeyPoolConfig {
+            ec_target: 4,
+            ec_max: 150,
+            ..KeyPoolConfig::default()
+        });
+        assert_eq!(pool.target(KeyAlgorithm::EcdsaP256), 4);
+        // A burst of 100 in well under a second.
+        for _ in 0..100 {
+            pool.take(KeyAlgorithm::EcdsaP256).unwrap();
+        }
+        assert_eq!(pool.target(KeyAlgorithm::EcdsaP256), 100);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while pool.ready(KeyAlgorithm::EcdsaP256) < 100 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            pool.ready(KeyAlgorithm::EcdsaP256),
+            100,
+            "filled to the demand"
+        );
+        // Never beyond the maximum.
+        for _ in 0..200 {
+            pool.take(KeyAlgorithm::EcdsaP256).unwrap();
+        }
+        assert_eq!(pool.target(KeyAlgorithm::EcdsaP256), 150);
+        // Quiet seconds: the target decays by a quarter per window, down to the minimum.
+        std::thread::sleep(Duration::from_millis(1100));
+        pool.take(KeyAlgorithm::EcdsaP256).unwrap();
+        let after_burst = pool.target(KeyAlgorithm::EcdsaP256);
+        std::thread::sleep(Duration::from_millis(1100));
+        pool.take(KeyAlgorithm::EcdsaP256).unwrap();
+        assert!(pool.target(KeyAlgorithm::EcdsaP256) < after_burst);
+        assert_eq!(pool.target(KeyAlgorithm::Rsa2048), 2);
     }
 
     #[test]
