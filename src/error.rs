@@ -147,6 +147,29 @@ impl Error {
         }
     }
 
+    /// Whether the same operation may succeed if simply tried again soon: a signer or token
+    /// that failed (a token gone, a session lost, a wrong signature discarded) or a wait that
+    /// timed out. Configuration, input and trust errors are not transient.
+    ///
+    /// ```
+    /// use certmint::{Error, Pkcs11Error};
+    /// assert!(Error::Pkcs11(Pkcs11Error::BadSignature).is_transient());
+    /// assert!(!Error::Pkcs11(Pkcs11Error::WrongPin).is_transient());
+    /// assert!(!Error::NoCommonKeyAlgorithm.is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        match self.without_file() {
+            Self::Signing(_) | Self::Timeout { .. } => true,
+            Self::Pkcs11(e) => matches!(
+                e,
+                Pkcs11Error::Device(_)
+                    | Pkcs11Error::TokenNotFound { .. }
+                    | Pkcs11Error::BadSignature
+            ),
+            _ => false,
+        }
+    }
+
     /// The reason itself, without the [`Error::File`] wrappers that name the file it was in.
     ///
     /// ```

@@ -273,14 +273,15 @@ fn a_failing_mint_is_attempted_once_and_remembered_briefly() {
         }
     }
     assert_eq!(signer.calls.load(SeqCst), 1, "exactly one attempt");
-    // Still remembered 9 seconds later; retried after 10.
-    clock.advance(Duration::from_secs(9));
+    // A signer failure is transient: still remembered 1 second later; retried after 2 (the
+    // transient failure lifetime; other failures are remembered 10 s).
+    clock.advance(Duration::from_secs(1));
     assert!(resolver
         .lookup_host("failing.example", KeyAlgorithm::EcdsaP256)
         .is_err());
     assert_eq!(signer.calls.load(SeqCst), 1);
     signer.fail.store(false, SeqCst);
-    clock.advance(Duration::from_secs(2));
+    clock.advance(Duration::from_secs(1));
     let ok = resolver
         .lookup_host("failing.example", KeyAlgorithm::EcdsaP256)
         .unwrap();

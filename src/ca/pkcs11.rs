@@ -307,7 +307,8 @@ fn session_lost(e: &CkError) -> bool {
                 | RvError::TokenNotPresent
                 | RvError::ObjectHandleInvalid
                 | RvError::KeyHandleInvalid
-                | RvError::DeviceError,
+                | RvError::DeviceError
+                | RvError::CryptokiNotInitialized,
             _
         )
     )
@@ -488,8 +489,10 @@ impl Pkcs11Signer {
         }
     }
 
-    /// Runs `op` on a pooled session with the key handle; if the token lost the session or the
-    /// login, opens a fresh one (logging in again) and retries once.
+    /// Runs `op` on a pooled session with the key handle. If the token lost the session or
+    /// the login, or the module was finalised under us (another library in the process called
+    /// `C_Finalize`), initialises the module again if needed, opens a fresh session (logging
+    /// in again) and retries once.
     fn with_session<T>(
         &self,
         op: impl Fn(&Session, ObjectHandle) -> Result<T, CkError>,
@@ -502,7 +505,16 @@ impl Pkcs11Signer {
                 .pop();
             let session = match pooled {
                 Some(s) => s,
-                None => open_session(&self.ctx, self.slot, &self.pin)?,
+                None => match open_session(&self.ctx, self.slot, &self.pin) {
+                    Ok(s) => s,
+                    // A PIN problem is not retried: a second failed login brings a lockout
+                    // closer.
+                    Err(Pkcs11Error::Device(e)) if attempt == 0 => {
+                        self.recover(&e.to_string());
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                },
             };
             let key = self.key_handle(&session);
             let result = key.and_then(|key| op(&session, key).map_err(|e| (e, true)));
@@ -515,17 +527,10 @@ impl Pkcs11Signer {
                     return Ok(value);
                 }
                 Err((e, _)) if attempt == 0 && session_lost(&e) => {
-                    log::warn!("PKCS#11 session lost ({e}); re-opening and logging in again");
-                    self.reconnects
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    // Every pooled session is suspect: drop them all (closing an invalid
-                    // session fails harmlessly) and forget the key handle.
-                    self.sessions
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .clear();
-                    *self.key.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    // Closed (or its close refused) before the module is initialised again,
+                    // when its handle could name someone else's new session.
                     drop(session);
+                    self.recover(&e.to_string());
                 }
                 Err((e, _)) => return Err(device(e).into()),
             }
@@ -534,6 +539,29 @@ impl Pkcs11Signer {
             "the token kept failing after a fresh session",
         ))
         .into())
+    }
+
+    /// After a lost session, login or module: forgets every pooled session (each is suspect)
+    /// and the key handle, and initialises the module again if it was finalised.
+    fn recover(&self, why: &str) {
+        log::warn!("PKCS#11: {why}; re-opening a session and logging in again");
+        self.reconnects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Closing a session that is gone, or one of a finalised module, fails harmlessly; it
+        // must happen before the module is initialised again and hands out new handles.
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        *self.key.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        match self
+            .ctx
+            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        {
+            Ok(()) => log::warn!("PKCS#11: the module had been finalised; initialised it again"),
+            Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => log::error!("PKCS#11: initialising the module again failed: {e}"),
+        }
     }
 
     fn key_handle(&self, session: &Session) -> Result<ObjectHandle, (CkError, bool)> {

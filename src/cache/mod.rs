@@ -57,6 +57,11 @@ pub struct CacheConfig {
     pub min_lifetime: Duration,
     /// How long a failed mint is remembered (default 10 s).
     pub failure_lifetime: Duration,
+    /// How long a failed mint is remembered when its error is transient
+    /// ([`Error::is_transient`](crate::Error::is_transient): a token gone or failing), at most
+    /// `failure_lifetime` (default 2 s): long enough that a failing HSM is not retried on
+    /// every handshake, short enough that minting resumes within seconds of its return.
+    pub transient_failure_lifetime: Duration,
     /// The longest a lookup waits for another thread's mint of the same site before giving up
     /// with [`Error::Timeout`](crate::Error::Timeout) (default 10 s).
     pub wait_timeout: Duration,
@@ -80,6 +85,7 @@ impl Default for CacheConfig {
             expiry_margin: Duration::from_secs(3600),
             min_lifetime: Duration::from_secs(300),
             failure_lifetime: Duration::from_secs(10),
+            transient_failure_lifetime: Duration::from_secs(2),
             wait_timeout: Duration::from_secs(10),
             refresh_ahead: Duration::from_secs(600),
             refresh_served_within: Duration::from_secs(3600),

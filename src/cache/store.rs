@@ -393,12 +393,19 @@ impl CertCache {
             Ok(minted) => entry_for(&self.config, &self.counters, minted, took, now, overtaken),
             Err(e) => {
                 self.counters.count_error(&e);
+                let remembered = if e.is_transient() {
+                    self.config
+                        .transient_failure_lifetime
+                        .min(self.config.failure_lifetime)
+                } else {
+                    self.config.failure_lifetime
+                };
                 Entry {
                     outcome: Err(e),
                     expires_at: if overtaken {
                         0
                     } else {
-                        now.saturating_add(self.config.failure_lifetime.as_secs().max(1))
+                        now.saturating_add(remembered.as_secs().max(1))
                     },
                     weight: ENTRY_OVERHEAD,
                     sequence: self.counters.sequence.fetch_add(1, Relaxed) + 1,
