@@ -805,6 +805,18 @@ typedef struct certmint_stats {
    * Signatures PKCS#11 tokens failed to make (refused, unreachable, or wrong).
    */
   uint64_t hsm_errors;
+  /**
+   * Cached leaves minted again ahead of expiry and swapped in (refresh-ahead).
+   */
+  uint64_t cache_refreshes;
+  /**
+   * Refreshes that failed (the old leaf is served until it expires).
+   */
+  uint64_t cache_refresh_errors;
+  /**
+   * Entries waiting for the refresh thread now.
+   */
+  uint64_t cache_refresh_pending;
 } certmint_stats;
 
 /**

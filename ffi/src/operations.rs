@@ -61,6 +61,12 @@ pub struct certmint_stats {
     pub hsm_signatures: u64,
     /// Signatures PKCS#11 tokens failed to make (refused, unreachable, or wrong).
     pub hsm_errors: u64,
+    /// Cached leaves minted again ahead of expiry and swapped in (refresh-ahead).
+    pub cache_refreshes: u64,
+    /// Refreshes that failed (the old leaf is served until it expires).
+    pub cache_refresh_errors: u64,
+    /// Entries waiting for the refresh thread now.
+    pub cache_refresh_pending: u64,
 }
 
 /// Bytes of `certmint_ca_stats.id`: ids of up to 63 bytes fit; longer ones are cut, always
@@ -118,6 +124,9 @@ pub extern "C" fn certmint_deployment_stats(
             reloads: s.reloads,
             reload_failures: s.reload_failures,
             cas: s.cas.len() as u64,
+            cache_refreshes: s.cache.refreshes,
+            cache_refresh_errors: s.cache.refresh_errors,
+            cache_refresh_pending: s.cache.refresh_pending,
             ..Default::default()
         };
         stats.mint_latency = s.mint_latency.counts;

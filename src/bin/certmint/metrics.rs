@@ -226,7 +226,7 @@ impl Collector for DeploymentCollector {
         use MetricType::{Counter as C, Gauge as G};
         let stats = self.deployment.stats();
         let cache = &stats.cache;
-        let counters: [(&str, &str, u64); 10] = [
+        let counters: [(&str, &str, u64); 12] = [
             (
                 "cache_hits",
                 "Lookups answered by a fresh cached leaf",
@@ -260,6 +260,16 @@ impl Collector for DeploymentCollector {
                 cache.wait_timeouts,
             ),
             (
+                "cache_refreshes",
+                "Cached leaves minted again ahead of expiry and swapped in",
+                cache.refreshes,
+            ),
+            (
+                "cache_refresh_errors",
+                "Refreshes that failed (the old leaf is served until it expires)",
+                cache.refresh_errors,
+            ),
+            (
                 "reloads",
                 "Configuration reloads that took effect",
                 stats.reloads,
@@ -273,8 +283,13 @@ impl Collector for DeploymentCollector {
         for (name, help, value) in counters {
             family(&mut encoder, name, help, C, one(counter(value)))?;
         }
-        let gauges: [(&str, &str, u64); 2] = [
+        let gauges: [(&str, &str, u64); 3] = [
             ("cache_entries", "Entries in the cache", cache.entries),
+            (
+                "cache_refresh_pending",
+                "Entries waiting for the refresh thread",
+                cache.refresh_pending,
+            ),
             (
                 "cache_weight_bytes",
                 "Bytes the cache holds (its bounded weight)",
