@@ -451,6 +451,11 @@ impl Config {
     /// flags fill in). Nothing is loaded yet: keys are opened by
     /// [`DeploymentBuilder::build`].
     pub fn into_builder(self) -> Result<DeploymentBuilder, Error> {
+        self.to_builder()
+    }
+
+    /// As [`Config::into_builder`], keeping the configuration (for its other settings).
+    pub fn to_builder(&self) -> Result<DeploymentBuilder, Error> {
         let mut builder = DeploymentBuilder::new();
         if let Some(mib) = &self.file.cache.max_mib {
             // Checked at parse time: 1..=MAX_CACHE_MIB, so this cannot overflow.

@@ -20,6 +20,7 @@
 //! - **Bound:** total weight (bytes of chain + key + a fixed overhead) never exceeds
 //!   [`CacheConfig::max_weight`]; quick_cache evicts (S3-FIFO) to stay under it.
 
+mod entry;
 mod refresh;
 pub(crate) mod store;
 

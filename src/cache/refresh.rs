@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use quick_cache::sync::{EntryAction, EntryResult};
 
-use super::store::{Counters, Entry, Inner};
-use super::{CacheConfig, CacheKey, Minted, Remint};
+use super::entry::{entry_for, Counters, Entry, Inner};
+use super::{CacheConfig, CacheKey, Minted};
 use crate::clock::Clock;
 
 /// Retry a failed refresh after this long (the old leaf is served meanwhile).
@@ -23,60 +23,6 @@ const RETRY_AFTER: u64 = 60;
 /// Each refresher gets its own number, so an entry queued by a refresher that no longer exists
 /// (the parent's, after a fork) can be queued again.
 static EPOCHS: AtomicU64 = AtomicU64::new(1);
-
-/// An entry's refresh bookkeeping.
-#[derive(Debug)]
-pub(crate) struct RefreshState {
-    /// How to mint it again; `None` for entries that are never refreshed.
-    remint: Option<Remint>,
-    /// Unix seconds from which it is due (`u64::MAX`: never).
-    due: AtomicU64,
-    /// Unix seconds it was last served.
-    last_served: AtomicU64,
-    /// The epoch of the refresher it is queued with (0: not queued).
-    queued: AtomicU64,
-}
-
-impl RefreshState {
-    /// Never refreshed; served at `now`.
-    pub(crate) fn never(now: u64) -> Self {
-        Self {
-            remint: None,
-            due: AtomicU64::new(u64::MAX),
-            last_served: AtomicU64::new(now),
-            queued: AtomicU64::new(0),
-        }
-    }
-
-    /// Refreshed by `remint` from `due`; served (minted) at `now`.
-    pub(crate) fn at(due: u64, now: u64, remint: Remint) -> Self {
-        Self {
-            remint: Some(remint),
-            due: AtomicU64::new(due),
-            last_served: AtomicU64::new(now),
-            queued: AtomicU64::new(0),
-        }
-    }
-
-    /// Whether a refresh thread is needed for this entry.
-    pub(crate) fn refreshable(&self) -> bool {
-        self.remint.is_some() && self.due.load(Relaxed) != u64::MAX
-    }
-
-    /// Notes a serve at `now`; true when the entry is due for refresh. One relaxed load on a
-    /// hit that is not due, and at most one store a second per entry.
-    pub(crate) fn served(&self, now: u64) -> bool {
-        if self.last_served.load(Relaxed) != now {
-            self.last_served.store(now, Relaxed);
-        }
-        now >= self.due.load(Relaxed)
-    }
-
-    fn due(&self, now: u64, served_within: u64) -> bool {
-        now >= self.due.load(Relaxed)
-            && self.last_served.load(Relaxed).saturating_add(served_within) > now
-    }
-}
 
 /// What the refresh thread works with: the cache it refreshes (weakly: it exits when the
 /// cache is dropped) and the cache's counters, settings and clock.
@@ -226,7 +172,7 @@ impl Refresher {
             .iter()
             .filter(|(_, entry)| {
                 entry.expires_at > now
-                    && entry.refresh.due(now, within)
+                    && entry.refresh.due_and_served(now, within)
                     && entry.refresh.queued.swap(self.epoch, Relaxed) != self.epoch
             })
             .collect();
@@ -280,7 +226,7 @@ fn refresh(inner: &Inner, context: &Context, key: &CacheKey, old: &Arc<Entry>) {
         verdict: served.verdict,
         remint: Some(remint.clone()),
     };
-    let new = super::store::entry_for(&context.config, counters, minted, took, now, false);
+    let new = entry_for(&context.config, counters, minted, took, now, false);
     if new.expires_at <= old.expires_at {
         // Minting again does not help (a clone of an origin about to expire).
         old.refresh.due.store(u64::MAX, Relaxed);

@@ -8,138 +8,21 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
-use quick_cache::{Equivalent, Lifecycle, Weighter};
+use quick_cache::Equivalent;
 use rustls::pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 
-use super::refresh::{RefreshState, Refresher};
+use super::entry::{
+    entry_for, CountEvictions, Counters, Entry, EntryWeighter, Inner, RefreshState,
+};
+use super::refresh::Refresher;
 use super::{
-    CacheConfig, CacheKey, CacheStats, Lookup, MintLatency, Minted, OriginVerdict, Outcome, Served,
-    ENTRY_OVERHEAD, MINT_LATENCY_BUCKETS,
+    CacheConfig, CacheKey, CacheStats, Lookup, MintLatency, Minted, OriginVerdict, Outcome,
+    ENTRY_OVERHEAD,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Wait};
 use crate::mint::minter::MintedCert;
-
-/// A counter split across cache lines, so threads counting hits at once do not contend on one
-/// line; read by summing.
-#[derive(Debug, Default)]
-struct StripedCounter {
-    stripes: [PaddedU64; 16],
-}
-
-#[derive(Debug, Default)]
-#[repr(align(128))]
-struct PaddedU64(AtomicU64);
-
-impl StripedCounter {
-    fn add(&self, n: u64) {
-        thread_local! {
-            static STRIPE: usize = {
-                static NEXT: AtomicU64 = AtomicU64::new(0);
-                NEXT.fetch_add(1, Relaxed) as usize % 16
-            };
-        }
-        let stripe = STRIPE.with(|s| *s);
-        self.stripes[stripe].0.fetch_add(n, Relaxed);
-    }
-
-    fn load(&self) -> u64 {
-        self.stripes.iter().map(|s| s.0.load(Relaxed)).sum()
-    }
-}
-
-#[derive(Debug, Default)]
-pub(super) struct Counters {
-    hits: StripedCounter,
-    misses: AtomicU64,
-    mints: AtomicU64,
-    coalesced: AtomicU64,
-    expirations: AtomicU64,
-    evictions: AtomicU64,
-    mint_errors: AtomicU64,
-    cached_failures: AtomicU64,
-    wait_timeouts: AtomicU64,
-    pub(super) refreshes: AtomicU64,
-    pub(super) refresh_errors: AtomicU64,
-    mint_total_ns: AtomicU64,
-    mint_min_ns: AtomicU64,
-    mint_max_ns: AtomicU64,
-    /// Mints per latency bucket ([`MINT_LATENCY_BUCKETS`], then one for slower mints).
-    mint_buckets: [AtomicU64; MINT_LATENCY_BUCKETS.len() + 1],
-    /// Failed mints by [`Error::kind_name`] (rare: a lock is fine).
-    errors_by_kind: std::sync::Mutex<Vec<(&'static str, u64)>>,
-    /// Incremented for every entry inserted; lets a lookup tell whether it waited.
-    sequence: AtomicU64,
-    /// Incremented by every [`CertCache::retain_served`]: a mint that began before it is
-    /// handed to its callers but not kept (it may be from the configuration that purge
-    /// replaced).
-    pub(super) generation: AtomicU64,
-}
-
-impl Counters {
-    pub(super) fn count_error(&self, error: &Error) {
-        self.mint_errors.fetch_add(1, Relaxed);
-        let kind = error.kind_name();
-        let mut kinds = self
-            .errors_by_kind
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        match kinds.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, n)) => *n += 1,
-            None => kinds.push((kind, 1)),
-        }
-    }
-}
-
-/// One cached outcome.
-#[derive(Debug)]
-pub(super) struct Entry {
-    pub(super) outcome: Result<Arc<Served>, Error>,
-    /// Unix seconds after which the entry is not served.
-    pub(super) expires_at: u64,
-    weight: u64,
-    sequence: u64,
-    /// When (and how) the leaf is minted again in the background.
-    pub(super) refresh: RefreshState,
-}
-
-impl Entry {
-    /// The chain (or the remembered failure) as a lookup's answer.
-    fn lookup(&self, outcome: Outcome, mint_time: Option<Duration>) -> Result<Lookup, Error> {
-        match &self.outcome {
-            Ok(served) => Ok(Lookup {
-                served: Arc::clone(served),
-                outcome,
-                mint_time,
-            }),
-            Err(e) => Err(e.clone()),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub(super) struct EntryWeighter;
-
-impl Weighter<CacheKey, Arc<Entry>> for EntryWeighter {
-    fn weight(&self, _key: &CacheKey, value: &Arc<Entry>) -> u64 {
-        value.weight
-    }
-}
-
-#[derive(Clone)]
-pub(super) struct CountEvictions(Arc<Counters>);
-
-impl Lifecycle<CacheKey, Arc<Entry>> for CountEvictions {
-    type RequestState = ();
-
-    fn on_evict(&self, _state: &mut (), _key: CacheKey, _value: Arc<Entry>) {
-        self.0.evictions.fetch_add(1, Relaxed);
-    }
-}
-
-pub(super) type Inner =
-    Cache<CacheKey, Arc<Entry>, EntryWeighter, quick_cache::DefaultHashBuilder, CountEvictions>;
 
 /// The per-site cache. `Send + Sync`; share it behind an `Arc`.
 ///
@@ -421,25 +304,6 @@ impl CertCache {
     }
 }
 
-impl Counters {
-    fn record_mint(&self, took: Duration) {
-        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let c = self;
-        c.mints.fetch_add(1, Relaxed);
-        c.mint_total_ns.fetch_add(ns, Relaxed);
-        c.mint_max_ns.fetch_max(ns, Relaxed);
-        let bucket = MINT_LATENCY_BUCKETS
-            .iter()
-            .position(|bound| took <= *bound)
-            .unwrap_or(MINT_LATENCY_BUCKETS.len());
-        c.mint_buckets[bucket].fetch_add(1, Relaxed);
-        // 0 means "no mint yet".
-        let _ = c
-            .mint_min_ns
-            .fetch_update(Relaxed, Relaxed, |min| (min == 0 || ns < min).then_some(ns));
-    }
-}
-
 impl CertCache {
     /// Removes every entry for which `keep` returns false (for example, every leaf of an issuer
     /// that was disabled).
@@ -568,63 +432,5 @@ impl std::fmt::Debug for CertCache {
             .field("config", &self.config)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
-    }
-}
-
-/// The entry for a successful mint that took `took` (counted), as of `now`; `overtaken`
-/// makes it born expired.
-pub(super) fn entry_for(
-    config: &CacheConfig,
-    counters: &Counters,
-    minted: Minted,
-    took: Duration,
-    now: u64,
-    overtaken: bool,
-) -> Entry {
-    counters.record_mint(took);
-    let Minted {
-        cert: minted,
-        verdict,
-        remint,
-    } = minted;
-    let not_after = minted
-        .not_after()
-        .as_secs()
-        .min(minted.issuer_not_after().as_secs());
-    let natural = not_after.saturating_sub(config.expiry_margin.as_secs());
-    let floor = now.saturating_add(config.min_lifetime.as_secs());
-    let expires_at = if overtaken { 0 } else { natural.max(floor) };
-    let certified_key = minted.certified_key();
-    let bytes = certified_key.cert.iter().map(|c| c.len()).sum::<usize>()
-        + minted.private_key().pkcs8().secret_pkcs8_der().len();
-    let remint =
-        remint.filter(|_| !overtaken && !config.refresh_ahead.is_zero() && config.refresh_rate > 0);
-    let weight = u64::try_from(bytes)
-        .unwrap_or(u64::MAX)
-        .saturating_add(ENTRY_OVERHEAD)
-        .saturating_add(remint.as_ref().map_or(0, |r| r.weight));
-    // A leaf held only by the minimum lifetime (its notAfter is inside the margin) cannot
-    // be extended by minting again.
-    let refresh = match remint {
-        Some(remint) if natural > floor => RefreshState::at(
-            natural.saturating_sub(config.refresh_ahead.as_secs()),
-            now,
-            remint,
-        ),
-        _ => RefreshState::never(now),
-    };
-    Entry {
-        outcome: Ok(Arc::new(Served {
-            certified_key: Arc::new(certified_key),
-            key: minted.shared_key(),
-            verdict,
-            serial: *minted.serial(),
-            not_after: minted.not_after(),
-            attachment: std::sync::OnceLock::new(),
-        })),
-        expires_at,
-        weight,
-        sequence: counters.sequence.fetch_add(1, Relaxed) + 1,
-        refresh,
     }
 }

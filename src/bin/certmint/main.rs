@@ -18,6 +18,7 @@ mod mint;
 mod prewarm;
 mod proxy;
 mod revocation;
+mod upstream;
 
 use std::process::ExitCode;
 

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use certmint::rustls::SignatureScheme;
-use certmint::{ClientKeySupport, Host};
+use certmint::{ClientKeySupport, Deployment, Host};
 
 use crate::error::CliError;
-use crate::proxy::Proxy;
+use crate::upstream::{parse_resolve, split_host_port, Upstream};
 
 /// Origins fetched at once.
 const CONCURRENCY: usize = 8;
@@ -33,7 +33,7 @@ pub(crate) struct PrewarmArgs {
     #[arg(long)]
     hosts: Option<PathBuf>,
     /// Connect to ADDR for HOST:PORT (like curl's --resolve), repeatable.
-    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = crate::proxy::parse_resolve)]
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
     resolve: Vec<(String, std::net::SocketAddr)>,
 }
 
@@ -62,7 +62,7 @@ fn parse_hosts(text: &str) -> Result<Vec<Target>, (usize, String)> {
         if line.is_empty() {
             continue;
         }
-        let (host, port) = crate::proxy::split_host_port(line).unwrap_or_else(|| {
+        let (host, port) = split_host_port(line).unwrap_or_else(|| {
             let bare = line.trim_start_matches('[').trim_end_matches(']');
             (bare.to_owned(), 443)
         });
@@ -94,17 +94,23 @@ pub(crate) enum Progress {
 }
 
 /// Fetches, validates, mints and caches every target, `CONCURRENCY` at a time.
-pub(crate) async fn run(proxy: Arc<Proxy>, targets: Vec<Target>, progress: Progress) -> Summary {
+pub(crate) async fn run(
+    deployment: Arc<Deployment>,
+    upstream: Arc<Upstream>,
+    targets: Vec<Target>,
+    progress: Progress,
+) -> Summary {
     let total = targets.len();
     let started = Instant::now();
     let done = Arc::new(AtomicUsize::new(0));
     let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut tasks = tokio::task::JoinSet::new();
     for target in targets {
-        let (proxy, limit) = (Arc::clone(&proxy), Arc::clone(&limit));
+        let (deployment, upstream) = (Arc::clone(&deployment), Arc::clone(&upstream));
+        let limit = Arc::clone(&limit);
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let result = warm(&proxy, &target).await;
+            let result = warm(deployment, &upstream, &target).await;
             (target, result)
         });
     }
@@ -178,9 +184,12 @@ fn browser_keys() -> ClientKeySupport {
 
 /// One target: the origin's chain, then the lookup (validate, mint, cache) on the blocking
 /// pool.
-async fn warm(proxy: &Arc<Proxy>, target: &Target) -> Result<(), String> {
-    let chain = proxy.origin_chain(&target.host, target.port).await?;
-    let deployment = Arc::clone(proxy.deployment_arc());
+async fn warm(
+    deployment: Arc<Deployment>,
+    upstream: &Upstream,
+    target: &Target,
+) -> Result<(), String> {
+    let chain = upstream.origin_chain(&target.host, target.port).await?;
     let host = target.host.clone();
     tokio::task::spawn_blocking(move || {
         deployment
@@ -208,15 +217,15 @@ pub(crate) fn command(args: &PrewarmArgs) -> Result<(), CliError> {
     };
     let targets = read_hosts(&hosts)?;
     let deployment = Arc::new(config.into_builder()?.build()?);
-    let overrides = args.resolve.iter().cloned().collect();
-    let proxy = Arc::new(Proxy::new(Arc::clone(&deployment), overrides)?);
+    let upstream = Arc::new(Upstream::new(args.resolve.iter().cloned().collect())?);
     let progress = if std::io::stderr().is_terminal() {
         Progress::Bar
     } else {
         Progress::Log
     };
     let total = targets.len();
-    let summary = crate::runtime()?.block_on(run(proxy, targets, progress));
+    let summary =
+        crate::runtime()?.block_on(run(Arc::clone(&deployment), upstream, targets, progress));
     deployment.shutdown();
     println!(
         "warmed {} of {total} hosts ({} failed)",

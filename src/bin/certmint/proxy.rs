@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use certmint::cache::{OriginVerdict, Outcome};
 use certmint::config::Config;
+use certmint::rustls;
 use certmint::rustls::pki_types::{CertificateDer, ServerName};
-use certmint::rustls::{self, ClientConfig};
 use certmint::{ClientKeySupport, Deployment, DeploymentBuilder, UntrustedPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,6 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::error::CliError;
 use crate::limits::{idle_for_longer_than, AcceptBackoff, Activity, Conn, ConnectionTable};
 use crate::metrics::{ProxyMetrics, Refusal};
+use crate::upstream::{parse_resolve, split_host_port, Upstream, STEP_TIMEOUT};
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("ca_source").required(true).args(["config", "ca_cert"])))]
@@ -95,30 +96,14 @@ enum Untrusted {
     Mirror,
 }
 
-/// `HOST:PORT:ADDR` → (`HOST:PORT`, ADDR:PORT); ADDR may be a bracketed IPv6 address.
-pub(crate) fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
-    let mut parts = s.splitn(3, ':');
-    let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!("{s:?} is not HOST:PORT:ADDR"));
-    };
-    let port: u16 = port.parse().map_err(|_| format!("bad port in {s:?}"))?;
-    let ip: std::net::IpAddr = addr
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .map_err(|_| format!("bad address in {s:?}: ADDR must be an IP address"))?;
-    let host = certmint::Host::parse(host).map_err(|e| format!("bad host in {s:?}: {e}"))?;
-    Ok((format!("{host}:{port}"), SocketAddr::new(ip, port)))
-}
-
 /// The deployment the flags describe: the configuration file's, or the one built from
 /// `--ca-cert`/`--ca-key` and friends through the same builder.
 fn deployment_builder(
     args: &ProxyArgs,
-    config: Option<Config>,
+    config: Option<&Config>,
 ) -> Result<DeploymentBuilder, CliError> {
     let mut builder = match (config, &args.ca_cert, &args.ca_key) {
-        (Some(config), _, _) => config.into_builder()?,
+        (Some(config), _, _) => config.to_builder()?,
         (None, Some(cert), Some(key)) => {
             let mut builder = Deployment::builder().ca(crate::mint::ca_from_flags(
                 "default",
@@ -220,7 +205,6 @@ pub(crate) fn run(args: ProxyArgs) -> Result<(), CliError> {
     );
     // The configuration file is read once; SIGHUP reads it again.
     let config = args.config.as_deref().map(Config::load).transpose()?;
-    let crls = crl_server(&args, config.as_ref())?;
     // `--metrics-listen`, else the configuration's `[metrics] listen`, else nowhere.
     let metrics_addr = args
         .metrics_listen
@@ -234,7 +218,9 @@ pub(crate) fn run(args: ProxyArgs) -> Result<(), CliError> {
         Some(path) => crate::prewarm::read_hosts(&path)?,
         None => Vec::new(),
     };
-    let deployment = Arc::new(deployment_builder(&args, config)?.build()?);
+    let deployment = Arc::new(deployment_builder(&args, config.as_ref())?.build()?);
+    // After the build, which records the first rotating sub-CAs the endpoint serves CRLs for.
+    let crls = crl_server(&args, config.as_ref())?;
     let overrides = args.resolve.iter().cloned().collect();
     let proxy = Arc::new(Proxy::new(Arc::clone(&deployment), overrides)?.with_limits(limits));
     let metrics = Arc::new(crate::metrics::Metrics::new(
@@ -262,8 +248,12 @@ pub(crate) fn run(args: ProxyArgs) -> Result<(), CliError> {
         reload_on_hangup(Arc::clone(&args), Arc::clone(&deployment))?;
         if !prewarm.is_empty() {
             log::info!("prewarm: {} hosts, in the background", prewarm.len());
-            let run =
-                crate::prewarm::run(Arc::clone(&proxy), prewarm, crate::prewarm::Progress::Log);
+            let run = crate::prewarm::run(
+                Arc::clone(&deployment),
+                Arc::clone(proxy.upstream()),
+                prewarm,
+                crate::prewarm::Progress::Log,
+            );
             tokio::spawn(run);
         }
         serve_until_interrupted(Arc::clone(&proxy), args.listen).await
@@ -298,9 +288,6 @@ async fn serve_until_interrupted(proxy: Arc<Proxy>, addr: SocketAddr) -> Result<
     Ok(())
 }
 
-/// How long a client may take to send its CONNECT request and ClientHello, and the origin to
-/// accept and complete its handshake.
-const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
 /// How many connections, and for how long.
@@ -324,9 +311,7 @@ impl Default for Limits {
 /// What every connection shares.
 pub(crate) struct Proxy {
     deployment: Arc<Deployment>,
-    upstream: Arc<ClientConfig>,
-    /// `host:port` → address, like curl's `--resolve`.
-    overrides: HashMap<String, SocketAddr>,
+    upstream: Arc<Upstream>,
     limits: Limits,
     connections: ConnectionTable,
     pub(crate) metrics: Arc<ProxyMetrics>,
@@ -338,19 +323,10 @@ impl Proxy {
         deployment: Arc<Deployment>,
         overrides: HashMap<String, SocketAddr>,
     ) -> Result<Self, certmint::Error> {
-        // The upstream handshake defers chain validation (it still checks the handshake
-        // signature): `Deployment::lookup` validates the chain for the host and applies the
-        // untrusted-origin policy before anything is minted.
-        let upstream = ClientConfig::builder_with_provider(certmint::crypto_provider())
-            .with_safe_default_protocol_versions()?
-            .dangerous()
-            .with_custom_certificate_verifier(certmint::danger::deferred_origin_verifier())
-            .with_no_client_auth();
         let limits = Limits::default();
         Ok(Self {
             deployment,
-            upstream: Arc::new(upstream),
-            overrides,
+            upstream: Arc::new(Upstream::new(overrides)?),
             limits,
             connections: ConnectionTable::new(limits.max_connections),
             metrics: Arc::new(ProxyMetrics::default()),
@@ -367,35 +343,8 @@ impl Proxy {
         &self.deployment
     }
 
-    pub(crate) fn deployment_arc(&self) -> &Arc<Deployment> {
-        &self.deployment
-    }
-
-    /// The chain `host:port` presents for `host` (not validated here: the deployment's lookup
-    /// validates it), within the proxy's connect and handshake timeouts.
-    pub(crate) async fn origin_chain(
-        &self,
-        host: &str,
-        port: u16,
-    ) -> Result<Vec<CertificateDer<'static>>, String> {
-        let tcp = self
-            .connect_upstream(host, port)
-            .await
-            .map_err(|e| format!("cannot connect: {e}"))?;
-        let name = ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
-        let tls = tokio::time::timeout(
-            STEP_TIMEOUT,
-            tokio_rustls::TlsConnector::from(Arc::clone(&self.upstream)).connect(name, tcp),
-        )
-        .await
-        .map_err(|_| "origin handshake timed out".to_owned())?
-        .map_err(|e| format!("origin handshake: {e}"))?;
-        Ok(tls
-            .get_ref()
-            .1
-            .peer_certificates()
-            .map(<[_]>::to_vec)
-            .unwrap_or_default())
+    pub(crate) fn upstream(&self) -> &Arc<Upstream> {
+        &self.upstream
     }
 
     /// Accepts connections until `shutdown` resolves.
@@ -467,7 +416,7 @@ impl Proxy {
                 ));
             }
         };
-        let upstream_tcp = match self.connect_upstream(&host, port).await {
+        let upstream_tcp = match self.upstream.connect(&host, port).await {
             Ok(tcp) => tcp,
             Err(e) => {
                 let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
@@ -503,7 +452,7 @@ impl Proxy {
         let name = sni.clone().unwrap_or_else(|| host.clone());
 
         // The origin, validated, offered the client's protocols.
-        let mut config = (*self.upstream).clone();
+        let mut config = self.upstream.config().clone();
         config.alpn_protocols = alpn;
         let server_name = ServerName::try_from(name.clone())
             .map_err(|e| Failed::new(BadSni, format!("{}: {e}", name.escape_debug())))?;
@@ -617,19 +566,6 @@ impl Proxy {
             }
         }
     }
-
-    async fn connect_upstream(&self, host: &str, port: u16) -> std::io::Result<TcpStream> {
-        let fut = async {
-            // `--resolve` entries are stored lower-case; `host` is normalised.
-            match self.overrides.get(&format!("{host}:{port}")) {
-                Some(addr) => TcpStream::connect(addr).await,
-                None => TcpStream::connect((host, port)).await,
-            }
-        };
-        tokio::time::timeout(STEP_TIMEOUT, fut)
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
-    }
 }
 
 /// Why a connection ended early: the refusal to count, if it is one, and the log line.
@@ -710,40 +646,5 @@ async fn read_connect(
                 .await;
             Err(Failed::new(Refusal::NotConnect, "not a CONNECT request"))
         }
-    }
-}
-
-/// `host:port` or `[v6]:port`, the host normalised (lower case, no trailing dot); `None` unless
-/// the host is a valid DNS name or IP literal.
-pub(crate) fn split_host_port(target: &str) -> Option<(String, u16)> {
-    let (host, port) = target.rsplit_once(':')?;
-    let port = port.parse().ok()?;
-    let host = certmint::Host::parse(host).ok()?;
-    Some((host.to_string(), port))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_split() {
-        assert_eq!(
-            split_host_port("a.example:443"),
-            Some(("a.example".into(), 443))
-        );
-        assert_eq!(split_host_port("[::1]:8443"), Some(("::1".into(), 8443)));
-        assert_eq!(split_host_port("a.example"), None);
-        assert_eq!(split_host_port(":443"), None);
-        assert_eq!(
-            split_host_port("WWW.Example.COM.:443"),
-            Some(("www.example.com".into(), 443))
-        );
-        assert_eq!(split_host_port("a\x1b[31m.example:443"), None);
-        assert_eq!(split_host_port("a\nb:443"), None);
-        assert_eq!(
-            parse_resolve("Origin.TEST:443:127.0.0.1").unwrap().0,
-            "origin.test:443"
-        );
     }
 }
