@@ -1,7 +1,8 @@
 //! HSM faults: a SoftHSM2 key signs every leaf directly (no rotating sub-CA, so the token is on
-//! the signing path), reached through a fault-injecting PKCS#11 module (tests/pkcs11_fault,
-//! built here with the system C compiler) that makes the token disappear, closes every
-//! session, finalises the module under certmint, and returns wrong signatures.
+//! the signing path). SoftHSM2's token directory is moved away and back; then a
+//! fault-injecting PKCS#11 module (tests/pkcs11_fault, built here with the system C compiler)
+//! in front of SoftHSM2 makes the token absent, closes every session, finalises the module
+//! under certmint, and returns wrong signatures.
 //!
 //! Expected: typed errors; never a certificate that does not verify; cached leaves served
 //! throughout; new mints again within 5 s of the token's return; health and the signer
@@ -148,7 +149,29 @@ fn token_faults_give_typed_errors_cached_leaves_keep_serving_and_minting_resumes
         assert_eq!((hit.outcome, hit.serial()), (Outcome::Hit, cached.serial()));
     };
 
-    // 1. The token disappears.
+    // 1. SoftHSM2's token directory disappears (really: renamed away), then comes back.
+    let tokens_dir = tokens.path().join("tokens");
+    let away = tokens.path().join("tokens.away");
+    std::fs::rename(&tokens_dir, &away).unwrap();
+    let err = lookup(&deployment, "dir-gone.example").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Pkcs11(Pkcs11Error::Device(_) | Pkcs11Error::TokenNotFound { .. })
+        ),
+        "{err:?}"
+    );
+    serves_cached();
+    assert!(matches!(
+        health(&deployment),
+        CaHealth::Failing(Error::Pkcs11(_))
+    ));
+    std::fs::rename(&away, &tokens_dir).unwrap();
+    let took = resumes_within_5_s(&deployment, &root, "dir-gone.example");
+    eprintln!("minting resumed {took:?} after the token directory returned");
+    assert!(matches!(health(&deployment), CaHealth::Ok));
+
+    // 2. The token disappears as a device reports it (no token in the slot, sessions gone).
     faults.set("absent");
     let err = lookup(&deployment, "absent.example").unwrap_err();
     assert!(
@@ -173,14 +196,14 @@ fn token_faults_give_typed_errors_cached_leaves_keep_serving_and_minting_resumes
     lookup(&deployment, "back.example").unwrap();
     assert!(matches!(health(&deployment), CaHealth::Ok));
 
-    // 2. Every session is closed (an HSM fail-over): recovered within the same mint.
+    // 3. Every session is closed (an HSM fail-over): recovered within the same mint.
     let before = signer_counters(&deployment).reconnects;
     faults.set("sessions");
     let found = lookup(&deployment, "sessions.example").unwrap();
     verifies(&found, &root, "sessions.example");
     assert!(signer_counters(&deployment).reconnects > before);
 
-    // 3. The module is finalised under certmint: initialised again, logged in again.
+    // 4. The module is finalised under certmint: initialised again, logged in again.
     let before = signer_counters(&deployment).reconnects;
     faults.set("finalize");
     let found = lookup(&deployment, "finalized.example").unwrap();
@@ -188,7 +211,7 @@ fn token_faults_give_typed_errors_cached_leaves_keep_serving_and_minting_resumes
     assert!(signer_counters(&deployment).reconnects > before);
     serves_cached();
 
-    // 4. The token answers with wrong signatures: every one is caught, none is served.
+    // 5. The token answers with wrong signatures: every one is caught, none is served.
     faults.set("wrong");
     let errors_before = signer_counters(&deployment).errors;
     for host in ["wrong1.example", "wrong2.example"] {

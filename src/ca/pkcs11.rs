@@ -250,11 +250,20 @@ fn device(e: CkError) -> Pkcs11Error {
 }
 
 fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, Pkcs11Error> {
+    // A token that cannot be read now (SoftHSM2 answers CKR_GENERAL_ERROR for a token another
+    // process is writing) is skipped; its error is reported if no other token matches.
+    let mut unreadable = None;
     for slot in ctx.get_slots_with_initialized_token().map_err(device)? {
         if uri.slot_id.is_some_and(|id| slot.id() != id) {
             continue;
         }
-        let info = ctx.get_token_info(slot).map_err(device)?;
+        let info = match ctx.get_token_info(slot) {
+            Ok(info) => info,
+            Err(e) => {
+                unreadable.get_or_insert(e);
+                continue;
+            }
+        };
         let label_ok = uri.token.as_deref().is_none_or(|t| info.label() == t);
         let serial_ok = uri
             .serial
@@ -263,6 +272,9 @@ fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, Pkcs11Error> {
         if label_ok && serial_ok {
             return Ok(slot);
         }
+    }
+    if let Some(e) = unreadable {
+        return Err(device(e));
     }
     Err(Pkcs11Error::TokenNotFound {
         token: uri.token.clone().or(uri.serial.clone()).unwrap_or_default(),
@@ -295,6 +307,25 @@ fn open_session(ctx: &Pkcs11, slot: Slot, pin: &AuthPin) -> Result<Session, Pkcs
     }
 }
 
+/// The shortest time between two module resets by one signer.
+const RESET_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether an error means the token itself failed: worth a module reset before the retry.
+fn token_failed(e: &CkError) -> bool {
+    matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::GeneralError
+                | RvError::DeviceError
+                | RvError::DeviceMemory
+                | RvError::DeviceRemoved
+                | RvError::TokenNotPresent
+                | RvError::TokenNotRecognized,
+            _
+        )
+    )
+}
+
 /// Whether an error means the session (or login) is gone and a fresh one may succeed.
 fn session_lost(e: &CkError) -> bool {
     matches!(
@@ -317,7 +348,10 @@ fn session_lost(e: &CkError) -> bool {
 /// A CA key in a PKCS#11 token.
 pub struct Pkcs11Signer {
     ctx: Arc<Pkcs11>,
-    slot: Slot,
+    /// Found again (by the URI's token label, serial or slot id) after a module reset.
+    slot: Mutex<Slot>,
+    /// When the module was last finalised and initialised again by this signer.
+    last_reset: Mutex<Option<std::time::Instant>>,
     uri: Pkcs11Uri,
     pin: AuthPin,
     key_algorithm: KeyAlgorithm,
@@ -357,7 +391,8 @@ impl Pkcs11Signer {
         let (key_algorithm, spki) = read_public_key(&session, uri, key)?;
         Ok(Self {
             ctx,
-            slot,
+            slot: Mutex::new(slot),
+            last_reset: Mutex::new(None),
             uri: uri.clone(),
             pin,
             key_algorithm,
@@ -456,7 +491,7 @@ impl Pkcs11Signer {
 
     /// The slot the token sits in.
     pub fn slot_id(&self) -> u64 {
-        self.slot.id()
+        self.slot().id()
     }
 
     /// How often the signer found its sessions gone and opened (and logged in) afresh.
@@ -505,12 +540,12 @@ impl Pkcs11Signer {
                 .pop();
             let session = match pooled {
                 Some(s) => s,
-                None => match open_session(&self.ctx, self.slot, &self.pin) {
+                None => match open_session(&self.ctx, self.slot(), &self.pin) {
                     Ok(s) => s,
                     // A PIN problem is not retried: a second failed login brings a lockout
                     // closer.
                     Err(Pkcs11Error::Device(e)) if attempt == 0 => {
-                        self.recover(&e.to_string());
+                        self.recover(&e.to_string(), true);
                         continue;
                     }
                     Err(e) => return Err(e.into()),
@@ -526,11 +561,11 @@ impl Pkcs11Signer {
                         .push(session);
                     return Ok(value);
                 }
-                Err((e, _)) if attempt == 0 && session_lost(&e) => {
+                Err((e, _)) if attempt == 0 && (session_lost(&e) || token_failed(&e)) => {
                     // Closed (or its close refused) before the module is initialised again,
                     // when its handle could name someone else's new session.
                     drop(session);
-                    self.recover(&e.to_string());
+                    self.recover(&e.to_string(), token_failed(&e));
                 }
                 Err((e, _)) => return Err(device(e).into()),
             }
@@ -541,9 +576,17 @@ impl Pkcs11Signer {
         .into())
     }
 
+    fn slot(&self) -> Slot {
+        *self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// After a lost session, login or module: forgets every pooled session (each is suspect)
-    /// and the key handle, and initialises the module again if it was finalised.
-    fn recover(&self, why: &str) {
+    /// and the key handle, and initialises the module again if it was finalised. When the
+    /// token itself failed (`reset`), the module is finalised and initialised again (at most
+    /// once every [`RESET_INTERVAL`]), which makes it look for its tokens afresh (SoftHSM2
+    /// keeps failing logins after its token directory went away and came back until then),
+    /// and the token's slot is found again by the URI.
+    fn recover(&self, why: &str, reset: bool) {
         log::warn!("PKCS#11: {why}; re-opening a session and logging in again");
         self.reconnects
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -554,14 +597,36 @@ impl Pkcs11Signer {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         *self.key.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if reset && self.reset_due() {
+            log::warn!("PKCS#11: the token failed; finalising and initialising the module again");
+            // Other signers on the same module see their sessions gone and recover as well.
+            let _ = Pkcs11::clone(&self.ctx).finalize();
+        }
         match self
             .ctx
             .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
         {
-            Ok(()) => log::warn!("PKCS#11: the module had been finalised; initialised it again"),
+            Ok(()) => log::warn!("PKCS#11: the module is initialised again"),
             Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => log::error!("PKCS#11: initialising the module again failed: {e}"),
         }
+        if reset {
+            match find_slot(&self.ctx, &self.uri) {
+                Ok(slot) => *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = slot,
+                Err(e) => log::warn!("PKCS#11: the token is not back yet: {e}"),
+            }
+        }
+    }
+
+    /// Whether a module reset may run now (and if so, records it).
+    fn reset_due(&self) -> bool {
+        let mut last = self.last_reset.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < RESET_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     fn key_handle(&self, session: &Session) -> Result<ObjectHandle, (CkError, bool)> {
