@@ -161,6 +161,27 @@ fn the_prewarm_command_reports_failures_and_refuses_bad_hosts_files() {
         "{stdout}"
     );
 
+    // On a terminal (script(1) gives it one), a progress bar is drawn.
+    if let Ok(out) = Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "{} prewarm --config certmint.toml --hosts list.txt \
+             --resolve a.test:{port}:127.0.0.1 --resolve b.test:{port}:127.0.0.1",
+            env!("CARGO_BIN_EXE_certmint")
+        ))
+        .arg("/dev/null")
+        .current_dir(dir)
+        .output()
+    {
+        let tty = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{tty}");
+        let full = format!("[{}] 2/2 (0 failed)", "#".repeat(40));
+        assert!(tty.contains(&full), "{tty}");
+    } else {
+        assert!(!require_tools(), "script(1) is required in CI");
+        eprintln!("SKIPPED: the progress bar (no script(1))");
+    }
+
     std::fs::write(dir.join("bad.txt"), "a.test\nnot a host\n").unwrap();
     let (code, _, stderr) = run("bad.txt");
     assert_eq!(code, Some(1));
