@@ -85,6 +85,13 @@ mod tests {
         let line = r#"key = "pkcs11:token=t?pin-value=98765432" # comment"#;
         assert!(!redact_pins(line).contains("98765432"));
         assert_eq!(redact_pins("no pin here"), "no pin here");
+        // Found by fuzzing (pkcs11_uri): the PIN's characters in another attribute are that
+        // attribute's, and stay; the PIN itself goes.
+        let uri = "pkcs11:token=Myken?pin-value=LLLLLLLLLLLL&LLLLLLLLLLLLLLLLLLLLLng-te\u{1}";
+        assert_eq!(
+            redact_pins(uri),
+            "pkcs11:token=Myken?pin-value=<redacted>&LLLLLLLLLLLLLLLLLLLLLng-te\u{1}"
+        );
         assert!(is_pkcs11_uri("PKCS11:token=t") && is_pkcs11_uri("pkcs11:x"));
         assert!(!is_pkcs11_uri("pkcs11") && !is_pkcs11_uri("./pkcs11:x"));
     }

@@ -878,6 +878,15 @@ mod tests {
             "the PIN is never printed"
         );
         assert_eq!(with_pin.pin().unwrap().as_bytes(), b"1234");
+        // Found by the pkcs11_uri fuzz target (a finding of its own check, not of the parser):
+        // a token label holding the PIN's characters is printed as the label, the PIN is not.
+        let label = Pkcs11Uri::parse(
+            "pkcs11:token=My%2e=a-long-test-pin-&120Tooen;id=%01%02%03?pin-value=a-long-test-pin-&1234",
+        )
+        .unwrap();
+        assert_eq!(label.token.as_deref(), Some("My.=a-long-test-pin-&120Tooen"));
+        assert_eq!(label.pin().unwrap().as_bytes(), b"a-long-test-pin-");
+        assert_eq!(format!("{label:?}").matches("a-long-test-pin-").count(), 1);
     }
 
     #[test]
