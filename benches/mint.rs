@@ -114,6 +114,25 @@ fn bench_key_pool(c: &mut Criterion) {
     group.bench_function("baseline_raw_p256_signature", |b| {
         b.iter(|| signer.sign(std::hint::black_box(&tbs)).unwrap())
     });
+    // What the pool's thread pays per key (generation, and with ring the PKCS#8 parse).
+    group.bench_function("leaf_key_generate", |b| {
+        b.iter(|| LeafKey::generate(KeyAlgorithm::EcdsaP256).unwrap())
+    });
+    // The same mint with its key made before the timed section and no thread beside it: what
+    // a miss costs when nothing else competes for the machine.
+    group.bench_function("host_only_mint_key_ready_no_pool_thread", |b| {
+        b.iter_batched(
+            || Arc::new(LeafKey::generate(KeyAlgorithm::EcdsaP256).unwrap()),
+            |key| {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                minter
+                    .mint_with_key(&MintRequest::for_host(&format!("k{n}.pool.example")), key)
+                    .unwrap()
+                    .certified_key()
+            },
+            BatchSize::SmallInput,
+        )
+    });
     let before = pool.stats();
     group.bench_function("host_only_mint_pool_running", |b| {
         b.iter(|| {
