@@ -13,8 +13,14 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     for signer in [
         SoftwareSigner::from_key_bytes(data),
-        SoftwareSigner::from_key_bytes_with_passphrase(data, Some(&certmint::keys::Secret::from("fuzz passphrase"))),
-        SoftwareSigner::from_key_bytes_with_passphrase(data, Some(&certmint::keys::Secret::from(""))),
+        SoftwareSigner::from_key_bytes_with_passphrase(
+            data,
+            Some(&certmint::keys::Secret::from("fuzz passphrase")),
+        ),
+        SoftwareSigner::from_key_bytes_with_passphrase(
+            data,
+            Some(&certmint::keys::Secret::from("")),
+        ),
     ]
     .into_iter()
     .flatten()

@@ -5,14 +5,20 @@
 use std::sync::{Arc, OnceLock};
 
 use certmint::rustls::pki_types::CertificateDer;
-use certmint::{keys::KeyPool, mint::MintPolicy, testing::ThrowawayCa, KeyAlgorithm, MintRequest, Minter};
+use certmint::{
+    keys::KeyPool, mint::MintPolicy, testing::ThrowawayCa, KeyAlgorithm, MintRequest, Minter,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn minter() -> &'static Minter {
     static MINTER: OnceLock<Minter> = OnceLock::new();
     MINTER.get_or_init(|| {
         let ca = ThrowawayCa::generate(KeyAlgorithm::EcdsaP256).unwrap();
-        Minter::new(Arc::new(ca.issuer().unwrap()), Arc::new(KeyPool::default()), MintPolicy::default())
+        Minter::new(
+            Arc::new(ca.issuer().unwrap()),
+            Arc::new(KeyPool::default()),
+            MintPolicy::default(),
+        )
     })
 }
 
@@ -26,7 +32,8 @@ fuzz_target!(|input: (&[u8], Option<&str>)| {
         request = request.with_host(host);
     }
     if let Ok(minted) = minter().mint(&request) {
-        let info = certmint::inspect::CertificateInfo::parse(minted.leaf().as_ref()).expect("our own leaf parses");
+        let info = certmint::inspect::CertificateInfo::parse(minted.leaf().as_ref())
+            .expect("our own leaf parses");
         assert!(info.issuer.contains("certmint throwaway intermediate CA"));
     }
 });

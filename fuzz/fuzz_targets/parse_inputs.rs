@@ -8,7 +8,10 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let _ = certmint::pem::parse_certificates(data);
     let _ = certmint::ca::SoftwareSigner::from_key_bytes(data);
-    let _ = certmint::ca::SoftwareSigner::from_key_bytes_with_passphrase(data, Some(&certmint::keys::Secret::from("pw")));
+    let _ = certmint::ca::SoftwareSigner::from_key_bytes_with_passphrase(
+        data,
+        Some(&certmint::keys::Secret::from("pw")),
+    );
     let _ = certmint::inspect::CertificateInfo::parse(data);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = certmint::Host::parse(text);

@@ -26,8 +26,14 @@ fuzz_target!(|data: &[u8]| {
                 let elsewhere = text.matches(pin.as_ref()).count() > as_written
                     || decoded.matches(pin.as_ref()).count() > 1;
                 if !elsewhere {
-                    assert!(!shown.contains(pin.as_ref()), "the PIN is in the Debug text");
-                    assert!(!redacted.contains(pin.as_ref()), "the PIN survived redaction");
+                    assert!(
+                        !shown.contains(pin.as_ref()),
+                        "the PIN is in the Debug text"
+                    );
+                    assert!(
+                        !redacted.contains(pin.as_ref()),
+                        "the PIN survived redaction"
+                    );
                 }
             }
         }

@@ -884,7 +884,10 @@ mod tests {
             "pkcs11:token=My%2e=a-long-test-pin-&120Tooen;id=%01%02%03?pin-value=a-long-test-pin-&1234",
         )
         .unwrap();
-        assert_eq!(label.token.as_deref(), Some("My.=a-long-test-pin-&120Tooen"));
+        assert_eq!(
+            label.token.as_deref(),
+            Some("My.=a-long-test-pin-&120Tooen")
+        );
         assert_eq!(label.pin().unwrap().as_bytes(), b"a-long-test-pin-");
         assert_eq!(format!("{label:?}").matches("a-long-test-pin-").count(), 1);
     }

@@ -64,7 +64,7 @@ pub struct CacheConfig {
     /// every handshake, short enough that minting resumes within seconds of its return.
     pub transient_failure_lifetime: Duration,
     /// The longest a lookup waits for another thread's mint of the same site before giving up
-    /// with [`Error::Timeout`](crate::Error::Timeout) (default 10 s).
+    /// with [`Error::Timeout`] (default 10 s).
     pub wait_timeout: Duration,
     /// A served leaf is minted again in the background when its entry's expiry is less than
     /// this far away (default 10 minutes, so 70 minutes before the leaf's notAfter with the

@@ -351,7 +351,7 @@ impl CertCache {
         });
     }
 
-    /// Mint latencies: how many mints fell in each of [`MINT_LATENCY_BUCKETS`] (and above),
+    /// Mint latencies: how many mints fell in each of [`MINT_LATENCY_BUCKETS`](super::MINT_LATENCY_BUCKETS) (and above),
     /// and their total time.
     pub fn mint_latency(&self) -> MintLatency {
         let c = &self.counters;
