@@ -114,6 +114,24 @@ fn bench_key_pool(c: &mut Criterion) {
     group.bench_function("baseline_raw_p256_signature", |b| {
         b.iter(|| signer.sign(std::hint::black_box(&tbs)).unwrap())
     });
+    // The same signature while another thread generates keys as the pool's does: both vCPUs
+    // busy, as during sustained misses (on a VM, one busy vCPU slows the other).
+    {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let busy = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::black_box(LeafKey::generate(KeyAlgorithm::EcdsaP256).unwrap());
+                }
+            })
+        };
+        group.bench_function("baseline_raw_p256_signature_other_vcpu_busy", |b| {
+            b.iter(|| signer.sign(std::hint::black_box(&tbs)).unwrap())
+        });
+        stop.store(true, Ordering::Relaxed);
+        busy.join().unwrap();
+    }
     // What the pool's thread pays per key (generation, and with ring the PKCS#8 parse).
     group.bench_function("leaf_key_generate", |b| {
         b.iter(|| LeafKey::generate(KeyAlgorithm::EcdsaP256).unwrap())

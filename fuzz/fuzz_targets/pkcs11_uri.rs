@@ -25,11 +25,16 @@ fuzz_target!(|data: &[u8]| {
                 let decoded = percent_decoded(text);
                 let elsewhere = text.matches(pin.as_ref()).count() > as_written
                     || decoded.matches(pin.as_ref()).count() > 1;
+                // A PIN that is (part of) the redaction marker, `<redacted>`, is found in the
+                // marker itself: look outside the markers.
+                let outside = |t: &str| t.replace("<redacted>", "\u{0}");
                 if !elsewhere {
+                    let shown = outside(&shown);
                     assert!(
                         !shown.contains(pin.as_ref()),
                         "the PIN is in the Debug text"
                     );
+                    let redacted = outside(&redacted);
                     assert!(
                         !redacted.contains(pin.as_ref()),
                         "the PIN survived redaction"
