@@ -236,13 +236,19 @@ fn context(module: &Path) -> Result<Arc<Pkcs11>, Pkcs11Error> {
         source: OtherError::new(e),
     };
     let ctx = Pkcs11::new(module).map_err(load_error)?;
-    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-        Err(e) => return Err(load_error(e)),
-    }
+    initialize(&ctx).map_err(load_error)?;
     let ctx = Arc::new(ctx);
     modules.insert(module.to_owned(), Arc::clone(&ctx));
     Ok(ctx)
+}
+
+/// Initialises the module unless it is already: `Ok(true)` when this call initialised it.
+fn initialize(ctx: &Pkcs11) -> Result<bool, CkError> {
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) => Ok(true),
+        Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn device(e: CkError) -> Pkcs11Error {
@@ -515,12 +521,8 @@ impl Pkcs11Signer {
         *self.key.lock().unwrap_or_else(|e| e.into_inner()) = None;
         // PKCS#11 asks a child to call C_Initialize; a module that kept its state across the
         // fork (SoftHSM2 without reset_on_fork) answers "already initialised", which is fine.
-        match self
-            .ctx
-            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        {
-            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => log::error!("PKCS#11: initialising the module after fork failed: {e}"),
+        if let Err(e) = initialize(&self.ctx) {
+            log::error!("PKCS#11: initialising the module after fork failed: {e}");
         }
     }
 
@@ -602,12 +604,9 @@ impl Pkcs11Signer {
             // Other signers on the same module see their sessions gone and recover as well.
             let _ = Pkcs11::clone(&self.ctx).finalize();
         }
-        match self
-            .ctx
-            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        {
-            Ok(()) => log::warn!("PKCS#11: the module is initialised again"),
-            Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        match initialize(&self.ctx) {
+            Ok(true) => log::warn!("PKCS#11: the module is initialised again"),
+            Ok(false) => {}
             Err(e) => log::error!("PKCS#11: initialising the module again failed: {e}"),
         }
         if reset {

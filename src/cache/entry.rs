@@ -83,6 +83,22 @@ impl Counters {
             None => kinds.push((kind, 1)),
         }
     }
+
+    pub(super) fn record_mint(&self, took: Duration) {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.mints.fetch_add(1, Relaxed);
+        self.mint_total_ns.fetch_add(ns, Relaxed);
+        self.mint_max_ns.fetch_max(ns, Relaxed);
+        let bucket = MINT_LATENCY_BUCKETS
+            .iter()
+            .position(|bound| took <= *bound)
+            .unwrap_or(MINT_LATENCY_BUCKETS.len());
+        self.mint_buckets[bucket].fetch_add(1, Relaxed);
+        // 0 means "no mint yet".
+        let _ = self
+            .mint_min_ns
+            .fetch_update(Relaxed, Relaxed, |min| (min == 0 || ns < min).then_some(ns));
+    }
 }
 
 /// One cached outcome.
@@ -137,25 +153,6 @@ impl Lifecycle<CacheKey, Arc<Entry>> for CountEvictions {
 
 pub(super) type Inner =
     Cache<CacheKey, Arc<Entry>, EntryWeighter, quick_cache::DefaultHashBuilder, CountEvictions>;
-
-impl Counters {
-    pub(super) fn record_mint(&self, took: Duration) {
-        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let c = self;
-        c.mints.fetch_add(1, Relaxed);
-        c.mint_total_ns.fetch_add(ns, Relaxed);
-        c.mint_max_ns.fetch_max(ns, Relaxed);
-        let bucket = MINT_LATENCY_BUCKETS
-            .iter()
-            .position(|bound| took <= *bound)
-            .unwrap_or(MINT_LATENCY_BUCKETS.len());
-        c.mint_buckets[bucket].fetch_add(1, Relaxed);
-        // 0 means "no mint yet".
-        let _ = c
-            .mint_min_ns
-            .fetch_update(Relaxed, Relaxed, |min| (min == 0 || ns < min).then_some(ns));
-    }
-}
 
 /// An entry's refresh bookkeeping.
 #[derive(Debug)]
@@ -266,5 +263,35 @@ pub(super) fn entry_for(
         weight,
         sequence: counters.sequence.fetch_add(1, Relaxed) + 1,
         refresh,
+    }
+}
+
+/// The entry for a failed mint, counted, as of `now`: remembered for the failure lifetime (the
+/// shorter transient one for a token or signer that failed); `overtaken` makes it born expired.
+pub(super) fn failure_entry(
+    config: &CacheConfig,
+    counters: &Counters,
+    error: Error,
+    now: u64,
+    overtaken: bool,
+) -> Entry {
+    counters.count_error(&error);
+    let remembered = if error.is_transient() {
+        config
+            .transient_failure_lifetime
+            .min(config.failure_lifetime)
+    } else {
+        config.failure_lifetime
+    };
+    Entry {
+        outcome: Err(error),
+        expires_at: if overtaken {
+            0
+        } else {
+            now.saturating_add(remembered.as_secs().max(1))
+        },
+        weight: ENTRY_OVERHEAD,
+        sequence: counters.sequence.fetch_add(1, Relaxed) + 1,
+        refresh: RefreshState::never(now),
     }
 }

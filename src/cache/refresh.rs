@@ -7,7 +7,10 @@
 //! hit since they became due.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed},
+};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -136,31 +139,28 @@ impl Refresher {
                         .0;
                 }
             };
-            let Some(inner) = context.inner.upgrade() else {
-                return;
-            };
             let Some((key, entry)) = next else {
+                let Some(inner) = context.inner.upgrade() else {
+                    return;
+                };
                 self.scan(&inner, context);
                 next_scan = Instant::now() + scan_every;
                 continue;
             };
-            // Spread out: at most one refresh per `gap`.
-            let now = Instant::now();
-            if next_slot > now {
-                drop(inner);
-                std::thread::sleep(next_slot - now);
-                let Some(again) = context.inner.upgrade() else {
-                    return;
-                };
+            // Spread out: at most one refresh per `gap` (sleeping without holding the cache,
+            // so dropping it ends the thread).
+            let wait = next_slot.saturating_duration_since(Instant::now());
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
                 if self.lock().stop {
                     return;
                 }
-                next_slot = next_slot.max(Instant::now()) + gap;
-                refresh(&again, context, &key, &entry);
-            } else {
-                next_slot = now + gap;
-                refresh(&inner, context, &key, &entry);
             }
+            let Some(inner) = context.inner.upgrade() else {
+                return;
+            };
+            next_slot = next_slot.max(Instant::now()) + gap;
+            refresh(&inner, context, &key, &entry);
         }
     }
 
@@ -190,9 +190,7 @@ fn refresh(inner: &Inner, context: &Context, key: &CacheKey, old: &Arc<Entry>) {
         return;
     };
     let counters = &context.counters;
-    let generation = counters
-        .generation
-        .load(std::sync::atomic::Ordering::Acquire);
+    let generation = counters.generation.load(Acquire);
     let now = context.clock.now();
     let started = Instant::now();
     let result = remint.mint(now);
@@ -213,11 +211,7 @@ fn refresh(inner: &Inner, context: &Context, key: &CacheKey, old: &Arc<Entry>) {
             return;
         }
     };
-    if counters
-        .generation
-        .load(std::sync::atomic::Ordering::Acquire)
-        != generation
-    {
+    if counters.generation.load(Acquire) != generation {
         // A purge ran meanwhile: what it removed must not come back.
         return;
     }

@@ -13,12 +13,11 @@ use rustls::pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 
 use super::entry::{
-    entry_for, CountEvictions, Counters, Entry, EntryWeighter, Inner, RefreshState,
+    entry_for, failure_entry, CountEvictions, Counters, Entry, EntryWeighter, Inner,
 };
 use super::refresh::Refresher;
 use super::{
     CacheConfig, CacheKey, CacheStats, Lookup, MintLatency, Minted, OriginVerdict, Outcome,
-    ENTRY_OVERHEAD,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Wait};
@@ -274,27 +273,7 @@ impl CertCache {
         let overtaken = self.counters.generation.load(Acquire) != generation;
         let entry = match result {
             Ok(minted) => entry_for(&self.config, &self.counters, minted, took, now, overtaken),
-            Err(e) => {
-                self.counters.count_error(&e);
-                let remembered = if e.is_transient() {
-                    self.config
-                        .transient_failure_lifetime
-                        .min(self.config.failure_lifetime)
-                } else {
-                    self.config.failure_lifetime
-                };
-                Entry {
-                    outcome: Err(e),
-                    expires_at: if overtaken {
-                        0
-                    } else {
-                        now.saturating_add(remembered.as_secs().max(1))
-                    },
-                    weight: ENTRY_OVERHEAD,
-                    sequence: self.counters.sequence.fetch_add(1, Relaxed) + 1,
-                    refresh: RefreshState::never(now),
-                }
-            }
+            Err(e) => failure_entry(&self.config, &self.counters, e, now, overtaken),
         };
         (Arc::new(entry), took)
     }
@@ -302,9 +281,7 @@ impl CertCache {
     fn finish(&self, (entry, took): (Arc<Entry>, Duration)) -> Result<Lookup, Error> {
         entry.lookup(Outcome::Minted, Some(took))
     }
-}
 
-impl CertCache {
     /// Removes every entry for which `keep` returns false (for example, every leaf of an issuer
     /// that was disabled).
     pub fn retain(&self, keep: impl Fn(&CacheKey) -> bool) {
@@ -351,8 +328,8 @@ impl CertCache {
         });
     }
 
-    /// Mint latencies: how many mints fell in each of [`MINT_LATENCY_BUCKETS`](super::MINT_LATENCY_BUCKETS) (and above),
-    /// and their total time.
+    /// Mint latencies: how many mints fell in each of
+    /// [`MINT_LATENCY_BUCKETS`](super::MINT_LATENCY_BUCKETS) (and above), and their total time.
     pub fn mint_latency(&self) -> MintLatency {
         let c = &self.counters;
         MintLatency {

@@ -167,8 +167,8 @@ pub struct LeafKey {
 
 impl LeafKey {
     /// Generates a new key, ready to sign. With the `aws-lc-rs` feature, EC and Ed25519 keys
-    /// are generated straight into a signing key (no PKCS#8 round trip: about half the cost);
-    /// otherwise the key is generated as PKCS#8 and parsed.
+    /// are generated straight into a signing key (no PKCS#8 round trip: about one signature's
+    /// cost, against about 1.45 with ring); otherwise the key is generated as PKCS#8 and parsed.
     pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, KeyError> {
         #[cfg(feature = "aws-lc-rs")]
         if let Some(generated) = super::native::generate(algorithm) {
@@ -197,7 +197,6 @@ impl LeafKey {
 
     /// Parses a private key for signing.
     pub fn new(private: PrivateKey) -> Result<Self, KeyError> {
-        let algorithm = private.algorithm;
         let signing_key = crypto::load_signing_key(&PrivateKeyDer::Pkcs8(private.pkcs8()))
             .map_err(|_| KeyError::Unsupported)?;
         let spki = signing_key
@@ -205,7 +204,6 @@ impl LeafKey {
             .ok_or(KeyError::Unsupported)?
             .as_ref()
             .to_vec();
-        debug_assert_eq!(algorithm, private.algorithm);
         Self::from_parts(private, spki, signing_key)
     }
 

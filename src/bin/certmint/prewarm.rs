@@ -8,7 +8,6 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -102,7 +101,6 @@ pub(crate) async fn run(
 ) -> Summary {
     let total = targets.len();
     let started = Instant::now();
-    let done = Arc::new(AtomicUsize::new(0));
     let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut tasks = tokio::task::JoinSet::new();
     for target in targets {
@@ -129,7 +127,7 @@ pub(crate) async fn run(
                     .push((format!("{}:{}", target.host, target.port), why));
             }
         }
-        let n = done.fetch_add(1, Relaxed) + 1;
+        let n = summary.warmed + summary.failed.len();
         match progress {
             Progress::Bar => draw_bar(n, total, summary.failed.len()),
             Progress::Log if total >= LONG_LIST => {

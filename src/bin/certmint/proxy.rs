@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::error::CliError;
 use crate::limits::{idle_for_longer_than, AcceptBackoff, Activity, Conn, ConnectionTable};
 use crate::metrics::{ProxyMetrics, Refusal};
-use crate::upstream::{parse_resolve, split_host_port, Upstream, STEP_TIMEOUT};
+use crate::upstream::{parse_resolve, split_host_port, Upstream};
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("ca_source").required(true).args(["config", "ca_cert"])))]
@@ -452,28 +452,24 @@ impl Proxy {
         let name = sni.clone().unwrap_or_else(|| host.clone());
 
         // The origin, validated, offered the client's protocols.
-        let mut config = self.upstream.config().clone();
-        config.alpn_protocols = alpn;
         let server_name = ServerName::try_from(name.clone())
             .map_err(|e| Failed::new(BadSni, format!("{}: {e}", name.escape_debug())))?;
-        let upstream = tokio::time::timeout(
-            STEP_TIMEOUT,
-            tokio_rustls::TlsConnector::from(Arc::new(config))
-                .connect(server_name.clone(), upstream_tcp),
-        )
-        .await
-        .map_err(|_| {
-            Failed::new(
-                UpstreamFailure,
-                format!("{name}: origin handshake timed out"),
-            )
-        })?
-        .map_err(|e| {
-            Failed::new(
-                UpstreamFailure,
-                format!("{name}: origin refused, not intercepting: {e}"),
-            )
-        })?;
+        let upstream = self
+            .upstream
+            .handshake(server_name, upstream_tcp, alpn)
+            .await
+            .map_err(|_| {
+                Failed::new(
+                    UpstreamFailure,
+                    format!("{name}: origin handshake timed out"),
+                )
+            })?
+            .map_err(|e| {
+                Failed::new(
+                    UpstreamFailure,
+                    format!("{name}: origin refused, not intercepting: {e}"),
+                )
+            })?;
         let (_, session) = upstream.get_ref();
         let origin_chain: Vec<CertificateDer<'static>> = session
             .peer_certificates()

@@ -9,9 +9,10 @@ use std::time::Duration;
 use certmint::rustls::pki_types::{CertificateDer, ServerName};
 use certmint::rustls::ClientConfig;
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 /// How long an origin may take to accept a connection, and to complete its handshake.
-pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(15);
+const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How the proxy connects to origins.
 pub(crate) struct Upstream {
@@ -36,11 +37,6 @@ impl Upstream {
         })
     }
 
-    /// The TLS client configuration (copy it to set ALPN).
-    pub(crate) fn config(&self) -> &ClientConfig {
-        &self.config
-    }
-
     /// A TCP connection to `host:port`, within [`STEP_TIMEOUT`].
     pub(crate) async fn connect(&self, host: &str, port: u16) -> std::io::Result<TcpStream> {
         let fut = async {
@@ -55,6 +51,20 @@ impl Upstream {
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
     }
 
+    /// A TLS handshake with the origin on `tcp` for `name`, offering `alpn`, within
+    /// [`STEP_TIMEOUT`] (the outer error: it ran out).
+    pub(crate) async fn handshake(
+        &self,
+        name: ServerName<'static>,
+        tcp: TcpStream,
+        alpn: Vec<Vec<u8>>,
+    ) -> Result<std::io::Result<TlsStream<TcpStream>>, tokio::time::error::Elapsed> {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = alpn;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        tokio::time::timeout(STEP_TIMEOUT, connector.connect(name, tcp)).await
+    }
+
     /// The chain `host:port` presents for `host` (not validated here: the deployment's lookup
     /// validates it), within the connect and handshake timeouts.
     pub(crate) async fn origin_chain(
@@ -67,13 +77,11 @@ impl Upstream {
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
         let name = ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
-        let tls = tokio::time::timeout(
-            STEP_TIMEOUT,
-            tokio_rustls::TlsConnector::from(Arc::clone(&self.config)).connect(name, tcp),
-        )
-        .await
-        .map_err(|_| "origin handshake timed out".to_owned())?
-        .map_err(|e| format!("origin handshake: {e}"))?;
+        let tls = self
+            .handshake(name, tcp, Vec::new())
+            .await
+            .map_err(|_| "origin handshake timed out".to_owned())?
+            .map_err(|e| format!("origin handshake: {e}"))?;
         Ok(tls
             .get_ref()
             .1
