@@ -319,9 +319,17 @@ fn an_unrepresentable_rsa_wait_is_clamped_not_a_panic() {
 fn after_shutdown_keys_are_made_inline() {
     let pool = KeyPool::new(KeyPoolConfig::default());
     pool.shutdown();
+    // Keys the thread made before it stopped are still handed out; nothing makes more.
+    let ready = pool.ready(KeyAlgorithm::EcdsaP256);
+    for _ in 0..ready {
+        pool.take(KeyAlgorithm::EcdsaP256).unwrap();
+    }
+    assert_eq!(pool.ready(KeyAlgorithm::EcdsaP256), 0);
     let before = pool.stats().generated_inline;
     pool.take(KeyAlgorithm::EcdsaP256).unwrap();
-    assert!(pool.stats().generated_inline > before);
+    assert_eq!(pool.stats().generated_inline, before + 1);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(pool.ready(KeyAlgorithm::EcdsaP256), 0, "no thread refills");
 }
 
 /// Why a build failed, when it is the untrusted-CA check.
