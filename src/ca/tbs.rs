@@ -14,6 +14,9 @@ pub const SERIAL_LEN: usize = 20;
 /// bits, so 70 random bits.
 const RANDOM_LEN: usize = 9;
 
+/// The BIT STRING of the largest signature certmint makes (RSA-4096), with its header.
+const SIGNATURE_ROOM: usize = 512 + 5;
+
 /// Builds the v3 TBSCertificate from pre-encoded parts, derives its serial from its content,
 /// has `issuer` sign it, and returns the certificate and its serial.
 ///
@@ -65,7 +68,9 @@ pub(crate) fn sign_certificate_by(
         + spki.len()
         + tlv::header_len(extensions_len)
         + extensions_len;
-    let mut tbs = Vec::with_capacity(body_len + 8);
+    // Room for what `signed` appends too (the algorithm and a signature of up to RSA-4096),
+    // so the buffer is allocated once.
+    let mut tbs = Vec::with_capacity(body_len + 8 + algorithm_identifier.len() + SIGNATURE_ROOM);
     tlv::write_len_prefixed(&mut tbs, SEQUENCE, body_len);
     tbs.extend_from_slice(&VERSION_3);
     tbs.extend_from_slice(&serial_header);

@@ -107,6 +107,11 @@ struct State {
     current_rsa: HashMap<(Option<[u8; 32]>, KeyAlgorithm), ReusedRsa>,
     stats: KeyPoolStats,
     stop: bool,
+    /// The worker is waiting on `work`: only then is it signalled (a signal is a system call,
+    /// and a take would otherwise pay one on every mint).
+    worker_idle: bool,
+    /// Threads waiting on `added` for an RSA key: only then is `added` signalled.
+    awaiting_keys: usize,
 }
 
 struct Shared {
@@ -232,12 +237,7 @@ impl KeyPool {
                 return Ok(());
             }
             let key = Arc::new(LeafKey::generate(algorithm)?);
-            lock(&shared.state)
-                .ready
-                .entry(algorithm)
-                .or_default()
-                .push_back(key);
-            shared.added.notify_all();
+            shared.add(algorithm, key, false);
         }
     }
 
@@ -292,6 +292,25 @@ impl Shared {
         })
     }
 
+    /// Signals the worker if it is waiting for work; call with the state locked.
+    fn wake_worker(&self, state: &State) {
+        if state.worker_idle {
+            self.work.notify_one();
+        }
+    }
+
+    /// Queues a generated key, and wakes threads waiting for one.
+    fn add(&self, algorithm: KeyAlgorithm, key: Arc<LeafKey>, background: bool) {
+        let mut state = lock(&self.state);
+        state.ready.entry(algorithm).or_default().push_back(key);
+        if background {
+            state.stats.generated_background += 1;
+        }
+        if state.awaiting_keys > 0 {
+            self.added.notify_all();
+        }
+    }
+
     fn stop(&self) {
         lock(&self.state).stop = true;
         self.work.notify_all();
@@ -306,7 +325,7 @@ impl Shared {
         let mut state = lock(&self.state);
         if !state.wanted.contains(&algorithm) {
             state.wanted.push(algorithm);
-            self.work.notify_one();
+            self.wake_worker(&state);
         }
         if algorithm.is_rsa() {
             return self.take_rsa(state, issuer, algorithm);
@@ -318,12 +337,12 @@ impl Shared {
             .and_then(VecDeque::pop_front)
         {
             state.stats.taken_ready += 1;
-            self.work.notify_one();
+            self.wake_worker(&state);
             return Ok(key);
         }
         state.stats.generated_inline += 1;
+        self.wake_worker(&state);
         drop(state);
-        self.work.notify_one();
         LeafKey::generate(algorithm).map(Arc::new)
     }
 
@@ -399,7 +418,7 @@ impl Shared {
                     .and_then(VecDeque::pop_front)
                 {
                     state.stats.taken_ready += 1;
-                    self.work.notify_one();
+                    self.wake_worker(&state);
                     break key;
                 }
                 let now = Instant::now();
@@ -414,12 +433,14 @@ impl Shared {
                         waited: start.elapsed(),
                     });
                 }
-                self.work.notify_one();
+                self.wake_worker(&state);
+                state.awaiting_keys += 1;
                 state = self
                     .added
                     .wait_timeout(state, deadline - now)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
+                state.awaiting_keys -= 1;
             }
         };
         state.current_rsa.insert(
@@ -489,25 +510,17 @@ fn worker(shared: Weak<Shared>) {
                 if let Some(alg) = need {
                     break alg;
                 }
+                state.worker_idle = true;
                 state = shared
                     .work
                     .wait_timeout(state, Duration::from_secs(1))
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
+                state.worker_idle = false;
             }
         };
         match LeafKey::generate(next) {
-            Ok(key) => {
-                let mut state = lock(&shared.state);
-                state
-                    .ready
-                    .entry(next)
-                    .or_default()
-                    .push_back(Arc::new(key));
-                state.stats.generated_background += 1;
-                drop(state);
-                shared.added.notify_all();
-            }
+            Ok(key) => shared.add(next, Arc::new(key), true),
             Err(e) => {
                 log::error!("key pool: generating a {next} key failed: {e}");
                 std::thread::sleep(Duration::from_millis(100));

@@ -71,12 +71,9 @@ pub(crate) fn parse(tag: u8, content: &[u8]) -> Option<Seconds> {
 /// Encodes a time as RFC 5280 §4.1.2.5 requires: UTCTime through 2049, GeneralizedTime after
 /// (and before 1950).
 pub(crate) fn encode(t: Seconds) -> Vec<u8> {
-    let (y, mo, d) = civil_from_days(t.div_euclid(86_400));
-    let secs = t.rem_euclid(86_400);
-    let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let (y, ..) = civil_from_days(t.div_euclid(86_400));
     if (1950..2050).contains(&y) {
-        let text = format!("{:02}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z", y % 100);
-        tlv::tlv(UTC_TIME, text.as_bytes())
+        time_element(UTC_TIME, 2, t)
     } else {
         encode_generalized(t)
     }
@@ -84,11 +81,40 @@ pub(crate) fn encode(t: Seconds) -> Vec<u8> {
 
 /// Encodes a time as a GeneralizedTime whatever the year (OCSP, RFC 6960, uses nothing else).
 pub(crate) fn encode_generalized(t: Seconds) -> Vec<u8> {
+    let (y, ..) = civil_from_days(t.div_euclid(86_400));
+    if (0..=9999).contains(&y) {
+        time_element(GENERALIZED_TIME, 4, t)
+    } else {
+        // Not representable; written as is (certmint never asks for such a time).
+        let (y, mo, d) = civil_from_days(t.div_euclid(86_400));
+        let secs = t.rem_euclid(86_400);
+        let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+        let text = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z");
+        tlv::tlv(GENERALIZED_TIME, text.as_bytes())
+    }
+}
+
+/// `[YY]YYMMDDHHMMSSZ` as a `tag` element, the year in its last `year_digits` digits (a year in
+/// 0..=9999); written without `format!`, as every mint writes two.
+fn time_element(tag: u8, year_digits: usize, t: Seconds) -> Vec<u8> {
     let (y, mo, d) = civil_from_days(t.div_euclid(86_400));
     let secs = t.rem_euclid(86_400);
-    let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let text = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z");
-    tlv::tlv(GENERALIZED_TIME, text.as_bytes())
+    let mut text = [0u8; 15];
+    let mut at = 0;
+    let mut put = |value: i64, width: usize| {
+        let mut v = value;
+        for i in (0..width).rev() {
+            text[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        at += width;
+    };
+    put(y, year_digits);
+    for part in [mo, d, secs / 3600, secs / 60 % 60, secs % 60] {
+        put(part, 2);
+    }
+    text[at] = b'Z';
+    tlv::tlv(tag, &text[..=at])
 }
 
 /// A Validity SEQUENCE.
@@ -149,6 +175,21 @@ mod tests {
         assert_eq!(encode(2_524_608_000)[0], GENERALIZED_TIME);
         assert_eq!(encode(2_524_607_999)[0], UTC_TIME);
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn times_are_written_digit_for_digit() {
+        let text = |enc: Vec<u8>| String::from_utf8(tlv::single(&enc).unwrap().content.to_vec());
+        assert_eq!(text(encode(1_700_000_000)).unwrap(), "231114221320Z");
+        assert_eq!(text(encode(0)).unwrap(), "700101000000Z");
+        assert_eq!(text(encode(2_524_608_000)).unwrap(), "20500101000000Z");
+        assert_eq!(text(encode(-631_152_001)).unwrap(), "19491231235959Z");
+        assert_eq!(
+            text(encode_generalized(1_700_000_000)).unwrap(),
+            "20231114221320Z"
+        );
+        assert_eq!(encode(1_700_000_000)[0], UTC_TIME);
+        assert_eq!(encode(2_524_608_000)[0], GENERALIZED_TIME);
     }
 
     #[test]
