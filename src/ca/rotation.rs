@@ -263,11 +263,12 @@ fn make_sub_ca(parent: &Issuer, policy: &RotationPolicy, now: UnixTime) -> Resul
     let signer = SoftwareSigner::from_private_key(key.private_key())?;
     let spki = key.spki().to_vec();
     let mut extensions = ext::basic_constraints_ca(0);
-    extensions.extend(ext::key_usage(
+    ext::key_usage(
+        &mut extensions,
         KeyUsage(KeyUsage::KEY_CERT_SIGN | KeyUsage::CRL_SIGN | KeyUsage::DIGITAL_SIGNATURE),
         true,
-    ));
-    extensions.extend(ext::subject_key_id(key.key_id()));
+    );
+    ext::subject_key_id(&mut extensions, key.key_id());
     parent.issued().append_to(&mut extensions);
     let (not_before, not_after) = parent.clamp(
         t.saturating_sub(duration_secs(policy.backdate)),

@@ -43,6 +43,18 @@ impl SignatureAlgorithm {
         }
     }
 
+    /// The longest signatureValue this algorithm gives (RSA: a 4,096-bit key; a larger key's
+    /// signature still fits, in a buffer grown once).
+    pub(crate) fn max_signature_len(self) -> usize {
+        match self {
+            // Ecdsa-Sig-Value: SEQUENCE of two INTEGERs of up to 33 and 49 octets.
+            Self::EcdsaP256Sha256 => 72,
+            Self::EcdsaP384Sha384 => 104,
+            Self::Ed25519 => 64,
+            Self::RsaPkcs1Sha256 | Self::RsaPkcs1Sha384 | Self::RsaPkcs1Sha512 => 512,
+        }
+    }
+
     /// The DER AlgorithmIdentifier (RSA with explicit NULL parameters, as RFC 4055 requires).
     pub(crate) fn algorithm_identifier(self) -> Vec<u8> {
         let (oid, null) = match self {

@@ -14,9 +14,6 @@ pub const SERIAL_LEN: usize = 20;
 /// bits, so 70 random bits.
 const RANDOM_LEN: usize = 9;
 
-/// The BIT STRING of the largest signature certmint makes (RSA-4096), with its header.
-const SIGNATURE_ROOM: usize = 512 + 5;
-
 /// Builds the v3 TBSCertificate from pre-encoded parts, derives its serial from its content,
 /// has `issuer` sign it, and returns the certificate and its serial.
 ///
@@ -56,6 +53,8 @@ pub(crate) fn sign_certificate_by(
     extensions: &[u8],
 ) -> Result<(CertificateDer<'static>, [u8; SERIAL_LEN]), Error> {
     const VERSION_3: [u8; 5] = [0xa0, 0x03, 0x02, 0x01, 0x02];
+    /// Room before the TBS for the Certificate's own header (a certificate under 16 MiB).
+    const HEADER_ROOM: usize = 4;
     let serial_header = [INTEGER, SERIAL_LEN as u8];
     let extensions_len = tlv::header_len(extensions.len()) + extensions.len();
     let body_len = VERSION_3.len()
@@ -68,42 +67,128 @@ pub(crate) fn sign_certificate_by(
         + spki.len()
         + tlv::header_len(extensions_len)
         + extensions_len;
-    // Room for what `signed` appends too (the algorithm and a signature of up to RSA-4096),
-    // so the buffer is allocated once.
-    let mut tbs = Vec::with_capacity(body_len + 8 + algorithm_identifier.len() + SIGNATURE_ROOM);
-    tlv::write_len_prefixed(&mut tbs, SEQUENCE, body_len);
-    tbs.extend_from_slice(&VERSION_3);
-    tbs.extend_from_slice(&serial_header);
-    let serial_at = tbs.len();
-    tbs.extend_from_slice(&[0u8; SERIAL_LEN]);
-    tbs.extend_from_slice(algorithm_identifier);
-    tbs.extend_from_slice(issuer_name);
-    tbs.extend_from_slice(validity);
-    tbs.extend_from_slice(subject);
-    tbs.extend_from_slice(spki);
-    tlv::write_len_prefixed(&mut tbs, context_constructed(3), extensions_len);
-    tlv::write_tlv(&mut tbs, SEQUENCE, extensions);
+    let tbs_len = tlv::header_len(body_len) + body_len;
+    // The whole certificate is assembled in this one buffer: its header, the TBS, then the
+    // algorithm and the signature (one allocation per mint; small allocations in a large,
+    // fragmented heap showed up in the miss profile).
+    let signature_room = 5 + signer.algorithm().max_signature_len();
+    let mut cert =
+        Vec::with_capacity(HEADER_ROOM + tbs_len + algorithm_identifier.len() + signature_room);
+    cert.extend_from_slice(&[0; HEADER_ROOM]);
+    tlv::write_len_prefixed(&mut cert, SEQUENCE, body_len);
+    cert.extend_from_slice(&VERSION_3);
+    cert.extend_from_slice(&serial_header);
+    let serial_at = cert.len();
+    cert.extend_from_slice(&[0u8; SERIAL_LEN]);
+    cert.extend_from_slice(algorithm_identifier);
+    cert.extend_from_slice(issuer_name);
+    cert.extend_from_slice(validity);
+    cert.extend_from_slice(subject);
+    cert.extend_from_slice(spki);
+    tlv::write_len_prefixed(&mut cert, context_constructed(3), extensions_len);
+    tlv::write_tlv(&mut cert, SEQUENCE, extensions);
 
-    let digest = crate::crypto::sha256(&tbs);
+    let digest = crate::crypto::sha256(&cert[HEADER_ROOM..]);
     let mut serial = [0u8; SERIAL_LEN];
     crate::crypto::fill_random(&mut serial[..RANDOM_LEN])
         .map_err(|_| crate::error::KeyError::Generation)?;
     serial[RANDOM_LEN..].copy_from_slice(&digest[..SERIAL_LEN - RANDOM_LEN]);
     serial[0] = (serial[0] & 0x7f) | 0x40;
-    tbs[serial_at..serial_at + SERIAL_LEN].copy_from_slice(&serial);
+    cert[serial_at..serial_at + SERIAL_LEN].copy_from_slice(&serial);
 
-    let signature = signer.sign(&tbs)?;
-    let certificate = signed(tbs, algorithm_identifier, &signature);
+    let signature = signer.sign(&cert[HEADER_ROOM..])?;
+    append_signature(&mut cert, algorithm_identifier, &signature);
+    let content_len = cert.len() - HEADER_ROOM;
+    let header_len = tlv::header_len(content_len);
+    let certificate = if header_len <= HEADER_ROOM {
+        // SEQUENCE, then the length: short form, or 0x8n and n big-endian octets.
+        let at = HEADER_ROOM - header_len;
+        cert[at] = SEQUENCE;
+        if header_len == 2 {
+            cert[at + 1] = content_len as u8;
+        } else {
+            let n = header_len - 2;
+            cert[at + 1] = 0x80 | n as u8;
+            cert[at + 2..HEADER_ROOM]
+                .copy_from_slice(&content_len.to_be_bytes()[size_of::<usize>() - n..]);
+        }
+        cert.drain(..at);
+        cert
+    } else {
+        tlv::tlv(SEQUENCE, &cert[HEADER_ROOM..])
+    };
     Ok((CertificateDer::from(certificate), serial))
+}
+
+/// Appends `signatureAlgorithm, signature BIT STRING` to a TBS.
+fn append_signature(body: &mut Vec<u8>, algorithm_identifier: &[u8], signature: &[u8]) {
+    body.extend_from_slice(algorithm_identifier);
+    tlv::write_len_prefixed(body, BIT_STRING, signature.len() + 1);
+    body.push(0);
+    body.extend_from_slice(signature);
 }
 
 /// A signed structure (Certificate, CertificateList, BasicOCSPResponse): `SEQUENCE { tbs,
 /// signatureAlgorithm, signature BIT STRING }`.
 pub(crate) fn signed(tbs: Vec<u8>, algorithm_identifier: &[u8], signature: &[u8]) -> Vec<u8> {
     let mut body = tbs;
-    body.extend_from_slice(algorithm_identifier);
-    tlv::write_len_prefixed(&mut body, BIT_STRING, signature.len() + 1);
-    body.push(0);
-    body.extend_from_slice(signature);
+    append_signature(&mut body, algorithm_identifier, signature);
     tlv::tlv(SEQUENCE, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ca::SoftwareSigner;
+    use crate::keys::PrivateKey;
+    use crate::x509::KeyAlgorithm;
+
+    /// Certificates whose content needs a 1-, 2- and 3-octet length (the header written into
+    /// the room before the TBS) and one too large for that room: each is one well-formed
+    /// SEQUENCE of TBS, algorithm and a signature that verifies.
+    #[test]
+    fn certificates_of_every_header_size_are_well_formed() {
+        for (alg, extensions_len) in [
+            (KeyAlgorithm::Ed25519, 0),
+            (KeyAlgorithm::Ed25519, 60),
+            (KeyAlgorithm::EcdsaP256, 300),
+            (KeyAlgorithm::EcdsaP256, 70_000),
+        ] {
+            let signer =
+                SoftwareSigner::from_private_key(&PrivateKey::generate(alg).unwrap()).unwrap();
+            let algorithm = signer.algorithm();
+            let spki = signer.subject_public_key_info().as_ref().to_vec();
+            let name = tlv::tlv(SEQUENCE, &[]);
+            let extensions = tlv::tlv(tlv::OCTET_STRING, &vec![0x55; extensions_len]);
+            let (cert, _serial) = sign_certificate_by(
+                &name,
+                &algorithm.algorithm_identifier(),
+                &signer,
+                &name,
+                &crate::x509::asn1_time::encode_validity(0, 1),
+                &spki,
+                &extensions,
+            )
+            .unwrap();
+            let outer = tlv::single(cert.as_ref()).unwrap();
+            assert_eq!(outer.tag, SEQUENCE);
+            let mut items = tlv::TlvReader::new(outer.content).unwrap();
+            let tbs = items.expect(SEQUENCE).unwrap().raw;
+            let alg_id = items.expect(SEQUENCE).unwrap().raw;
+            let signature = items.expect(BIT_STRING).unwrap().content;
+            items.finish().unwrap();
+            assert_eq!(alg_id, algorithm.algorithm_identifier());
+            assert!(
+                algorithm.verify(&spki, tbs, &signature[1..]),
+                "{alg:?} {extensions_len}"
+            );
+            let header = cert.len() - outer.content.len();
+            match outer.content.len() {
+                0..=0x7f => assert_eq!(header, 2),
+                0x80..=0xff => assert_eq!(header, 3),
+                0x100..=0xffff => assert_eq!(header, 4),
+                _ => assert_eq!(header, 5),
+            }
+        }
+    }
 }

@@ -237,7 +237,7 @@ impl KeyPool {
                 return Ok(());
             }
             let key = Arc::new(LeafKey::generate(algorithm)?);
-            shared.add(algorithm, key, false);
+            shared.add(algorithm, vec![key], false);
         }
     }
 
@@ -299,13 +299,13 @@ impl Shared {
         }
     }
 
-    /// Queues a generated key, and wakes threads waiting for one.
-    fn add(&self, algorithm: KeyAlgorithm, key: Arc<LeafKey>, background: bool) {
+    /// Queues generated keys, and wakes threads waiting for one.
+    fn add(&self, algorithm: KeyAlgorithm, keys: Vec<Arc<LeafKey>>, background: bool) {
         let mut state = lock(&self.state);
-        state.ready.entry(algorithm).or_default().push_back(key);
         if background {
-            state.stats.generated_background += 1;
+            state.stats.generated_background += keys.len() as u64;
         }
+        state.ready.entry(algorithm).or_default().extend(keys);
         if state.awaiting_keys > 0 {
             self.added.notify_all();
         }
@@ -331,13 +331,15 @@ impl Shared {
             return self.take_rsa(state, issuer, algorithm);
         }
         self.count_demand(&mut state, algorithm);
-        if let Some(key) = state
-            .ready
-            .get_mut(&algorithm)
-            .and_then(VecDeque::pop_front)
-        {
+        let queue = state.ready.get_mut(&algorithm);
+        if let Some((key, left)) = queue.and_then(|q| q.pop_front().map(|key| (key, q.len()))) {
             state.stats.taken_ready += 1;
-            self.wake_worker(&state);
+            // Woken below three quarters of the target, the worker refills in one run: a take
+            // from a well-stocked queue makes no system call.
+            let target = self.target(&state, algorithm);
+            if left < target - target / 4 {
+                self.wake_worker(&state);
+            }
             return Ok(key);
         }
         state.stats.generated_inline += 1;
@@ -492,23 +494,36 @@ fn spawn_worker(shared: &Arc<Shared>) -> Option<JoinHandle<()>> {
         .ok()
 }
 
+/// Keys the background thread generates before queueing them under one lock.
+const WORKER_BATCH: usize = 8;
+
 /// The background thread: tops up every wanted queue, then sleeps until asked.
 fn worker(shared: Weak<Shared>) {
     loop {
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let next = {
+        let (next, count) = {
             let mut state = lock(&shared.state);
             loop {
                 if state.stop {
                     return;
                 }
-                let need = state.wanted.iter().copied().find(|alg| {
-                    state.ready.get(alg).map_or(0, VecDeque::len) < shared.target(&state, *alg)
+                let need = state.wanted.iter().find_map(|alg| {
+                    let ready = state.ready.get(alg).map_or(0, VecDeque::len);
+                    let target = shared.target(&state, *alg);
+                    // Keys are queued a batch at a time (one lock for several keys), but one
+                    // at a time into an empty queue, where a mint may be waiting, and RSA keys (slow to
+                    // make) one at a time too.
+                    let batch = if ready == 0 || alg.is_rsa() {
+                        1
+                    } else {
+                        WORKER_BATCH
+                    };
+                    (ready < target).then(|| (*alg, (target - ready).min(batch)))
                 });
-                if let Some(alg) = need {
-                    break alg;
+                if let Some(need) = need {
+                    break need;
                 }
                 state.worker_idle = true;
                 state = shared
@@ -519,12 +534,23 @@ fn worker(shared: Weak<Shared>) {
                 state.worker_idle = false;
             }
         };
-        match LeafKey::generate(next) {
-            Ok(key) => shared.add(next, Arc::new(key), true),
-            Err(e) => {
-                log::error!("key pool: generating a {next} key failed: {e}");
-                std::thread::sleep(Duration::from_millis(100));
+        let mut keys = Vec::with_capacity(count);
+        let mut failure = None;
+        for _ in 0..count {
+            match LeafKey::generate(next) {
+                Ok(key) => keys.push(Arc::new(key)),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             }
+        }
+        if !keys.is_empty() {
+            shared.add(next, keys, true);
+        }
+        if let Some(e) = failure {
+            log::error!("key pool: generating a {next} key failed: {e}");
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 }

@@ -130,7 +130,7 @@ pub(crate) fn clone_fields<'a>(
             Rule::Drop(a) => adjustments |= a,
             Rule::ReplaceSubjectKeyId => {
                 if first(&mut ski) {
-                    out.extend(ext::subject_key_id(key.key_id()));
+                    ext::subject_key_id(&mut out, key.key_id());
                 } else {
                     adjustments |= Adjustments::DROPPED_DUPLICATE;
                 }
@@ -157,7 +157,8 @@ pub(crate) fn clone_fields<'a>(
                 }
             }
             Rule::BasicConstraints => {
-                let ours = ext::basic_constraints_not_ca(true);
+                let mut ours = Vec::with_capacity(16);
+                ext::basic_constraints_not_ca(&mut ours, true);
                 if !first(&mut bc) {
                     adjustments |= Adjustments::DROPPED_DUPLICATE;
                 } else if e.raw == ours.as_slice() {
@@ -197,15 +198,12 @@ pub(crate) fn clone_fields<'a>(
                         if usage == original {
                             out.extend_from_slice(e.raw);
                         } else {
-                            out.extend(ext::key_usage(usage, e.critical));
+                            ext::key_usage(&mut out, usage, e.critical);
                         }
                     }
                     None => {
                         adjustments |= Adjustments::REDERIVED_KEY_USAGE;
-                        out.extend(ext::key_usage(
-                            derived_key_usage(key.algorithm()),
-                            e.critical,
-                        ));
+                        ext::key_usage(&mut out, derived_key_usage(key.algorithm()), e.critical);
                     }
                 }
             }
@@ -215,10 +213,10 @@ pub(crate) fn clone_fields<'a>(
         if claims_ca {
             adjustments |= Adjustments::MADE_NOT_CA;
         }
-        out.extend(ext::basic_constraints_not_ca(true));
+        ext::basic_constraints_not_ca(&mut out, true);
     }
     if !ski {
-        out.extend(ext::subject_key_id(key.key_id()));
+        ext::subject_key_id(&mut out, key.key_id());
     }
     if !aki {
         out.extend_from_slice(&issuer.issued().authority_key_id);
@@ -234,12 +232,12 @@ pub(crate) fn clone_fields<'a>(
         let from_cn = || name::common_name(origin.subject.raw).and_then(|cn| Host::parse(&cn).ok());
         if let Some(name) = host.cloned().or_else(from_cn) {
             let subject_empty = origin.subject.content.is_empty();
-            out.extend(ext::subject_alt_name(san_entry(&name), subject_empty));
+            ext::subject_alt_name(&mut out, san_entry(&name), subject_empty);
             adjustments |= Adjustments::ADDED_SAN;
         }
     }
     if policy.server_auth_eku && !has(&oid::EXT_KEY_USAGE) {
-        out.extend(ext::ext_key_usage_server_auth());
+        ext::ext_key_usage_server_auth(&mut out);
         adjustments |= Adjustments::ADDED_SERVER_AUTH_EKU;
     }
     if origin.has_unique_ids {
@@ -324,7 +322,8 @@ pub(crate) fn rename_to(fields: &mut LeafFields<'_>, host: &Host) {
             .unwrap_or_else(|| name::name_with_common_name(cn.unwrap_or_default())),
     );
     let subject_empty = tlv::single(&fields.subject).is_ok_and(|s| s.content.is_empty());
-    let ours = ext::subject_alt_name(san_entry(host), subject_empty);
+    let mut ours = Vec::new();
+    ext::subject_alt_name(&mut ours, san_entry(host), subject_empty);
     let mut out = Vec::with_capacity(fields.extensions.len() + ours.len());
     let mut placed = false;
     if let Ok(mut reader) = tlv::TlvReader::new(&fields.extensions) {
@@ -367,11 +366,11 @@ pub(crate) fn host_only_fields(
         tlv::tlv(tlv::SEQUENCE, &[])
     };
     let mut out = Vec::with_capacity(512);
-    out.extend(ext::basic_constraints_not_ca(true));
-    out.extend(ext::key_usage(derived_key_usage(key.algorithm()), true));
-    out.extend(ext::ext_key_usage_server_auth());
-    out.extend(ext::subject_alt_name(san_entry(host), text.len() > 64));
-    out.extend(ext::subject_key_id(key.key_id()));
+    ext::basic_constraints_not_ca(&mut out, true);
+    ext::key_usage(&mut out, derived_key_usage(key.algorithm()), true);
+    ext::ext_key_usage_server_auth(&mut out);
+    ext::subject_alt_name(&mut out, san_entry(host), text.len() > 64);
+    ext::subject_key_id(&mut out, key.key_id());
     issuer.issued().append_to(&mut out);
     LeafFields {
         subject: Cow::Owned(subject),

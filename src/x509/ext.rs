@@ -53,7 +53,15 @@ impl KeyUsage {
     }
 
     /// Encodes as a DER named bit list (trailing zero bits removed).
+    #[cfg(test)]
     pub(crate) fn encode(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(5);
+        self.write(&mut out);
+        out
+    }
+
+    /// Appends the BIT STRING (2 to 5 octets).
+    fn write(self, out: &mut Vec<u8>) {
         let mut bytes = [0u8; 2];
         for bit in 0..9 {
             if self.0 & (1 << bit) != 0 {
@@ -72,9 +80,15 @@ impl KeyUsage {
         } else {
             bytes[len - 1].trailing_zeros() as u8
         };
-        let mut content = vec![unused];
-        content.extend_from_slice(&bytes[..len]);
-        tlv::tlv(BIT_STRING, &content)
+        tlv::write_len_prefixed(out, BIT_STRING, 1 + len);
+        out.push(unused);
+        out.extend_from_slice(&bytes[..len]);
+    }
+
+    /// Length of the BIT STRING [`KeyUsage::write`] appends.
+    fn encoded_len(self) -> usize {
+        let highest = 16 - (self.0 & 0x1ff).leading_zeros() as usize; // bits 0..=8 are written
+        2 + 1 + highest.div_ceil(8)
     }
 
     pub(crate) fn names(self) -> Vec<&'static str> {
@@ -180,20 +194,56 @@ pub(crate) fn extension(
     critical: bool,
     value: &[u8],
 ) -> Vec<u8> {
-    let mut content = tlv::tlv(OID, oid.as_bytes());
-    if critical {
-        tlv::write_tlv(&mut content, BOOLEAN, &[0xff]);
-    }
-    tlv::write_tlv(&mut content, OCTET_STRING, value);
-    tlv::tlv(SEQUENCE, &content)
+    let mut out = Vec::new();
+    write_extension(&mut out, oid, critical, value);
+    out
 }
 
-pub(crate) fn subject_key_id(id: &[u8]) -> Vec<u8> {
-    extension(
-        &oid::SUBJECT_KEY_IDENTIFIER,
-        false,
-        &tlv::tlv(OCTET_STRING, id),
-    )
+/// Appends an Extension holding `value`.
+pub(crate) fn write_extension(
+    out: &mut Vec<u8>,
+    oid: &der::asn1::ObjectIdentifier,
+    critical: bool,
+    value: &[u8],
+) {
+    write_extension_with(out, oid, critical, value.len(), |out| {
+        out.extend_from_slice(value)
+    });
+}
+
+/// Appends an Extension whose `value_len` value octets `write_value` appends: the extensions
+/// of every mint are written straight into one buffer, without a vector per element.
+fn write_extension_with(
+    out: &mut Vec<u8>,
+    oid: &der::asn1::ObjectIdentifier,
+    critical: bool,
+    value_len: usize,
+    write_value: impl FnOnce(&mut Vec<u8>),
+) {
+    let oid = oid.as_bytes();
+    let content_len = tlv::header_len(oid.len())
+        + oid.len()
+        + if critical { 3 } else { 0 }
+        + tlv::header_len(value_len)
+        + value_len;
+    out.reserve(tlv::header_len(content_len) + content_len);
+    tlv::write_len_prefixed(out, SEQUENCE, content_len);
+    tlv::write_tlv(out, OID, oid);
+    if critical {
+        tlv::write_tlv(out, BOOLEAN, &[0xff]);
+    }
+    tlv::write_len_prefixed(out, OCTET_STRING, value_len);
+    let start = out.len();
+    write_value(out);
+    debug_assert_eq!(out.len() - start, value_len, "extension value length");
+}
+
+/// Appends a subjectKeyIdentifier.
+pub(crate) fn subject_key_id(out: &mut Vec<u8>, id: &[u8]) {
+    let value_len = tlv::header_len(id.len()) + id.len();
+    write_extension_with(out, &oid::SUBJECT_KEY_IDENTIFIER, false, value_len, |out| {
+        tlv::write_tlv(out, OCTET_STRING, id)
+    });
 }
 
 pub(crate) fn authority_key_id(id: &[u8]) -> Vec<u8> {
@@ -201,28 +251,35 @@ pub(crate) fn authority_key_id(id: &[u8]) -> Vec<u8> {
     extension(&oid::AUTHORITY_KEY_IDENTIFIER, false, &value)
 }
 
-pub(crate) fn key_usage(usage: KeyUsage, critical: bool) -> Vec<u8> {
-    extension(&oid::KEY_USAGE, critical, &usage.encode())
+/// Appends a keyUsage.
+pub(crate) fn key_usage(out: &mut Vec<u8>, usage: KeyUsage, critical: bool) {
+    write_extension_with(out, &oid::KEY_USAGE, critical, usage.encoded_len(), |out| {
+        usage.write(out)
+    });
 }
 
-/// basicConstraints with cA FALSE (the DEFAULT, so an empty SEQUENCE).
-pub(crate) fn basic_constraints_not_ca(critical: bool) -> Vec<u8> {
-    extension(&oid::BASIC_CONSTRAINTS, critical, &tlv::tlv(SEQUENCE, &[]))
+/// Appends basicConstraints CA:FALSE (an empty SEQUENCE).
+pub(crate) fn basic_constraints_not_ca(out: &mut Vec<u8>, critical: bool) {
+    write_extension(out, &oid::BASIC_CONSTRAINTS, critical, &[SEQUENCE, 0]);
 }
 
-/// basicConstraints CA:TRUE with a path length.
 pub(crate) fn basic_constraints_ca(path_len: u8) -> Vec<u8> {
     let mut value = tlv::tlv(BOOLEAN, &[0xff]);
     tlv::write_tlv(&mut value, INTEGER, &[path_len]);
     extension(&oid::BASIC_CONSTRAINTS, true, &tlv::tlv(SEQUENCE, &value))
 }
 
-pub(crate) fn ext_key_usage_server_auth() -> Vec<u8> {
-    let value = tlv::tlv(SEQUENCE, &tlv::tlv(OID, oid::SERVER_AUTH.as_bytes()));
-    extension(&oid::EXT_KEY_USAGE, false, &value)
+/// Appends extKeyUsage serverAuth.
+pub(crate) fn ext_key_usage_server_auth(out: &mut Vec<u8>) {
+    let purpose = oid::SERVER_AUTH.as_bytes();
+    let inner = tlv::header_len(purpose.len()) + purpose.len();
+    let value_len = tlv::header_len(inner) + inner;
+    write_extension_with(out, &oid::EXT_KEY_USAGE, false, value_len, |out| {
+        tlv::write_len_prefixed(out, SEQUENCE, inner);
+        tlv::write_tlv(out, OID, purpose);
+    });
 }
 
-/// A subjectAltName entry: a dNSName or an iPAddress.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum SanEntry<'a> {
     Dns(&'a str),
@@ -230,13 +287,26 @@ pub(crate) enum SanEntry<'a> {
 }
 
 /// subjectAltName with one name.
-pub(crate) fn subject_alt_name(entry: SanEntry<'_>, critical: bool) -> Vec<u8> {
-    let name = match entry {
-        SanEntry::Dns(name) => tlv::tlv(context_primitive(2), name.as_bytes()),
-        SanEntry::Ip(IpAddr::V4(ip)) => tlv::tlv(context_primitive(7), &ip.octets()),
-        SanEntry::Ip(IpAddr::V6(ip)) => tlv::tlv(context_primitive(7), &ip.octets()),
+/// Appends a subjectAltName of one entry.
+pub(crate) fn subject_alt_name(out: &mut Vec<u8>, entry: SanEntry<'_>, critical: bool) {
+    let (v4, v6);
+    let (tag, name): (u8, &[u8]) = match entry {
+        SanEntry::Dns(name) => (context_primitive(2), name.as_bytes()),
+        SanEntry::Ip(IpAddr::V4(ip)) => {
+            v4 = ip.octets();
+            (context_primitive(7), &v4)
+        }
+        SanEntry::Ip(IpAddr::V6(ip)) => {
+            v6 = ip.octets();
+            (context_primitive(7), &v6)
+        }
     };
-    extension(&oid::SUBJECT_ALT_NAME, critical, &tlv::tlv(SEQUENCE, &name))
+    let inner = tlv::header_len(name.len()) + name.len();
+    let value_len = tlv::header_len(inner) + inner;
+    write_extension_with(out, &oid::SUBJECT_ALT_NAME, critical, value_len, |out| {
+        tlv::write_len_prefixed(out, SEQUENCE, inner);
+        tlv::write_tlv(out, tag, name);
+    });
 }
 
 /// cRLDistributionPoints with one fullName URI per URL.
@@ -295,6 +365,87 @@ mod tests {
         assert_eq!(
             KeyUsage(KeyUsage::DIGITAL_SIGNATURE | KeyUsage::KEY_ENCIPHERMENT).encode(),
             vec![3, 2, 5, 0xa0]
+        );
+    }
+
+    /// An Extension's (oid, critical, value), read back with the generic reader.
+    fn read_back(ext: &[u8]) -> (Vec<u8>, bool, Vec<u8>) {
+        let mut items = tlv::sequence_items(ext).unwrap();
+        let oid = items.expect(OID).unwrap().content.to_vec();
+        let critical = items
+            .optional(BOOLEAN)
+            .unwrap()
+            .is_some_and(|b| b.content == [0xff]);
+        let value = items.expect(OCTET_STRING).unwrap().content.to_vec();
+        items.finish().unwrap();
+        (oid, critical, value)
+    }
+
+    #[test]
+    fn extensions_written_in_place_read_back() {
+        let mut out = Vec::new();
+        basic_constraints_not_ca(&mut out, true);
+        let bc = out.len();
+        for bits in [0u16, 1, 0b101, 0b1_0000_0001, 1 << 10] {
+            key_usage(&mut out, KeyUsage(bits), false);
+        }
+        ext_key_usage_server_auth(&mut out);
+        let long = "a".repeat(200) + ".example";
+        for (entry, critical) in [
+            (SanEntry::Dns("www.example.com"), false),
+            (SanEntry::Dns(&long), true),
+            (SanEntry::Ip("192.0.2.1".parse().unwrap()), false),
+            (SanEntry::Ip("2001:db8::1".parse().unwrap()), false),
+        ] {
+            subject_alt_name(&mut out, entry, critical);
+        }
+        subject_key_id(&mut out, &[7; 20]);
+
+        let mut reader = TlvReader::new(&out).unwrap();
+        let mut next = || read_back(reader.next_tlv().unwrap().raw);
+        let (o, critical, value) = next();
+        assert_eq!(
+            (o.as_slice(), critical),
+            (oid::BASIC_CONSTRAINTS.as_bytes(), true)
+        );
+        assert_eq!(decode_basic_constraints(&value), Some((false, None)));
+        assert_eq!(bc, 2 + 5 + 3 + 4);
+        for bits in [0u16, 1, 0b101, 0b1_0000_0001, 0] {
+            let (o, critical, value) = next();
+            assert_eq!((o.as_slice(), critical), (oid::KEY_USAGE.as_bytes(), false));
+            assert_eq!(KeyUsage::decode(&value), Some(KeyUsage(bits)));
+        }
+        let (o, _, value) = next();
+        assert_eq!(o, oid::EXT_KEY_USAGE.as_bytes());
+        assert_eq!(
+            decode_oid_list(&value).unwrap(),
+            [oid::SERVER_AUTH.as_bytes()]
+        );
+        for (name, critical) in [
+            (GeneralName::Dns("www.example.com".into()), false),
+            (GeneralName::Dns(long.clone()), true),
+            (GeneralName::Ip("192.0.2.1".parse().unwrap()), false),
+            (GeneralName::Ip("2001:db8::1".parse().unwrap()), false),
+        ] {
+            let (o, c, value) = next();
+            assert_eq!(
+                (o.as_slice(), c),
+                (oid::SUBJECT_ALT_NAME.as_bytes(), critical)
+            );
+            assert_eq!(decode_general_names(&value).unwrap(), [name]);
+        }
+        let (o, _, value) = next();
+        assert_eq!(o, oid::SUBJECT_KEY_IDENTIFIER.as_bytes());
+        assert_eq!(decode_subject_key_id(&value), Some(&[7u8; 20][..]));
+        assert!(reader.is_empty());
+        // The same bytes as the element-by-element form.
+        assert_eq!(
+            extension(
+                &oid::SUBJECT_KEY_IDENTIFIER,
+                false,
+                &tlv::tlv(OCTET_STRING, &[7; 20])
+            ),
+            out[out.len() - 31..]
         );
     }
 
