@@ -513,8 +513,8 @@ fn worker(shared: Weak<Shared>) {
                     let ready = state.ready.get(alg).map_or(0, VecDeque::len);
                     let target = shared.target(&state, *alg);
                     // Keys are queued a batch at a time (one lock for several keys), but one
-                    // at a time into an empty queue, where a mint may be waiting, and RSA keys (slow to
-                    // make) one at a time too.
+                    // at a time into an empty queue, where a mint may be waiting, and RSA
+                    // keys (slow to make) always one at a time.
                     let batch = if ready == 0 || alg.is_rsa() {
                         1
                     } else {
