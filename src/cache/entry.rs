@@ -144,10 +144,31 @@ impl Weighter<CacheKey, Arc<Entry>> for EntryWeighter {
 pub(super) struct CountEvictions(pub(super) Arc<Counters>);
 
 impl Lifecycle<CacheKey, Arc<Entry>> for CountEvictions {
-    type RequestState = ();
+    type RequestState = Evicted<Arc<Entry>>;
 
-    fn on_evict(&self, _state: &mut (), _key: CacheKey, _value: Arc<Entry>) {
+    fn on_evict(&self, state: &mut Self::RequestState, _key: CacheKey, value: Arc<Entry>) {
         self.0.evictions.fetch_add(1, Relaxed);
+        state.keep(value);
+    }
+}
+
+/// Entries one insert evicted, held until the insert returns: quick_cache calls `on_evict`
+/// under the shard's write lock and drops the request state after releasing it, so freeing an
+/// evicted leaf and its key (a few microseconds) does not hold up lookups on that shard. Room
+/// for two, as quick_cache's own default; a third is freed at once.
+pub(super) struct Evicted<T>([Option<T>; 2]);
+
+impl<T> Default for Evicted<T> {
+    fn default() -> Self {
+        Self([None, None])
+    }
+}
+
+impl<T> Evicted<T> {
+    fn keep(&mut self, value: T) {
+        if let Some(slot) = self.0.iter_mut().find(|slot| slot.is_none()) {
+            *slot = Some(value);
+        }
     }
 }
 
@@ -293,5 +314,24 @@ pub(super) fn failure_entry(
         weight: ENTRY_OVERHEAD,
         sequence: counters.sequence.fetch_add(1, Relaxed) + 1,
         refresh: RefreshState::never(now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evicted_entries_are_held_until_the_request_ends() {
+        let values: Vec<_> = (0..3).map(Arc::new).collect();
+        let mut state = Evicted::default();
+        for v in &values {
+            state.keep(Arc::clone(v));
+        }
+        // Two held by the request state, the third freed at once.
+        let counts: Vec<_> = values.iter().map(Arc::strong_count).collect();
+        assert_eq!(counts, [2, 2, 1]);
+        drop(state);
+        assert!(values.iter().all(|v| Arc::strong_count(v) == 1));
     }
 }
