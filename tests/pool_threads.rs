@@ -41,5 +41,12 @@ fn drop_leaves_the_worker_to_finish_alone_and_shutdown_joins_it() {
     // Shutdown: the worker is gone when it returns.
     let pool = busy();
     pool.shutdown();
+    // Joined: the thread has run its last instruction. The kernel removes it from
+    // /proc/self/task a moment later (its tid is cleared before it is reaped), so allow
+    // 100 ms for that, far less than the RSA-4096 generation a drop leaves running.
+    let settle = Instant::now() + Duration::from_millis(100);
+    while pool_threads() > 0 && Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert_eq!(pool_threads(), 0, "shutdown joined the worker");
 }
