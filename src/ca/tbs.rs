@@ -56,7 +56,7 @@ pub(crate) fn sign_certificate_by(
     /// Room before the TBS for the Certificate's own header (a certificate under 16 MiB).
     const HEADER_ROOM: usize = 4;
     let serial_header = [INTEGER, SERIAL_LEN as u8];
-    let extensions_len = tlv::header_len(extensions.len()) + extensions.len();
+    let extensions_len = tlv::encoded_len(extensions.len());
     let body_len = VERSION_3.len()
         + serial_header.len()
         + SERIAL_LEN
@@ -65,9 +65,8 @@ pub(crate) fn sign_certificate_by(
         + validity.len()
         + subject.len()
         + spki.len()
-        + tlv::header_len(extensions_len)
-        + extensions_len;
-    let tbs_len = tlv::header_len(body_len) + body_len;
+        + tlv::encoded_len(extensions_len);
+    let tbs_len = tlv::encoded_len(body_len);
     // The whole certificate is assembled in this one buffer: its header, the TBS, then the
     // algorithm and the signature (one allocation per mint; small allocations in a large,
     // fragmented heap showed up in the miss profile).
@@ -98,20 +97,10 @@ pub(crate) fn sign_certificate_by(
 
     let signature = signer.sign(&cert[HEADER_ROOM..])?;
     append_signature(&mut cert, algorithm_identifier, &signature);
-    let content_len = cert.len() - HEADER_ROOM;
-    let header_len = tlv::header_len(content_len);
+    let (header, header_len) = tlv::header(SEQUENCE, cert.len() - HEADER_ROOM);
     let certificate = if header_len <= HEADER_ROOM {
-        // SEQUENCE, then the length: short form, or 0x8n and n big-endian octets.
         let at = HEADER_ROOM - header_len;
-        cert[at] = SEQUENCE;
-        if header_len == 2 {
-            cert[at + 1] = content_len as u8;
-        } else {
-            let n = header_len - 2;
-            cert[at + 1] = 0x80 | n as u8;
-            cert[at + 2..HEADER_ROOM]
-                .copy_from_slice(&content_len.to_be_bytes()[size_of::<usize>() - n..]);
-        }
+        cert[at..HEADER_ROOM].copy_from_slice(&header[..header_len]);
         cert.drain(..at);
         cert
     } else {

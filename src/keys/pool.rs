@@ -330,13 +330,12 @@ impl Shared {
         if algorithm.is_rsa() {
             return self.take_rsa(state, issuer, algorithm);
         }
-        self.count_demand(&mut state, algorithm);
+        let target = self.count_demand(&mut state, algorithm);
         let queue = state.ready.get_mut(&algorithm);
         if let Some((key, left)) = queue.and_then(|q| q.pop_front().map(|key| (key, q.len()))) {
             state.stats.taken_ready += 1;
             // Woken below three quarters of the target, the worker refills in one run: a take
             // from a well-stocked queue makes no system call.
-            let target = self.target(&state, algorithm);
             if left < target - target / 4 {
                 self.wake_worker(&state);
             }
@@ -349,7 +348,8 @@ impl Shared {
     }
 
     /// Counts one key taken; at each second's end, sets the algorithm's target from it.
-    fn count_demand(&self, state: &mut State, algorithm: KeyAlgorithm) {
+    /// Returns the target.
+    fn count_demand(&self, state: &mut State, algorithm: KeyAlgorithm) -> usize {
         let (min, max) = (
             self.config.ec_target,
             self.config.ec_max.max(self.config.ec_target),
@@ -371,6 +371,7 @@ impl Shared {
             // A burst already beyond the target: raise it now.
             demand.target = demand.taken.clamp(min, max);
         }
+        demand.target
     }
 
     /// Keys of `algorithm` the background thread keeps ready.

@@ -68,27 +68,36 @@ pub(crate) fn parse(tag: u8, content: &[u8]) -> Option<Seconds> {
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
+/// A time's calendar fields: the year, then month, day, hour, minute and second.
+fn fields(t: Seconds) -> (i64, [i64; 5]) {
+    let (y, mo, d) = civil_from_days(t.div_euclid(86_400));
+    let secs = t.rem_euclid(86_400);
+    (y, [mo, d, secs / 3600, secs / 60 % 60, secs % 60])
+}
+
 /// Encodes a time as RFC 5280 §4.1.2.5 requires: UTCTime through 2049, GeneralizedTime after
 /// (and before 1950).
 pub(crate) fn encode(t: Seconds) -> Vec<u8> {
-    let (y, ..) = civil_from_days(t.div_euclid(86_400));
+    let (y, rest) = fields(t);
     if (1950..2050).contains(&y) {
-        time_element(UTC_TIME, 2, t)
+        time_element(UTC_TIME, 2, y, rest)
     } else {
-        encode_generalized(t)
+        generalized(y, rest)
     }
 }
 
 /// Encodes a time as a GeneralizedTime whatever the year (OCSP, RFC 6960, uses nothing else).
 pub(crate) fn encode_generalized(t: Seconds) -> Vec<u8> {
-    let (y, ..) = civil_from_days(t.div_euclid(86_400));
+    let (y, rest) = fields(t);
+    generalized(y, rest)
+}
+
+fn generalized(y: i64, rest: [i64; 5]) -> Vec<u8> {
     if (0..=9999).contains(&y) {
-        time_element(GENERALIZED_TIME, 4, t)
+        time_element(GENERALIZED_TIME, 4, y, rest)
     } else {
         // Not representable; written as is (certmint never asks for such a time).
-        let (y, mo, d) = civil_from_days(t.div_euclid(86_400));
-        let secs = t.rem_euclid(86_400);
-        let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+        let [mo, d, h, mi, s] = rest;
         let text = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z");
         tlv::tlv(GENERALIZED_TIME, text.as_bytes())
     }
@@ -96,9 +105,7 @@ pub(crate) fn encode_generalized(t: Seconds) -> Vec<u8> {
 
 /// `[YY]YYMMDDHHMMSSZ` as a `tag` element, the year in its last `year_digits` digits (a year in
 /// 0..=9999); written without `format!`, as every mint writes two.
-fn time_element(tag: u8, year_digits: usize, t: Seconds) -> Vec<u8> {
-    let (y, mo, d) = civil_from_days(t.div_euclid(86_400));
-    let secs = t.rem_euclid(86_400);
+fn time_element(tag: u8, year_digits: usize, y: i64, rest: [i64; 5]) -> Vec<u8> {
     let mut text = [0u8; 15];
     let mut at = 0;
     let mut put = |value: i64, width: usize| {
@@ -110,7 +117,7 @@ fn time_element(tag: u8, year_digits: usize, t: Seconds) -> Vec<u8> {
         at += width;
     };
     put(y, year_digits);
-    for part in [mo, d, secs / 3600, secs / 60 % 60, secs % 60] {
+    for part in rest {
         put(part, 2);
     }
     text[at] = b'Z';
@@ -143,14 +150,8 @@ pub(crate) fn duration_secs(d: std::time::Duration) -> Seconds {
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, for people.
 pub(crate) fn rfc3339(t: Seconds) -> String {
-    let (y, mo, d) = civil_from_days(t.div_euclid(86_400));
-    let secs = t.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let (y, [mo, d, h, mi, s]) = fields(t);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
 #[cfg(test)]

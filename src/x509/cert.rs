@@ -164,7 +164,7 @@ fn parse_validity(content: &[u8]) -> Result<(Seconds, Seconds), OriginError> {
     Ok((not_before, not_after))
 }
 
-fn parse_extension<'a>(r: &mut TlvReader<'a>) -> Result<Extension<'a>, OriginError> {
+pub(super) fn parse_extension<'a>(r: &mut TlvReader<'a>) -> Result<Extension<'a>, OriginError> {
     let err = OriginError::Malformed { what: "extension" };
     let ext = r.expect(SEQUENCE).map_err(|_| err.clone())?;
     let mut e = TlvReader::new(ext.content).map_err(|_| err.clone())?;

@@ -221,12 +221,9 @@ fn write_extension_with(
     write_value: impl FnOnce(&mut Vec<u8>),
 ) {
     let oid = oid.as_bytes();
-    let content_len = tlv::header_len(oid.len())
-        + oid.len()
-        + if critical { 3 } else { 0 }
-        + tlv::header_len(value_len)
-        + value_len;
-    out.reserve(tlv::header_len(content_len) + content_len);
+    let content_len =
+        tlv::encoded_len(oid.len()) + if critical { 3 } else { 0 } + tlv::encoded_len(value_len);
+    out.reserve(tlv::encoded_len(content_len));
     tlv::write_len_prefixed(out, SEQUENCE, content_len);
     tlv::write_tlv(out, OID, oid);
     if critical {
@@ -240,9 +237,25 @@ fn write_extension_with(
 
 /// Appends a subjectKeyIdentifier.
 pub(crate) fn subject_key_id(out: &mut Vec<u8>, id: &[u8]) {
-    let value_len = tlv::header_len(id.len()) + id.len();
+    let value_len = tlv::encoded_len(id.len());
     write_extension_with(out, &oid::SUBJECT_KEY_IDENTIFIER, false, value_len, |out| {
         tlv::write_tlv(out, OCTET_STRING, id)
+    });
+}
+
+/// Appends an Extension whose value is `SEQUENCE { one element }` (extKeyUsage with one
+/// purpose, subjectAltName with one name).
+fn write_extension_of_one(
+    out: &mut Vec<u8>,
+    oid: &der::asn1::ObjectIdentifier,
+    critical: bool,
+    tag: u8,
+    content: &[u8],
+) {
+    let inner = tlv::encoded_len(content.len());
+    write_extension_with(out, oid, critical, tlv::encoded_len(inner), |out| {
+        tlv::write_len_prefixed(out, SEQUENCE, inner);
+        tlv::write_tlv(out, tag, content);
     });
 }
 
@@ -263,6 +276,7 @@ pub(crate) fn basic_constraints_not_ca(out: &mut Vec<u8>, critical: bool) {
     write_extension(out, &oid::BASIC_CONSTRAINTS, critical, &[SEQUENCE, 0]);
 }
 
+/// basicConstraints CA:TRUE with a path length.
 pub(crate) fn basic_constraints_ca(path_len: u8) -> Vec<u8> {
     let mut value = tlv::tlv(BOOLEAN, &[0xff]);
     tlv::write_tlv(&mut value, INTEGER, &[path_len]);
@@ -272,22 +286,17 @@ pub(crate) fn basic_constraints_ca(path_len: u8) -> Vec<u8> {
 /// Appends extKeyUsage serverAuth.
 pub(crate) fn ext_key_usage_server_auth(out: &mut Vec<u8>) {
     let purpose = oid::SERVER_AUTH.as_bytes();
-    let inner = tlv::header_len(purpose.len()) + purpose.len();
-    let value_len = tlv::header_len(inner) + inner;
-    write_extension_with(out, &oid::EXT_KEY_USAGE, false, value_len, |out| {
-        tlv::write_len_prefixed(out, SEQUENCE, inner);
-        tlv::write_tlv(out, OID, purpose);
-    });
+    write_extension_of_one(out, &oid::EXT_KEY_USAGE, false, OID, purpose);
 }
 
+/// A subjectAltName entry: a dNSName or an iPAddress.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum SanEntry<'a> {
     Dns(&'a str),
     Ip(IpAddr),
 }
 
-/// subjectAltName with one name.
-/// Appends a subjectAltName of one entry.
+/// Appends a subjectAltName with one name.
 pub(crate) fn subject_alt_name(out: &mut Vec<u8>, entry: SanEntry<'_>, critical: bool) {
     let (v4, v6);
     let (tag, name): (u8, &[u8]) = match entry {
@@ -301,12 +310,7 @@ pub(crate) fn subject_alt_name(out: &mut Vec<u8>, entry: SanEntry<'_>, critical:
             (context_primitive(7), &v6)
         }
     };
-    let inner = tlv::header_len(name.len()) + name.len();
-    let value_len = tlv::header_len(inner) + inner;
-    write_extension_with(out, &oid::SUBJECT_ALT_NAME, critical, value_len, |out| {
-        tlv::write_len_prefixed(out, SEQUENCE, inner);
-        tlv::write_tlv(out, tag, name);
-    });
+    write_extension_of_one(out, &oid::SUBJECT_ALT_NAME, critical, tag, name);
 }
 
 /// cRLDistributionPoints with one fullName URI per URL.
@@ -368,19 +372,6 @@ mod tests {
         );
     }
 
-    /// An Extension's (oid, critical, value), read back with the generic reader.
-    fn read_back(ext: &[u8]) -> (Vec<u8>, bool, Vec<u8>) {
-        let mut items = tlv::sequence_items(ext).unwrap();
-        let oid = items.expect(OID).unwrap().content.to_vec();
-        let critical = items
-            .optional(BOOLEAN)
-            .unwrap()
-            .is_some_and(|b| b.content == [0xff]);
-        let value = items.expect(OCTET_STRING).unwrap().content.to_vec();
-        items.finish().unwrap();
-        (oid, critical, value)
-    }
-
     #[test]
     fn extensions_written_in_place_read_back() {
         let mut out = Vec::new();
@@ -402,7 +393,10 @@ mod tests {
         subject_key_id(&mut out, &[7; 20]);
 
         let mut reader = TlvReader::new(&out).unwrap();
-        let mut next = || read_back(reader.next_tlv().unwrap().raw);
+        let mut next = || {
+            let e = super::super::cert::parse_extension(&mut reader).unwrap();
+            (e.oid.to_vec(), e.critical, e.value.to_vec())
+        };
         let (o, critical, value) = next();
         assert_eq!(
             (o.as_slice(), critical),

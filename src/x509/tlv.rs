@@ -132,17 +132,21 @@ pub(crate) fn sequence_items(value: &[u8]) -> Option<TlvReader<'_>> {
     TlvReader::new(seq.content).ok()
 }
 
-/// Appends a DER length.
-fn write_len(out: &mut Vec<u8>, len: usize) {
+/// A DER header (tag and length) in a fixed buffer, and how many of its octets are used.
+pub(crate) fn header(tag: u8, len: usize) -> ([u8; 2 + size_of::<usize>()], usize) {
+    let mut out = [0u8; 2 + size_of::<usize>()];
+    out[0] = tag;
     if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        // At most size_of::<usize>() (8) length octets: the cast cannot truncate.
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
+        out[1] = len as u8;
+        return (out, 2);
     }
+    let bytes = len.to_be_bytes();
+    let skip = bytes.iter().take_while(|b| **b == 0).count();
+    let n = bytes.len() - skip;
+    // At most size_of::<usize>() (8) length octets: the cast cannot truncate.
+    out[1] = 0x80 | n as u8;
+    out[2..2 + n].copy_from_slice(&bytes[skip..]);
+    (out, 2 + n)
 }
 
 /// Appends `tag`, the length of `content`, and `content`.
@@ -153,8 +157,8 @@ pub(crate) fn write_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
 
 /// Appends a tag and a length, for content the caller appends next.
 pub(crate) fn write_len_prefixed(out: &mut Vec<u8>, tag: u8, len: usize) {
-    out.push(tag);
-    write_len(out, len);
+    let (octets, n) = header(tag, len);
+    out.extend_from_slice(&octets[..n]);
 }
 
 /// One element as a new vector.
@@ -164,8 +168,13 @@ pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Octets of an element with `len` octets of content, its header included.
+pub(crate) fn encoded_len(len: usize) -> usize {
+    header_len(len) + len
+}
+
 /// Number of bytes a header for `len` bytes of content takes.
-pub(crate) fn header_len(len: usize) -> usize {
+fn header_len(len: usize) -> usize {
     if len < 0x80 {
         2
     } else {
@@ -195,7 +204,8 @@ mod tests {
         for len in [0usize, 1, 127, 128, 255, 256, 65535, 65536] {
             let content = vec![0x55; len];
             let encoded = tlv(OCTET_STRING, &content);
-            assert_eq!(encoded.len(), header_len(len) + len);
+            assert_eq!(encoded.len(), encoded_len(len));
+            assert_eq!(header(OCTET_STRING, len).1, header_len(len));
             let parsed = single(&encoded).unwrap();
             assert_eq!(parsed.content, &content[..]);
             assert_eq!(parsed.raw, &encoded[..]);
